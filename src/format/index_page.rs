@@ -1,0 +1,475 @@
+//! Index pages (types 0 and 1): a leftmost child pointer followed by
+//! prefix-compressed `(separator key, child id)` entries in restart regions.
+//! A `LeafIndex` page points at data pages, a `NonLeafIndex` page at index
+//! pages.
+
+use std::cmp::Ordering;
+
+use super::coding::{
+    decode_i32_delta, encode_i32_delta, fixed16_at, fixed32_at, get_varint32, put_fixed16,
+    put_varint32, set_fixed16, set_fixed32, varint_len,
+};
+use super::comparator::Comparator;
+use super::data_page::CONTENT_LEN_OFFSET;
+use super::page::{AlignedBuf, PAGE_TYPE_OFFSET, PageId, PageType};
+use crate::error::{Error, Result};
+
+const LEFTMOST_OFFSET: usize = 11;
+/// Size of the index page header; the first keyed entry starts here.
+pub const INDEX_HEADER_SIZE: usize = 15;
+
+/// Validated view of an index page.
+#[derive(Clone, Copy, Debug)]
+pub struct IndexPage<'a> {
+    page: &'a [u8],
+    restart_off: usize,
+    num_restarts: usize,
+    leaf: bool,
+}
+
+impl<'a> IndexPage<'a> {
+    pub fn parse(page: &'a [u8]) -> Result<IndexPage<'a>> {
+        let leaf = match page.get(PAGE_TYPE_OFFSET).copied() {
+            Some(t) if t == PageType::LeafIndex as u8 => true,
+            Some(t) if t == PageType::NonLeafIndex as u8 => false,
+            _ => return Err(Error::corrupted("not an index page")),
+        };
+        let content_len = fixed16_at(page, CONTENT_LEN_OFFSET).unwrap_or(0) as usize;
+        if content_len > page.len() || content_len < INDEX_HEADER_SIZE + 2 {
+            return Err(Error::corrupted(format!(
+                "index page content length {content_len} out of range"
+            )));
+        }
+        let num_restarts = fixed16_at(page, content_len - 2).unwrap_or(0) as usize;
+        let restart_off = content_len
+            .checked_sub(2 + 2 * num_restarts)
+            .filter(|&off| off >= INDEX_HEADER_SIZE)
+            .ok_or_else(|| {
+                Error::corrupted(format!(
+                    "index page restart count {num_restarts} does not fit content length {content_len}"
+                ))
+            })?;
+        // Without keyed entries there are no restarts, and vice versa.
+        if (num_restarts == 0) != (restart_off == INDEX_HEADER_SIZE) {
+            return Err(Error::corrupted("index page restart array disagrees with its entries"));
+        }
+        let p = IndexPage {
+            page,
+            restart_off,
+            num_restarts,
+            leaf,
+        };
+        let mut prev = 0usize;
+        for i in 0..num_restarts {
+            let r = p.restart(i);
+            let ok = if i == 0 {
+                r == INDEX_HEADER_SIZE
+            } else {
+                r > prev && r < restart_off
+            };
+            if !ok {
+                return Err(Error::corrupted(format!(
+                    "index page restart point {i} at offset {r} is invalid"
+                )));
+            }
+            prev = r;
+        }
+        Ok(p)
+    }
+
+    pub fn bytes(&self) -> &'a [u8] {
+        self.page
+    }
+
+    /// Whether the children are data pages.
+    pub fn is_leaf_index(&self) -> bool {
+        self.leaf
+    }
+
+    pub fn page_type(&self) -> PageType {
+        if self.leaf {
+            PageType::LeafIndex
+        } else {
+            PageType::NonLeafIndex
+        }
+    }
+
+    pub fn content_len(&self) -> usize {
+        self.restart_off + 2 * self.num_restarts + 2
+    }
+
+    pub fn leftmost(&self) -> PageId {
+        fixed32_at(self.page, LEFTMOST_OFFSET).expect("header validated")
+    }
+
+    pub fn num_restarts(&self) -> usize {
+        self.num_restarts
+    }
+
+    fn restart(&self, i: usize) -> usize {
+        fixed16_at(self.page, self.restart_off + 2 * i).expect("restart array validated") as usize
+    }
+
+    pub fn iter(&self) -> IndexPageIter<'a> {
+        IndexPageIter {
+            page: *self,
+            offset: INDEX_HEADER_SIZE,
+            region: 0,
+            key: Vec::new(),
+            child: 0,
+            is_restart: false,
+        }
+    }
+
+    /// The keyed entries, in order (the leftmost pointer is not included).
+    pub fn entries(&self) -> Result<Vec<(Vec<u8>, PageId)>> {
+        let mut it = self.iter();
+        let mut out = Vec::new();
+        while it.next()? {
+            out.push((it.key().to_vec(), it.child()));
+        }
+        Ok(out)
+    }
+
+    /// Every child id: the leftmost pointer then each entry's.
+    pub fn children(&self) -> Result<Vec<PageId>> {
+        let mut out = vec![self.leftmost()];
+        let mut it = self.iter();
+        while it.next()? {
+            out.push(it.child());
+        }
+        Ok(out)
+    }
+
+    fn restart_key(&self, i: usize) -> Result<&'a [u8]> {
+        let off = self.restart(i);
+        let h = decode_index_header(self.page, off, self.restart_off)?;
+        if h.0 != 0 {
+            return Err(Error::corrupted(format!(
+                "index page restart entry at {off} shares a key prefix"
+            )));
+        }
+        Ok(&self.page[h.2..h.2 + h.1])
+    }
+
+    /// The child whose key range holds `key`: the entry with the greatest
+    /// key `<= key`, or the leftmost child when `key` is below every entry.
+    pub fn find_child(&self, key: &[u8], cmp: &dyn Comparator) -> Result<PageId> {
+        // Last region whose restart key is <= key.
+        let (mut lo, mut hi) = (0usize, self.num_restarts);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if cmp.compare(self.restart_key(mid)?, key) == Ordering::Greater {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        if lo == 0 {
+            return Ok(self.leftmost());
+        }
+        let region = lo - 1;
+        let limit = if lo < self.num_restarts {
+            self.restart(lo)
+        } else {
+            self.restart_off
+        };
+        let mut it = self.iter();
+        it.region = region;
+        it.offset = self.restart(region);
+        let mut child = None;
+        while it.offset < limit && it.next()? {
+            if cmp.compare(it.key(), key) == Ordering::Greater {
+                break;
+            }
+            child = Some(it.child());
+        }
+        child.ok_or_else(|| Error::corrupted("index page region has no entry below its restart key"))
+    }
+}
+
+/// `(shared, non_shared, key offset)` of the entry at `off`.
+fn decode_index_header(page: &[u8], off: usize, limit: usize) -> Result<(usize, usize, usize)> {
+    let bad = || Error::corrupted(format!("index page entry at offset {off} is malformed"));
+    let mut cur = page.get(off..limit).ok_or_else(bad)?;
+    let before = cur.len();
+    let shared = get_varint32(&mut cur).ok_or_else(bad)? as usize;
+    let non_shared = get_varint32(&mut cur).ok_or_else(bad)? as usize;
+    if non_shared > cur.len() {
+        return Err(bad());
+    }
+    Ok((shared, non_shared, off + (before - cur.len())))
+}
+
+/// Cursor over the keyed entries of an index page.
+#[derive(Clone, Debug)]
+pub struct IndexPageIter<'a> {
+    page: IndexPage<'a>,
+    offset: usize,
+    region: usize,
+    key: Vec<u8>,
+    child: PageId,
+    is_restart: bool,
+}
+
+impl IndexPageIter<'_> {
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    pub fn child(&self) -> PageId {
+        self.child
+    }
+
+    pub fn is_restart(&self) -> bool {
+        self.is_restart
+    }
+
+    /// Moves to the next keyed entry; `Ok(false)` at the end.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Result<bool> {
+        if self.offset >= self.page.restart_off {
+            return Ok(false);
+        }
+        let off = self.offset;
+        let restart = self.region < self.page.num_restarts && off == self.page.restart(self.region);
+        let (shared, non_shared, key_off) =
+            decode_index_header(self.page.page, off, self.page.restart_off)?;
+        let bad = |what: &str| Error::corrupted(format!("index page entry at offset {off}: {what}"));
+        if (restart && shared != 0) || shared > self.key.len() {
+            return Err(bad("invalid shared key prefix"));
+        }
+        self.key.truncate(shared);
+        self.key
+            .extend_from_slice(&self.page.page[key_off..key_off + non_shared]);
+        let mut cur = &self.page.page[key_off + non_shared..self.page.restart_off];
+        let before = cur.len();
+        let delta = decode_i32_delta(get_varint32(&mut cur).ok_or_else(|| bad("truncated child id"))?);
+        self.child = if restart {
+            delta as u32
+        } else {
+            (self.child as i32).wrapping_add(delta) as u32
+        };
+        self.is_restart = restart;
+        self.offset = key_off + non_shared + (before - cur.len());
+        if self.region + 1 < self.page.num_restarts && self.offset >= self.page.restart(self.region + 1) {
+            self.region += 1;
+        }
+        Ok(true)
+    }
+}
+
+/// Builds index pages exactly as upstream's `IndexPageBuilder`.
+#[derive(Clone, Debug)]
+pub struct IndexPageBuilder {
+    page_size: usize,
+    restart_interval: usize,
+    buf: Vec<u8>,
+    restarts: Vec<u16>,
+    counter: usize,
+    /// Pointers added, the leftmost included.
+    count: usize,
+    last_key: Vec<u8>,
+    last_child: i32,
+}
+
+impl IndexPageBuilder {
+    pub fn new(page_size: usize, restart_interval: usize) -> IndexPageBuilder {
+        let mut b = IndexPageBuilder {
+            page_size,
+            restart_interval: restart_interval.max(1),
+            buf: Vec::with_capacity(page_size),
+            restarts: Vec::new(),
+            counter: 0,
+            count: 0,
+            last_key: Vec::new(),
+            last_child: 0,
+        };
+        b.reset();
+        b
+    }
+
+    pub fn reset(&mut self) {
+        self.buf.clear();
+        self.buf.resize(INDEX_HEADER_SIZE, 0);
+        self.restarts.clear();
+        self.restarts.push(INDEX_HEADER_SIZE as u16);
+        self.counter = 0;
+        self.count = 0;
+        self.last_key.clear();
+        self.last_child = 0;
+    }
+
+    /// True until the leftmost pointer is set.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Pointers added so far, the leftmost included.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn current_size(&self) -> usize {
+        self.buf.len() + 2 * self.restarts.len() + 2
+    }
+
+    /// Sets the leftmost child and the page type; must come first.
+    pub fn add_leftmost(&mut self, child: PageId, leaf_index: bool) {
+        debug_assert!(self.is_empty());
+        self.buf[PAGE_TYPE_OFFSET] = if leaf_index {
+            PageType::LeafIndex as u8
+        } else {
+            PageType::NonLeafIndex as u8
+        };
+        set_fixed32(&mut self.buf, LEFTMOST_OFFSET, child);
+        self.count = 1;
+    }
+
+    fn entry_size(&self, key: &[u8], child: PageId, restart: bool) -> (usize, usize, u32) {
+        let (shared, last_child, extra) = if restart {
+            (0, 0, 2)
+        } else {
+            let shared = self
+                .last_key
+                .iter()
+                .zip(key)
+                .take_while(|(a, b)| a == b)
+                .count();
+            (shared, self.last_child, 0)
+        };
+        let delta = encode_i32_delta((child as i32).wrapping_sub(last_child));
+        let non_shared = key.len() - shared;
+        let size = extra
+            + varint_len(shared as u64)
+            + varint_len(non_shared as u64)
+            + non_shared
+            + varint_len(delta as u64);
+        (size, shared, delta)
+    }
+
+    /// Adds a keyed entry after the leftmost pointer; false if it does not
+    /// fit (the builder is unchanged then).
+    pub fn add(&mut self, key: &[u8], child: PageId) -> bool {
+        let restart = self.counter >= self.restart_interval;
+        self.add_inner(key, child, restart)
+    }
+
+    /// Adds a keyed entry that opens a new restart region.
+    pub fn add_restart(&mut self, key: &[u8], child: PageId) -> bool {
+        let restart = self.count > 1;
+        self.add_inner(key, child, restart)
+    }
+
+    fn add_inner(&mut self, key: &[u8], child: PageId, restart: bool) -> bool {
+        debug_assert!(!self.is_empty(), "leftmost pointer first");
+        let (size, shared, delta) = self.entry_size(key, child, restart);
+        if self.current_size() + size > self.page_size {
+            return false;
+        }
+        if restart {
+            self.restarts.push(self.buf.len() as u16);
+            self.counter = 0;
+        }
+        put_varint32(&mut self.buf, shared as u32);
+        put_varint32(&mut self.buf, (key.len() - shared) as u32);
+        self.buf.extend_from_slice(&key[shared..]);
+        put_varint32(&mut self.buf, delta);
+        self.last_key.truncate(shared);
+        self.last_key.extend_from_slice(&key[shared..]);
+        self.last_child = child as i32;
+        self.counter += 1;
+        self.count += 1;
+        true
+    }
+
+    /// Finishes into a zero-padded page-size buffer (no checksum) and resets.
+    pub fn finish(&mut self) -> AlignedBuf {
+        let mut page = AlignedBuf::zeroed(self.page_size);
+        self.finish_into(&mut page);
+        page
+    }
+
+    pub fn finish_into(&mut self, page: &mut [u8]) {
+        if self.count <= 1 {
+            self.restarts.clear();
+        }
+        for r in &self.restarts {
+            put_fixed16(&mut self.buf, *r);
+        }
+        put_fixed16(&mut self.buf, self.restarts.len() as u16);
+        let len = self.buf.len();
+        page[..len].copy_from_slice(&self.buf);
+        page[len..self.page_size].fill(0);
+        set_fixed16(page, CONTENT_LEN_OFFSET, len as u16);
+        self.reset();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::checksum::set_page_checksum;
+    use crate::format::comparator::BytewiseComparator;
+
+    #[test]
+    fn spec_examples() {
+        let mut b = IndexPageBuilder::new(4096, 16);
+        b.add_leftmost(0, true);
+        let mut page = b.finish();
+        set_page_checksum(&mut page);
+        assert_eq!(
+            &page[..17],
+            &[0x70, 0x99, 0x8a, 0xaa, 0xde, 0x35, 0xd9, 0x8a, 0x01, 0x11, 0x00, 0, 0, 0, 0, 0, 0]
+        );
+        let p = IndexPage::parse(&page).unwrap();
+        assert_eq!(p.find_child(b"anything", &BytewiseComparator).unwrap(), 0);
+
+        let mut b = IndexPageBuilder::new(4096, 16);
+        b.add_leftmost(7, false);
+        assert!(b.add(b"b", 3));
+        assert!(b.add(b"bc", 9));
+        let page = b.finish();
+        assert_eq!(
+            &page[8..0x1b],
+            &[
+                0x00, 0x1b, 0x00, 0x07, 0x00, 0x00, 0x00, 0x00, 0x01, 0x62, 0x06, 0x01, 0x01,
+                0x63, 0x0c, 0x0f, 0x00, 0x01, 0x00
+            ]
+        );
+        let p = IndexPage::parse(&page).unwrap();
+        assert!(!p.is_leaf_index());
+        let c = BytewiseComparator;
+        assert_eq!(p.find_child(b"a", &c).unwrap(), 7);
+        assert_eq!(p.find_child(b"b", &c).unwrap(), 3);
+        assert_eq!(p.find_child(b"bb", &c).unwrap(), 3);
+        assert_eq!(p.find_child(b"bc", &c).unwrap(), 9);
+        assert_eq!(p.find_child(b"z", &c).unwrap(), 9);
+        assert_eq!(p.children().unwrap(), [7, 3, 9]);
+    }
+
+    #[test]
+    fn find_child_across_regions() {
+        let mut b = IndexPageBuilder::new(4096, 4);
+        b.add_leftmost(1000, true);
+        for i in 0..50u32 {
+            assert!(b.add(format!("k{:03}", i * 2).as_bytes(), 500 - i));
+        }
+        let page = b.finish();
+        let p = IndexPage::parse(&page).unwrap();
+        assert_eq!(p.num_restarts(), 13);
+        let c = BytewiseComparator;
+        assert_eq!(p.find_child(b"a", &c).unwrap(), 1000);
+        for i in 0..50u32 {
+            assert_eq!(p.find_child(format!("k{:03}", i * 2).as_bytes(), &c).unwrap(), 500 - i);
+            assert_eq!(p.find_child(format!("k{:03}", i * 2 + 1).as_bytes(), &c).unwrap(), 500 - i);
+        }
+        let entries = p.entries().unwrap();
+        let mut r = IndexPageBuilder::new(4096, 4);
+        r.add_leftmost(p.leftmost(), true);
+        for (k, c) in &entries {
+            assert!(r.add(k, *c));
+        }
+        assert_eq!(&r.finish()[..], &page[..]);
+    }
+}

@@ -1,0 +1,546 @@
+//! The manifest file: a snapshot record followed by log records, each
+//! `checksum(8) root(4) ttl_root(4) payload_len(4) payload` padded to
+//! `PAGE_ALIGN`. Replaying it gives the partition's roots, the logical to
+//! file page mapping, the compression dictionary and the file-term map.
+//!
+//! Everything here works on bytes already in memory.
+
+use std::collections::BTreeMap;
+
+use super::checksum::{CHECKSUM_BYTES, manifest_checksum};
+use super::coding::{
+    fixed32_at, fixed64_at, get_fixed32, get_varint32, get_varint64, put_fixed32, put_varint32,
+    put_varint64, set_fixed32, set_fixed64, varint_len,
+};
+use super::page::{AlignedBuf, FileId, FilePageId, MAX_PAGE_ID, PAGE_ALIGN, PageId};
+use crate::error::{Error, KvError, Result};
+
+/// Bytes of a record header.
+pub const HEADER_BYTES: usize = 20;
+const ROOT_OFFSET: usize = 8;
+const TTL_ROOT_OFFSET: usize = 12;
+const LEN_OFFSET: usize = 16;
+
+/// Term-map key holding the manifest's own term.
+pub const TERM_KEY_MANIFEST: FileId = u64::MAX - 1;
+
+/// Mapping-table values: a 3-bit type tag in the low bits.
+pub mod mapping_value {
+    use super::{FilePageId, PageId};
+
+    pub const TYPE_BITS: u32 = 3;
+    pub const TYPE_MASK: u64 = 7;
+    pub const TYPE_FILE_PAGE: u64 = 1;
+    pub const TYPE_FREE_LINK: u64 = 2;
+    /// Unmapped, freed, or the end of the free list.
+    pub const INVALID: u64 = 7;
+
+    pub fn file_page(fp: FilePageId) -> u64 {
+        (fp << TYPE_BITS) | TYPE_FILE_PAGE
+    }
+
+    pub fn free_link(next: PageId) -> u64 {
+        ((next as u64) << TYPE_BITS) | TYPE_FREE_LINK
+    }
+
+    /// The file page a value maps to, if it is a file page value.
+    pub fn as_file_page(v: u64) -> Option<FilePageId> {
+        (v & TYPE_MASK == TYPE_FILE_PAGE).then_some(v >> TYPE_BITS)
+    }
+
+    /// Whether a value may appear on disk (file page, free link, invalid).
+    pub fn is_valid_on_disk(v: u64) -> bool {
+        matches!(v & TYPE_MASK, TYPE_FILE_PAGE | TYPE_FREE_LINK) || v == INVALID
+    }
+}
+
+/// FileId -> term. Ordered, so our manifests are deterministic.
+pub type TermMap = BTreeMap<FileId, u64>;
+
+/// Appends the term map section: `u32 byte_len` then varint pairs.
+pub fn encode_term_map(dst: &mut Vec<u8>, map: &TermMap) {
+    let len_at = dst.len();
+    put_fixed32(dst, 0);
+    for (&file, &term) in map {
+        put_varint64(dst, file);
+        put_varint64(dst, term);
+    }
+    let len = (dst.len() - len_at - 4) as u32;
+    set_fixed32(dst, len_at, len);
+}
+
+/// Merges a term map section into `map`; `Corrupted` if truncated.
+pub fn decode_term_map(src: &[u8], map: &mut TermMap) -> Result<()> {
+    let bad = || Error::corrupted("manifest file-term map is truncated");
+    let len = fixed32_at(src, 0).ok_or_else(bad)? as usize;
+    let mut body = src.get(4..4 + len).ok_or_else(bad)?;
+    while !body.is_empty() {
+        let file = get_varint64(&mut body).ok_or_else(bad)?;
+        let term = get_varint64(&mut body).ok_or_else(bad)?;
+        map.insert(file, term);
+    }
+    Ok(())
+}
+
+/// Decoded snapshot payload.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SnapshotPayload {
+    pub max_fp_id: FilePageId,
+    pub dict: Vec<u8>,
+    pub mapping: Vec<u64>,
+    pub term_map: TermMap,
+}
+
+/// Encodes a snapshot payload.
+pub fn encode_snapshot(
+    max_fp_id: FilePageId,
+    dict: &[u8],
+    mapping: impl IntoIterator<Item = u64>,
+    term_map: &TermMap,
+) -> Vec<u8> {
+    let mut p = Vec::new();
+    put_varint64(&mut p, max_fp_id);
+    put_varint32(&mut p, dict.len() as u32);
+    p.extend_from_slice(dict);
+    let len_at = p.len();
+    put_fixed32(&mut p, 0);
+    for v in mapping {
+        put_varint64(&mut p, v);
+    }
+    let len = (p.len() - len_at - 4) as u32;
+    set_fixed32(&mut p, len_at, len);
+    encode_term_map(&mut p, term_map);
+    p
+}
+
+pub fn decode_snapshot(payload: &[u8]) -> Result<SnapshotPayload> {
+    let bad = |what: &str| Error::corrupted(format!("manifest snapshot: {what}"));
+    let mut cur = payload;
+    let max_fp_id = get_varint64(&mut cur).ok_or_else(|| bad("truncated max file page id"))?;
+    let dict_len = get_varint32(&mut cur).ok_or_else(|| bad("truncated dictionary length"))? as usize;
+    let dict = cur.get(..dict_len).ok_or_else(|| bad("truncated dictionary"))?.to_vec();
+    cur = &cur[dict_len..];
+    let mapping_len = get_fixed32(&mut cur).ok_or_else(|| bad("truncated mapping length"))? as usize;
+    // Upstream requires the term-map length to follow the mapping.
+    if mapping_len + 4 > cur.len() {
+        return Err(bad("mapping runs past the payload"));
+    }
+    let mut m = &cur[..mapping_len];
+    let mut mapping = Vec::with_capacity(mapping_len / 2);
+    while !m.is_empty() {
+        let v = get_varint64(&mut m).ok_or_else(|| bad("truncated mapping value"))?;
+        if !mapping_value::is_valid_on_disk(v) {
+            return Err(bad(&format!("mapping value {v:#x} has an unknown type")));
+        }
+        mapping.push(v);
+    }
+    let mut term_map = TermMap::new();
+    decode_term_map(&cur[mapping_len..], &mut term_map)?;
+    Ok(SnapshotPayload {
+        max_fp_id,
+        dict,
+        mapping,
+        term_map,
+    })
+}
+
+/// Decoded log payload.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogPayload {
+    /// `(page id, mapping value)` in the order the writer made them.
+    pub changes: Vec<(PageId, u64)>,
+    pub term_map: TermMap,
+}
+
+/// Bytes a log payload takes, for the snapshot-or-log decision.
+pub fn log_payload_len(changes: &[(PageId, u64)], term_map: &TermMap) -> usize {
+    4 + changes
+        .iter()
+        .map(|&(id, v)| varint_len(id as u64) + varint_len(v))
+        .sum::<usize>()
+        + 4
+        + term_map
+            .iter()
+            .map(|(&f, &t)| varint_len(f) + varint_len(t))
+            .sum::<usize>()
+}
+
+pub fn encode_log(changes: &[(PageId, u64)], term_map: &TermMap) -> Vec<u8> {
+    let mut p = Vec::with_capacity(log_payload_len(changes, term_map));
+    put_fixed32(&mut p, 0);
+    for &(id, v) in changes {
+        put_varint32(&mut p, id);
+        put_varint64(&mut p, v);
+    }
+    let len = (p.len() - 4) as u32;
+    set_fixed32(&mut p, 0, len);
+    encode_term_map(&mut p, term_map);
+    p
+}
+
+pub fn decode_log(payload: &[u8]) -> Result<LogPayload> {
+    let bad = |what: &str| Error::corrupted(format!("manifest log record: {what}"));
+    let mut cur = payload;
+    let len = get_fixed32(&mut cur).ok_or_else(|| bad("truncated mapping length"))? as usize;
+    let mut m = cur.get(..len).ok_or_else(|| bad("mapping runs past the payload"))?;
+    let mut changes = Vec::new();
+    while !m.is_empty() {
+        let id = get_varint32(&mut m).ok_or_else(|| bad("truncated page id"))?;
+        let v = get_varint64(&mut m).ok_or_else(|| bad("truncated mapping value"))?;
+        if !mapping_value::is_valid_on_disk(v) {
+            return Err(bad(&format!("mapping value {v:#x} has an unknown type")));
+        }
+        changes.push((id, v));
+    }
+    let mut term_map = TermMap::new();
+    decode_term_map(&cur[len..], &mut term_map)?;
+    Ok(LogPayload { changes, term_map })
+}
+
+/// Size of a record once padded.
+pub fn padded_len(payload_len: usize) -> usize {
+    (HEADER_BYTES + payload_len).next_multiple_of(PAGE_ALIGN)
+}
+
+/// A complete record (header, payload, zero padding) with its checksum.
+pub fn encode_record(root: PageId, ttl_root: PageId, payload: &[u8]) -> AlignedBuf {
+    let len = HEADER_BYTES + payload.len();
+    let mut buf = AlignedBuf::zeroed(len);
+    set_fixed32(&mut buf, ROOT_OFFSET, root);
+    set_fixed32(&mut buf, TTL_ROOT_OFFSET, ttl_root);
+    set_fixed32(&mut buf, LEN_OFFSET, payload.len() as u32);
+    buf[HEADER_BYTES..len].copy_from_slice(payload);
+    let sum = manifest_checksum(&buf[CHECKSUM_BYTES..len]);
+    set_fixed64(&mut buf, 0, sum);
+    buf
+}
+
+/// Where a replay stopped and why, for diagnostics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReplayEnd {
+    /// The file ended exactly after a record.
+    Clean,
+    /// A log record's header or payload was cut short; it was ignored.
+    TornRecord { offset: usize },
+    /// The last record lost part of its padding; its roots were taken but
+    /// not its mapping changes (upstream's rule).
+    TornPadding { offset: usize },
+    /// Records with bad checksums at the end were ignored from `offset`.
+    CorruptTail { offset: usize },
+}
+
+/// One record as found in the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordInfo {
+    pub offset: usize,
+    pub root: PageId,
+    pub ttl_root: PageId,
+    pub payload_len: usize,
+    pub is_snapshot: bool,
+}
+
+/// The state a manifest describes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManifestState {
+    pub root: PageId,
+    pub ttl_root: PageId,
+    /// Next unallocated file page (after replay of every log record).
+    pub max_fp_id: FilePageId,
+    pub dict: Vec<u8>,
+    pub mapping: Vec<u64>,
+    pub term_map: TermMap,
+    /// Logical size: where the next log record goes.
+    pub file_size: usize,
+    /// Records applied, the snapshot included.
+    pub records: Vec<RecordInfo>,
+    pub end: ReplayEnd,
+}
+
+impl ManifestState {
+    /// The state of a partition that has never been written.
+    pub fn empty() -> ManifestState {
+        ManifestState {
+            root: MAX_PAGE_ID,
+            ttl_root: MAX_PAGE_ID,
+            max_fp_id: 0,
+            dict: Vec::new(),
+            mapping: Vec::new(),
+            term_map: TermMap::new(),
+            file_size: 0,
+            records: Vec::new(),
+            end: ReplayEnd::Clean,
+        }
+    }
+
+    /// Applies one log payload (grow with `INVALID`, last change wins).
+    pub fn apply_log(&mut self, log: &LogPayload) {
+        for &(id, v) in &log.changes {
+            let id = id as usize;
+            if id >= self.mapping.len() {
+                self.mapping.resize(id + 1, mapping_value::INVALID);
+            }
+            self.mapping[id] = v;
+            if let Some(fp) = mapping_value::as_file_page(v) {
+                self.max_fp_id = self.max_fp_id.max(fp + 1);
+            }
+        }
+        for (&f, &t) in &log.term_map {
+            self.term_map.insert(f, t);
+        }
+    }
+}
+
+enum Parsed<'a> {
+    Record {
+        root: PageId,
+        ttl_root: PageId,
+        payload: &'a [u8],
+        /// Offset after the padding, or `None` if the padding is cut short.
+        next: Option<usize>,
+    },
+    BadChecksum {
+        next: usize,
+    },
+    Eof,
+}
+
+fn parse_record(file: &[u8], off: usize) -> Parsed<'_> {
+    let Some(header) = file.get(off..off + HEADER_BYTES) else {
+        return Parsed::Eof;
+    };
+    let payload_len = fixed32_at(header, LEN_OFFSET).expect("header length") as usize;
+    let end = off + HEADER_BYTES + payload_len;
+    let Some(record) = file.get(off..end) else {
+        return Parsed::Eof;
+    };
+    let padded = off + padded_len(payload_len);
+    let stored = fixed64_at(record, 0).expect("header length");
+    if manifest_checksum(&record[CHECKSUM_BYTES..]) != stored {
+        return Parsed::BadChecksum { next: padded };
+    }
+    Parsed::Record {
+        root: fixed32_at(record, ROOT_OFFSET).expect("header length"),
+        ttl_root: fixed32_at(record, TTL_ROOT_OFFSET).expect("header length"),
+        payload: &record[HEADER_BYTES..],
+        next: (padded <= file.len()).then_some(padded),
+    }
+}
+
+/// Replays a whole manifest file, following upstream's rules: a damaged
+/// snapshot fails (`Corrupted`, or `EndOfFile` when cut short), trailing
+/// damaged or torn log records are ignored, and a damaged record followed
+/// by a good one is `Corrupted`.
+pub fn replay(file: &[u8]) -> Result<ManifestState> {
+    let mut st = ManifestState::empty();
+    let (snapshot, mut off) = match parse_record(file, 0) {
+        Parsed::Eof => {
+            return Err(Error::new(
+                KvError::EndOfFile,
+                format!("manifest of {} bytes holds no complete snapshot record", file.len()),
+            ));
+        }
+        Parsed::BadChecksum { .. } => {
+            return Err(Error::corrupted("manifest snapshot record checksum mismatch at offset 0"));
+        }
+        Parsed::Record { next: None, .. } => {
+            return Err(Error::new(
+                KvError::EndOfFile,
+                "manifest snapshot record is cut short inside its padding",
+            ));
+        }
+        Parsed::Record {
+            root,
+            ttl_root,
+            payload,
+            next: Some(next),
+        } => {
+            let s = decode_snapshot(payload)?;
+            st.root = root;
+            st.ttl_root = ttl_root;
+            st.max_fp_id = s.max_fp_id;
+            st.dict = s.dict;
+            st.mapping = s.mapping;
+            st.term_map = s.term_map;
+            st.records.push(RecordInfo {
+                offset: 0,
+                root,
+                ttl_root,
+                payload_len: payload.len(),
+                is_snapshot: true,
+            });
+            (true, next)
+        }
+    };
+    debug_assert!(snapshot);
+    let mut first_bad: Option<usize> = None;
+    loop {
+        match parse_record(file, off) {
+            Parsed::Eof => {
+                st.end = match first_bad {
+                    Some(offset) => ReplayEnd::CorruptTail { offset },
+                    None if off < file.len() => ReplayEnd::TornRecord { offset: off },
+                    None => ReplayEnd::Clean,
+                };
+                st.file_size = first_bad.unwrap_or(off);
+                return Ok(st);
+            }
+            Parsed::BadChecksum { next } => {
+                first_bad.get_or_insert(off);
+                off = next;
+            }
+            Parsed::Record {
+                root,
+                ttl_root,
+                payload,
+                next,
+            } => {
+                if let Some(bad) = first_bad {
+                    return Err(Error::corrupted(format!(
+                        "manifest record at offset {bad} is damaged but a valid record follows at {off}"
+                    )));
+                }
+                st.root = root;
+                st.ttl_root = ttl_root;
+                st.records.push(RecordInfo {
+                    offset: off,
+                    root,
+                    ttl_root,
+                    payload_len: payload.len(),
+                    is_snapshot: false,
+                });
+                match next {
+                    Some(next) => {
+                        st.apply_log(&decode_log(payload)?);
+                        off = next;
+                    }
+                    None => {
+                        // Upstream takes the roots of a record whose padding
+                        // is cut short but not its mapping changes.
+                        st.end = ReplayEnd::TornPadding { offset: off };
+                        st.file_size = off + padded_len(payload.len());
+                        return Ok(st);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec_snapshot() -> AlignedBuf {
+        let mut terms = TermMap::new();
+        terms.insert(0, 0);
+        terms.insert(TERM_KEY_MANIFEST, 0);
+        let payload = encode_snapshot(
+            2,
+            &[],
+            [mapping_value::file_page(0), mapping_value::file_page(1)],
+            &terms,
+        );
+        encode_record(1, MAX_PAGE_ID, &payload)
+    }
+
+    #[test]
+    fn spec_example_manifest() {
+        let rec = spec_snapshot();
+        assert_eq!(rec.len(), 4096);
+        let want: &[u8] = &[
+            0x74, 0xcb, 0xbc, 0x28, 0x84, 0xb8, 0x49, 0xf1, 0x01, 0x00, 0x00, 0x00, 0xff, 0xff,
+            0xff, 0xff, 0x19, 0x00, 0x00, 0x00, 0x02, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0x09,
+            0x0d, 0x00, 0x00, 0x00, 0x00, 0x00, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            0xff, 0x01, 0x00,
+        ];
+        assert_eq!(&rec[..want.len()], want);
+        let st = replay(&rec).unwrap();
+        assert_eq!(st.root, 1);
+        assert_eq!(st.max_fp_id, 2);
+        assert_eq!(st.mapping, [1, 9]);
+        assert_eq!(st.file_size, 4096);
+        assert_eq!(st.end, ReplayEnd::Clean);
+    }
+
+    fn with_logs(n: usize) -> Vec<u8> {
+        let mut file = spec_snapshot().to_vec();
+        let mut terms = TermMap::new();
+        terms.insert(0, 0);
+        for i in 0..n {
+            let changes = vec![
+                (0, mapping_value::INVALID),
+                (5 + i as u32, mapping_value::file_page(10 + i as u64)),
+            ];
+            let rec = encode_record(100 + i as u32, MAX_PAGE_ID, &encode_log(&changes, &terms));
+            file.extend_from_slice(&rec);
+        }
+        file
+    }
+
+    #[test]
+    fn logs_apply_in_order() {
+        let file = with_logs(3);
+        let st = replay(&file).unwrap();
+        assert_eq!(st.root, 102);
+        assert_eq!(st.mapping.len(), 8);
+        assert_eq!(st.mapping[0], mapping_value::INVALID);
+        assert_eq!(st.mapping[4], mapping_value::INVALID);
+        assert_eq!(mapping_value::as_file_page(st.mapping[7]), Some(12));
+        assert_eq!(st.max_fp_id, 13);
+        assert_eq!(st.records.len(), 4);
+        assert_eq!(st.file_size, 4 * 4096);
+    }
+
+    #[test]
+    fn torn_and_corrupt_tails() {
+        let file = with_logs(3);
+        // Flip a byte in the last record: it is ignored.
+        let mut f = file.clone();
+        f[3 * 4096 + 30] ^= 1;
+        let st = replay(&f).unwrap();
+        assert_eq!(st.root, 101);
+        assert_eq!(st.file_size, 3 * 4096);
+        assert_eq!(st.end, ReplayEnd::CorruptTail { offset: 3 * 4096 });
+        // Flip a byte in a middle record: corrupted.
+        let mut f = file.clone();
+        f[2 * 4096 + 30] ^= 1;
+        assert_eq!(replay(&f).unwrap_err().code(), KvError::Corrupted);
+        // Snapshot damaged: corrupted.
+        let mut f = file.clone();
+        f[25] ^= 1;
+        assert_eq!(replay(&f).unwrap_err().code(), KvError::Corrupted);
+        // Truncated by one byte: the last record's padding is cut; its roots
+        // are taken, its mapping is not, the size counts the full record.
+        let st = replay(&file[..file.len() - 1]).unwrap();
+        assert_eq!(st.root, 102);
+        assert_eq!(st.mapping.len(), 7);
+        assert_eq!(st.file_size, 4 * 4096);
+        // Truncated inside the last record's payload: ignored.
+        let st = replay(&file[..3 * 4096 + 25]).unwrap();
+        assert_eq!(st.root, 101);
+        assert_eq!(st.file_size, 3 * 4096);
+        // Truncated snapshot.
+        assert_eq!(replay(&file[..30]).unwrap_err().code(), KvError::EndOfFile);
+        assert_eq!(replay(&file[..4000]).unwrap_err().code(), KvError::EndOfFile);
+        assert_eq!(replay(&[]).unwrap_err().code(), KvError::EndOfFile);
+    }
+
+    #[test]
+    fn term_map_rules() {
+        let mut m = TermMap::new();
+        m.insert(3, 7);
+        m.insert(TERM_KEY_MANIFEST, 7);
+        let mut buf = Vec::new();
+        encode_term_map(&mut buf, &m);
+        let mut back = TermMap::new();
+        decode_term_map(&buf, &mut back).unwrap();
+        assert_eq!(back, m);
+        let mut empty = Vec::new();
+        encode_term_map(&mut empty, &TermMap::new());
+        assert_eq!(empty, [0, 0, 0, 0]);
+        // Length larger than the data.
+        assert!(decode_term_map(&[10, 0, 0, 0, 1, 1], &mut back).is_err());
+        // Truncated varint.
+        assert!(decode_term_map(&[1, 0, 0, 0, 0x80], &mut back).is_err());
+    }
+}

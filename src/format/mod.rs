@@ -1,0 +1,13 @@
+//! The on-disk format: pure encoders and decoders, no I/O.
+
+pub mod checksum;
+pub mod coding;
+pub mod comparator;
+pub mod data_page;
+pub mod index_page;
+pub mod manifest;
+pub mod names;
+pub mod overflow;
+pub mod page;
+pub mod table_ident;
+pub mod ttl;
