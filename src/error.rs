@@ -71,9 +71,7 @@ impl KvError {
             KvError::CloudErr => "Cloud service is unavailable",
             KvError::IoFail => "I/O failure",
             KvError::ExpiredTerm => "Expired term",
-            KvError::CloudNoManifest => {
-                "No manifest found in cloud but the directory is not empty"
-            }
+            KvError::CloudNoManifest => "No manifest found in cloud but the directory is not empty",
         }
     }
 
@@ -182,10 +180,7 @@ mod tests {
         assert_eq!(KvError::from_u8(17), None);
         assert_eq!(KvError::CloudNoManifest as u8, 16);
         assert_eq!(KvError::IoFail.as_str(), "I/O failure");
-        let retryable: Vec<_> = KvError::ALL
-            .iter()
-            .filter(|e| e.is_retryable())
-            .collect();
+        let retryable: Vec<_> = KvError::ALL.iter().filter(|e| e.is_retryable()).collect();
         assert_eq!(
             retryable,
             [&KvError::OpenFileLimit, &KvError::TryAgain, &KvError::Busy]

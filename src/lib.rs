@@ -1,12 +1,19 @@
 //! EloqStore-rs: a Rust re-implementation of the EloqStore key-value engine,
 //! reading and writing the C++ engine's on-disk format.
 //!
-//! Layers, each depending only on those above it in this list:
+//! Layers, each depending only on those before it in this list:
 //! `format` (pure codecs) -> `mapping` (page mapping, manifest state) ->
 //! `tree` (B+tree, index cache) -> `io` -> `shard` -> `store` -> `ffi`.
+//! `options`, `error` and `types` are plain definitions every layer uses;
+//! `inspect` is the read-only toolkit behind the `eloqstore` command.
 
 pub mod error;
 pub mod format;
+pub mod inspect;
+pub mod io;
+pub mod mapping;
 pub mod options;
+pub mod tree;
+pub mod types;
 
 pub use error::{Error, KvError, Result};

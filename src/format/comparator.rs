@@ -49,22 +49,14 @@ impl Comparator for BytewiseComparator {
     }
 
     fn shortest_separator(&self, left: &[u8], right: &[u8]) -> Vec<u8> {
-        let diff = left
-            .iter()
-            .zip(right)
-            .take_while(|(a, b)| a == b)
-            .count();
+        let diff = left.iter().zip(right).take_while(|(a, b)| a == b).count();
         // `left < right`, so `right` is longer than the common prefix.
         right[..(diff + 1).min(right.len())].to_vec()
     }
 
     fn shorten_start(&self, start: &mut Vec<u8>, limit: &[u8]) {
         let min_len = start.len().min(limit.len());
-        let diff = start
-            .iter()
-            .zip(limit)
-            .take_while(|(a, b)| a == b)
-            .count();
+        let diff = start.iter().zip(limit).take_while(|(a, b)| a == b).count();
         if diff >= min_len {
             return; // one is a prefix of the other
         }

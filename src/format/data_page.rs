@@ -289,7 +289,10 @@ fn decode_entry_header(page: &[u8], off: usize, limit: usize) -> Result<EntryHea
     let val_field = get_varint32(&mut cur).ok_or_else(bad)?;
     let key_off = off + (before - cur.len());
     let val_len = (val_field >> VAL_FLAG_BITS) as usize;
-    if non_shared.checked_add(val_len).is_none_or(|n| n > cur.len()) {
+    if non_shared
+        .checked_add(val_len)
+        .is_none_or(|n| n > cur.len())
+    {
         return Err(bad());
     }
     Ok(EntryHeader {
@@ -434,7 +437,9 @@ impl<'a> DataPageIter<'a> {
         self.compression = compression;
         self.is_restart = restart;
         self.offset = val_off + h.val_len + (before - cur.len());
-        if self.region + 1 < self.page.num_restarts && self.offset >= self.page.restart(self.region + 1) {
+        if self.region + 1 < self.page.num_restarts
+            && self.offset >= self.page.restart(self.region + 1)
+        {
             self.region += 1;
         }
         self.valid = true;
@@ -572,9 +577,7 @@ impl DataPageBuilder {
             (shared_prefix(&self.last_key, e.key), self.last_ts, 0)
         };
         let ts_field = encode_i64_delta(clamp_ts(e.timestamp).wrapping_sub(last_ts));
-        let size = extra
-            + entry_encoded_len(e, shared)
-            + varint_len(ts_field);
+        let size = extra + entry_encoded_len(e, shared) + varint_len(ts_field);
         (size, shared, ts_field)
     }
 
@@ -591,7 +594,11 @@ impl DataPageBuilder {
         if reserved + val_len > page_size {
             return true;
         }
-        let expire = if expire_ts != 0 { varint_len(expire_ts) } else { 0 };
+        let expire = if expire_ts != 0 {
+            varint_len(expire_ts)
+        } else {
+            0
+        };
         let size = varint_len(0)
             + varint_len(key.len() as u64)
             + varint_len((val_len as u64) << VAL_FLAG_BITS)
@@ -649,7 +656,13 @@ impl DataPageBuilder {
     /// entry, so it is position independent), as upstream does when it moves
     /// regions between pages. The next `add` continues this region's
     /// counting from zero, as upstream's fast builder leaves it.
-    pub fn add_region(&mut self, region: &[u8], entries: usize, last_key: &[u8], last_ts: u64) -> bool {
+    pub fn add_region(
+        &mut self,
+        region: &[u8],
+        entries: usize,
+        last_key: &[u8],
+        last_ts: u64,
+    ) -> bool {
         let extra = if self.count == 0 { 0 } else { 2 };
         if self.current_size() + region.len() + extra > self.page_size {
             return false;
@@ -815,7 +828,11 @@ mod tests {
             let v = vec![1u8; len];
             let mut b = DataPageBuilder::new(4096, 16);
             let fits = b.add(&e(b"k", &v, 1, 0));
-            assert_eq!(fits, !DataPageBuilder::is_overflow_kv(4096, b"k", len, 1, 0), "len {len}");
+            assert_eq!(
+                fits,
+                !DataPageBuilder::is_overflow_kv(4096, b"k", len, 1, 0),
+                "len {len}"
+            );
         }
     }
 

@@ -51,7 +51,9 @@ impl<'a> IndexPage<'a> {
             })?;
         // Without keyed entries there are no restarts, and vice versa.
         if (num_restarts == 0) != (restart_off == INDEX_HEADER_SIZE) {
-            return Err(Error::corrupted("index page restart array disagrees with its entries"));
+            return Err(Error::corrupted(
+                "index page restart array disagrees with its entries",
+            ));
         }
         let p = IndexPage {
             page,
@@ -184,7 +186,8 @@ impl<'a> IndexPage<'a> {
             }
             child = Some(it.child());
         }
-        child.ok_or_else(|| Error::corrupted("index page region has no entry below its restart key"))
+        child
+            .ok_or_else(|| Error::corrupted("index page region has no entry below its restart key"))
     }
 }
 
@@ -235,7 +238,8 @@ impl IndexPageIter<'_> {
         let restart = self.region < self.page.num_restarts && off == self.page.restart(self.region);
         let (shared, non_shared, key_off) =
             decode_index_header(self.page.page, off, self.page.restart_off)?;
-        let bad = |what: &str| Error::corrupted(format!("index page entry at offset {off}: {what}"));
+        let bad =
+            |what: &str| Error::corrupted(format!("index page entry at offset {off}: {what}"));
         if (restart && shared != 0) || shared > self.key.len() {
             return Err(bad("invalid shared key prefix"));
         }
@@ -244,7 +248,8 @@ impl IndexPageIter<'_> {
             .extend_from_slice(&self.page.page[key_off..key_off + non_shared]);
         let mut cur = &self.page.page[key_off + non_shared..self.page.restart_off];
         let before = cur.len();
-        let delta = decode_i32_delta(get_varint32(&mut cur).ok_or_else(|| bad("truncated child id"))?);
+        let delta =
+            decode_i32_delta(get_varint32(&mut cur).ok_or_else(|| bad("truncated child id"))?);
         self.child = if restart {
             delta as u32
         } else {
@@ -252,7 +257,9 @@ impl IndexPageIter<'_> {
         };
         self.is_restart = restart;
         self.offset = key_off + non_shared + (before - cur.len());
-        if self.region + 1 < self.page.num_restarts && self.offset >= self.page.restart(self.region + 1) {
+        if self.region + 1 < self.page.num_restarts
+            && self.offset >= self.page.restart(self.region + 1)
+        {
             self.region += 1;
         }
         Ok(true)
@@ -420,7 +427,9 @@ mod tests {
         set_page_checksum(&mut page);
         assert_eq!(
             &page[..17],
-            &[0x70, 0x99, 0x8a, 0xaa, 0xde, 0x35, 0xd9, 0x8a, 0x01, 0x11, 0x00, 0, 0, 0, 0, 0, 0]
+            &[
+                0x70, 0x99, 0x8a, 0xaa, 0xde, 0x35, 0xd9, 0x8a, 0x01, 0x11, 0x00, 0, 0, 0, 0, 0, 0
+            ]
         );
         let p = IndexPage::parse(&page).unwrap();
         assert_eq!(p.find_child(b"anything", &BytewiseComparator).unwrap(), 0);
@@ -433,8 +442,8 @@ mod tests {
         assert_eq!(
             &page[8..0x1b],
             &[
-                0x00, 0x1b, 0x00, 0x07, 0x00, 0x00, 0x00, 0x00, 0x01, 0x62, 0x06, 0x01, 0x01,
-                0x63, 0x0c, 0x0f, 0x00, 0x01, 0x00
+                0x00, 0x1b, 0x00, 0x07, 0x00, 0x00, 0x00, 0x00, 0x01, 0x62, 0x06, 0x01, 0x01, 0x63,
+                0x0c, 0x0f, 0x00, 0x01, 0x00
             ]
         );
         let p = IndexPage::parse(&page).unwrap();
@@ -461,8 +470,16 @@ mod tests {
         let c = BytewiseComparator;
         assert_eq!(p.find_child(b"a", &c).unwrap(), 1000);
         for i in 0..50u32 {
-            assert_eq!(p.find_child(format!("k{:03}", i * 2).as_bytes(), &c).unwrap(), 500 - i);
-            assert_eq!(p.find_child(format!("k{:03}", i * 2 + 1).as_bytes(), &c).unwrap(), 500 - i);
+            assert_eq!(
+                p.find_child(format!("k{:03}", i * 2).as_bytes(), &c)
+                    .unwrap(),
+                500 - i
+            );
+            assert_eq!(
+                p.find_child(format!("k{:03}", i * 2 + 1).as_bytes(), &c)
+                    .unwrap(),
+                500 - i
+            );
         }
         let entries = p.entries().unwrap();
         let mut r = IndexPageBuilder::new(4096, 4);

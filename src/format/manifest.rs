@@ -13,7 +13,7 @@ use super::coding::{
     put_varint64, set_fixed32, set_fixed64, varint_len,
 };
 use super::page::{AlignedBuf, FileId, FilePageId, MAX_PAGE_ID, PAGE_ALIGN, PageId};
-use crate::error::{Error, KvError, Result};
+use crate::error::{Error, Result};
 
 /// Bytes of a record header.
 pub const HEADER_BYTES: usize = 20;
@@ -117,10 +117,15 @@ pub fn decode_snapshot(payload: &[u8]) -> Result<SnapshotPayload> {
     let bad = |what: &str| Error::corrupted(format!("manifest snapshot: {what}"));
     let mut cur = payload;
     let max_fp_id = get_varint64(&mut cur).ok_or_else(|| bad("truncated max file page id"))?;
-    let dict_len = get_varint32(&mut cur).ok_or_else(|| bad("truncated dictionary length"))? as usize;
-    let dict = cur.get(..dict_len).ok_or_else(|| bad("truncated dictionary"))?.to_vec();
+    let dict_len =
+        get_varint32(&mut cur).ok_or_else(|| bad("truncated dictionary length"))? as usize;
+    let dict = cur
+        .get(..dict_len)
+        .ok_or_else(|| bad("truncated dictionary"))?
+        .to_vec();
     cur = &cur[dict_len..];
-    let mapping_len = get_fixed32(&mut cur).ok_or_else(|| bad("truncated mapping length"))? as usize;
+    let mapping_len =
+        get_fixed32(&mut cur).ok_or_else(|| bad("truncated mapping length"))? as usize;
     // Upstream requires the term-map length to follow the mapping.
     if mapping_len + 4 > cur.len() {
         return Err(bad("mapping runs past the payload"));
@@ -182,7 +187,9 @@ pub fn decode_log(payload: &[u8]) -> Result<LogPayload> {
     let bad = |what: &str| Error::corrupted(format!("manifest log record: {what}"));
     let mut cur = payload;
     let len = get_fixed32(&mut cur).ok_or_else(|| bad("truncated mapping length"))? as usize;
-    let mut m = cur.get(..len).ok_or_else(|| bad("mapping runs past the payload"))?;
+    let mut m = cur
+        .get(..len)
+        .ok_or_else(|| bad("mapping runs past the payload"))?;
     let mut changes = Vec::new();
     while !m.is_empty() {
         let id = get_varint32(&mut m).ok_or_else(|| bad("truncated page id"))?;
@@ -326,33 +333,36 @@ fn parse_record(file: &[u8], off: usize) -> Parsed<'_> {
     }
 }
 
-/// Replays a whole manifest file, following upstream's rules: a damaged
-/// snapshot fails (`Corrupted`, or `EndOfFile` when cut short), trailing
-/// damaged or torn log records are ignored, and a damaged record followed
-/// by a good one is `Corrupted`.
+/// Replays a whole manifest file. Upstream's rules: a damaged snapshot
+/// record fails the load, damaged or cut-short log records at the end are
+/// ignored, and a damaged record followed by a good one is `Corrupted`.
+///
+/// Two deliberate differences, both about records whose checksummed bytes
+/// are complete but whose zero padding was cut off by a truncation: such a
+/// record is applied in full. Upstream fails the load when it is the
+/// snapshot, and for a log record takes its roots but not its mapping
+/// changes, pairing new roots with an old mapping that can point at reused
+/// file pages. A snapshot cut inside its checksummed bytes is `Corrupted`
+/// (upstream: `EndOfFile`).
 pub fn replay(file: &[u8]) -> Result<ManifestState> {
     let mut st = ManifestState::empty();
-    let (snapshot, mut off) = match parse_record(file, 0) {
+    let mut off = match parse_record(file, 0) {
         Parsed::Eof => {
-            return Err(Error::new(
-                KvError::EndOfFile,
-                format!("manifest of {} bytes holds no complete snapshot record", file.len()),
-            ));
+            return Err(Error::corrupted(format!(
+                "manifest of {} bytes is cut short inside its snapshot record",
+                file.len()
+            )));
         }
         Parsed::BadChecksum { .. } => {
-            return Err(Error::corrupted("manifest snapshot record checksum mismatch at offset 0"));
-        }
-        Parsed::Record { next: None, .. } => {
-            return Err(Error::new(
-                KvError::EndOfFile,
-                "manifest snapshot record is cut short inside its padding",
+            return Err(Error::corrupted(
+                "manifest snapshot record checksum mismatch at offset 0",
             ));
         }
         Parsed::Record {
             root,
             ttl_root,
             payload,
-            next: Some(next),
+            next,
         } => {
             let s = decode_snapshot(payload)?;
             st.root = root;
@@ -368,10 +378,16 @@ pub fn replay(file: &[u8]) -> Result<ManifestState> {
                 payload_len: payload.len(),
                 is_snapshot: true,
             });
-            (true, next)
+            match next {
+                Some(next) => next,
+                None => {
+                    st.end = ReplayEnd::TornPadding { offset: 0 };
+                    st.file_size = padded_len(payload.len());
+                    return Ok(st);
+                }
+            }
         }
     };
-    debug_assert!(snapshot);
     let mut first_bad: Option<usize> = None;
     loop {
         match parse_record(file, off) {
@@ -399,8 +415,10 @@ pub fn replay(file: &[u8]) -> Result<ManifestState> {
                         "manifest record at offset {bad} is damaged but a valid record follows at {off}"
                     )));
                 }
+                let log = decode_log(payload)?;
                 st.root = root;
                 st.ttl_root = ttl_root;
+                st.apply_log(&log);
                 st.records.push(RecordInfo {
                     offset: off,
                     root,
@@ -409,13 +427,8 @@ pub fn replay(file: &[u8]) -> Result<ManifestState> {
                     is_snapshot: false,
                 });
                 match next {
-                    Some(next) => {
-                        st.apply_log(&decode_log(payload)?);
-                        off = next;
-                    }
+                    Some(next) => off = next,
                     None => {
-                        // Upstream takes the roots of a record whose padding
-                        // is cut short but not its mapping changes.
                         st.end = ReplayEnd::TornPadding { offset: off };
                         st.file_size = off + padded_len(payload.len());
                         return Ok(st);
@@ -429,6 +442,7 @@ pub fn replay(file: &[u8]) -> Result<ManifestState> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::KvError;
 
     fn spec_snapshot() -> AlignedBuf {
         let mut terms = TermMap::new();
@@ -509,20 +523,23 @@ mod tests {
         let mut f = file.clone();
         f[25] ^= 1;
         assert_eq!(replay(&f).unwrap_err().code(), KvError::Corrupted);
-        // Truncated by one byte: the last record's padding is cut; its roots
-        // are taken, its mapping is not, the size counts the full record.
+        // Truncated by one byte: the last record's padding is cut but its
+        // checksummed bytes are whole, so it is applied.
         let st = replay(&file[..file.len() - 1]).unwrap();
         assert_eq!(st.root, 102);
-        assert_eq!(st.mapping.len(), 7);
+        assert_eq!(st.mapping.len(), 8);
         assert_eq!(st.file_size, 4 * 4096);
+        assert_eq!(st.end, ReplayEnd::TornPadding { offset: 3 * 4096 });
         // Truncated inside the last record's payload: ignored.
         let st = replay(&file[..3 * 4096 + 25]).unwrap();
         assert_eq!(st.root, 101);
         assert_eq!(st.file_size, 3 * 4096);
-        // Truncated snapshot.
-        assert_eq!(replay(&file[..30]).unwrap_err().code(), KvError::EndOfFile);
-        assert_eq!(replay(&file[..4000]).unwrap_err().code(), KvError::EndOfFile);
-        assert_eq!(replay(&[]).unwrap_err().code(), KvError::EndOfFile);
+        // Snapshot cut inside its checksummed bytes: corrupted.
+        assert_eq!(replay(&file[..30]).unwrap_err().code(), KvError::Corrupted);
+        assert_eq!(replay(&[]).unwrap_err().code(), KvError::Corrupted);
+        // Snapshot whole but its padding cut: applied.
+        let st = replay(&file[..4000]).unwrap();
+        assert_eq!((st.root, st.file_size), (1, 4096));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub mod checksum;
 pub mod coding;
 pub mod comparator;
+pub mod compression;
 pub mod data_page;
 pub mod index_page;
 pub mod manifest;

@@ -96,16 +96,24 @@ mod tests {
     fn names_and_parsing() {
         assert_eq!(data_file_name(0, 0), "data_0_0");
         assert_eq!(manifest_file_name(5), "manifest_5");
-        assert_eq!(archive_file_name(0, 1795612964085161), "manifest_0_1795612964085161");
+        assert_eq!(
+            archive_file_name(0, 1795612964085161),
+            "manifest_0_1795612964085161"
+        );
         assert_eq!(parse_file_name("data_1_2_3"), ("data", "1_2_3"));
         assert_eq!(parse_file_name(""), ("", ""));
         assert_eq!(parse_file_name("manifest"), ("manifest", ""));
         assert_eq!(parse_data_file_suffix("123_5"), Some((123, 5)));
-        for bad in ["", "123", "abc", "123_abc", "abc_5", "1_2_3", "+1_2", "1_ 2"] {
+        for bad in [
+            "", "123", "abc", "123_abc", "abc_5", "1_2_3", "+1_2", "1_ 2",
+        ] {
             assert_eq!(parse_data_file_suffix(bad), None, "{bad}");
         }
         assert_eq!(parse_manifest_file_suffix("5"), Some((5, None)));
-        assert_eq!(parse_manifest_file_suffix("5_123456789"), Some((5, Some(123456789))));
+        assert_eq!(
+            parse_manifest_file_suffix("5_123456789"),
+            Some((5, Some(123456789)))
+        );
         for bad in ["", "x", "5_", "_5", "5_x", "99999999999999999999"] {
             assert_eq!(parse_manifest_file_suffix(bad), None, "{bad}");
         }
@@ -113,11 +121,20 @@ mod tests {
         assert!(!is_archive_file("manifest_0"));
         assert!(!is_archive_file("data_0_17"));
         assert_eq!(classify("manifest_0.tmp"), None);
-        assert_eq!(classify("data_7_3"), Some(PartitionFile::Data { file_id: 7, term: 3 }));
+        assert_eq!(
+            classify("data_7_3"),
+            Some(PartitionFile::Data {
+                file_id: 7,
+                term: 3
+            })
+        );
         assert_eq!(classify("CURRENT_TERM"), None);
         for (id, term) in [(0u64, 0u64), (u64::MAX - 2, 9)] {
             let n = data_file_name(id, term);
-            assert_eq!(classify(&n), Some(PartitionFile::Data { file_id: id, term }));
+            assert_eq!(
+                classify(&n),
+                Some(PartitionFile::Data { file_id: id, term })
+            );
         }
     }
 }

@@ -32,7 +32,7 @@ pub fn encode_pointers(ids: &[PageId]) -> Vec<u8> {
 /// Decodes a pointer list; `Corrupted` if its length is not a multiple of 4
 /// or it is empty or longer than `max_pointers`.
 pub fn decode_pointers(bytes: &[u8], max_pointers: usize) -> Result<Vec<PageId>> {
-    if bytes.is_empty() || bytes.len() % 4 != 0 || bytes.len() / 4 > max_pointers.max(1) {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(4) || bytes.len() / 4 > max_pointers.max(1) {
         return Err(Error::corrupted(format!(
             "overflow pointer list of {} bytes is invalid",
             bytes.len()
@@ -172,7 +172,10 @@ pub fn build_value_pages(
         for i in 0..n {
             let len = layout.chunks[page_idx];
             let ptrs = if i + 1 == n { next_group } else { &[] };
-            pages.push((ids[page_idx], build_page(page_size, &value[pos..pos + len], ptrs)));
+            pages.push((
+                ids[page_idx],
+                build_page(page_size, &value[pos..pos + len], ptrs),
+            ));
             pos += len;
             page_idx += 1;
         }
@@ -227,7 +230,10 @@ mod tests {
             group = next;
         }
         assert_eq!(out, value);
-        assert_eq!(decode_pointers(&encode_pointers(&[1, 2]), 16).unwrap(), [1, 2]);
+        assert_eq!(
+            decode_pointers(&encode_pointers(&[1, 2]), 16).unwrap(),
+            [1, 2]
+        );
         assert!(decode_pointers(&[1, 2, 3], 16).is_err());
         assert!(decode_pointers(&[], 16).is_err());
     }

@@ -65,7 +65,8 @@ impl PageType {
 
 /// The type byte of a page, if it names a known type.
 pub fn page_type(page: &[u8]) -> Option<PageType> {
-    page.get(PAGE_TYPE_OFFSET).and_then(|&b| PageType::from_u8(b))
+    page.get(PAGE_TYPE_OFFSET)
+        .and_then(|&b| PageType::from_u8(b))
 }
 
 /// Checks a page read from disk: checksum (unless `skip_checksum`) and that
@@ -86,7 +87,11 @@ pub fn verify_page(page: &[u8], expected: &[PageType], skip_checksum: bool) -> R
         _ => Err(Error::corrupted(format!(
             "unexpected page type {} (wanted {})",
             page[PAGE_TYPE_OFFSET],
-            expected.iter().map(|t| t.name()).collect::<Vec<_>>().join(" or ")
+            expected
+                .iter()
+                .map(|t| t.name())
+                .collect::<Vec<_>>()
+                .join(" or ")
         ))),
     }
 }
@@ -178,7 +183,10 @@ mod tests {
         let mut p = vec![0u8; 4096];
         p[PAGE_TYPE_OFFSET] = 2;
         checksum::set_page_checksum(&mut p);
-        assert_eq!(verify_page(&p, &[PageType::Data], false).unwrap(), PageType::Data);
+        assert_eq!(
+            verify_page(&p, &[PageType::Data], false).unwrap(),
+            PageType::Data
+        );
         assert!(verify_page(&p, &[PageType::LeafIndex], false).is_err());
         p[4000] = 1;
         assert!(verify_page(&p, &[PageType::Data], false).is_err());

@@ -90,7 +90,10 @@ mod tests {
         let t = TableIdent::new("t0", 3);
         assert_eq!(t.to_string(), "t0.3");
         assert_eq!(TableIdent::parse("t0.3"), Some(t));
-        assert_eq!(TableIdent::parse("a.b.12"), Some(TableIdent::new("a.b", 12)));
+        assert_eq!(
+            TableIdent::parse("a.b.12"),
+            Some(TableIdent::new("a.b", 12))
+        );
         assert_eq!(TableIdent::parse("t.3/"), Some(TableIdent::new("t", 3)));
         assert_eq!(TableIdent::parse("t. 4"), Some(TableIdent::new("t", 4)));
         assert_eq!(TableIdent::parse("t.x"), None);

@@ -1,0 +1,437 @@
+//! `eloqstore check`: verifies every page reachable from a manifest —
+//! checksums, page types, key order within and across pages, separator
+//! ranges, sibling links, overflow chains, compressed values — and the
+//! mapping itself (no file page mapped twice, sound free list, nothing
+//! mapped but unreachable). Stops a partition at its first problem and
+//! names the file, byte offset and page.
+
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::path::PathBuf;
+
+use super::{ManifestChoice, PartitionReader, StoreReader};
+use crate::error::Error;
+use crate::format::compression::ValueCodec;
+use crate::format::data_page::{Compression, DataPage};
+use crate::format::index_page::IndexPage;
+use crate::format::overflow::{OverflowPage, decode_pointers};
+use crate::format::page::{AlignedBuf, FilePageId, MAX_PAGE_ID, PageId, PageType, verify_page};
+use crate::format::ttl::ttl_key;
+use crate::mapping::verify_mapping;
+use crate::tree::{PageSource, block_on, read::MAX_OVERFLOW_POINTERS};
+use crate::types::TableIdent;
+
+/// The first thing found wrong in a partition.
+#[derive(Clone, Debug)]
+pub struct Problem {
+    pub file: PathBuf,
+    pub offset: Option<u64>,
+    pub page: Option<PageId>,
+    pub file_page: Option<FilePageId>,
+    pub error: Error,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(off) = self.offset {
+            write!(f, ": offset {off}")?;
+        }
+        if let Some(p) = self.page {
+            write!(f, ": page {p}")?;
+        }
+        if let Some(fp) = self.file_page {
+            write!(f, " (file page {fp})")?;
+        }
+        write!(f, ": {}", self.error)
+    }
+}
+
+/// What a clean partition holds.
+#[derive(Clone, Debug, Default)]
+pub struct PartitionReport {
+    pub table: TableIdent,
+    pub manifest: PathBuf,
+    pub records: usize,
+    pub index_pages: usize,
+    pub data_pages: usize,
+    pub overflow_pages: usize,
+    pub entries: usize,
+    pub ttl_entries: usize,
+}
+
+/// Checks every partition of the store (and every archive when
+/// `archives`). Returns the reports of clean partitions and the problems.
+pub fn check_store(
+    store: &StoreReader,
+    archives: bool,
+) -> crate::Result<(Vec<PartitionReport>, Vec<Problem>)> {
+    let mut reports = Vec::new();
+    let mut problems = Vec::new();
+    for tbl in store.partitions()? {
+        let mut choices = vec![ManifestChoice::Current];
+        if archives {
+            let dir = store.partition_dir(&tbl);
+            let mut names: Vec<String> = std::fs::read_dir(&dir)
+                .map_err(|e| Error::from_io(&e, dir.display()))?
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| crate::format::names::is_archive_file(n))
+                .collect();
+            names.sort();
+            choices.extend(names.into_iter().map(ManifestChoice::Named));
+        }
+        for choice in choices {
+            match check_partition(store, &tbl, &choice) {
+                Ok(r) => reports.push(r),
+                Err(p) => problems.push(p),
+            }
+        }
+    }
+    Ok((reports, problems))
+}
+
+/// Checks one partition as a given manifest describes it.
+pub fn check_partition(
+    store: &StoreReader,
+    tbl: &TableIdent,
+    choice: &ManifestChoice,
+) -> Result<PartitionReport, Problem> {
+    let manifest_path = store
+        .manifest_path(tbl, choice)
+        .map_err(|e| problem_at(store.partition_dir(tbl), e))?;
+    let reader = store
+        .open_partition(tbl, choice)
+        .map_err(|e| problem_at(manifest_path.clone(), e))?;
+    let st = reader.manifest();
+    verify_mapping(
+        reader.mapping(),
+        st.max_fp_id,
+        store.options().pages_per_file_shift,
+    )
+    .map_err(|e| problem_at(manifest_path.clone(), e))?;
+    for fp in reader
+        .mapping()
+        .iter()
+        .filter_map(crate::format::manifest::mapping_value::as_file_page)
+    {
+        if let Err(e) = reader.source().locate(fp) {
+            return Err(problem_at(manifest_path.clone(), e));
+        }
+    }
+    let mut w = Walker {
+        reader: &reader,
+        visited: HashSet::new(),
+        report: PartitionReport {
+            table: tbl.clone(),
+            manifest: manifest_path.clone(),
+            records: st.records.len(),
+            ..Default::default()
+        },
+        codec: ValueCodec::new(),
+        expiries: HashMap::new(),
+    };
+    let main = w.walk_tree(st.root, false)?;
+    w.report.entries = main;
+    let ttl = w.walk_tree(st.ttl_root, true)?;
+    w.report.ttl_entries = ttl;
+    if let Some(id) = (0..reader.mapping().len() as PageId)
+        .find(|id| reader.mapping().file_page(*id).is_some() && !w.visited.contains(id))
+    {
+        let fp = reader.mapping().file_page(id);
+        return Err(Problem {
+            file: manifest_path,
+            offset: None,
+            page: Some(id),
+            file_page: fp,
+            error: Error::corrupted("page is mapped but not reachable from either root"),
+        });
+    }
+    Ok(w.report)
+}
+
+fn problem_at(file: PathBuf, error: Error) -> Problem {
+    Problem {
+        file,
+        offset: None,
+        page: None,
+        file_page: None,
+        error,
+    }
+}
+
+struct Walker<'a> {
+    reader: &'a PartitionReader,
+    visited: HashSet<PageId>,
+    report: PartitionReport,
+    codec: ValueCodec,
+    /// Main-tree keys with an expiry, to match against the TTL tree.
+    expiries: HashMap<Vec<u8>, u64>,
+}
+
+/// A key range `[lo, hi)` a subtree must respect (None = open).
+#[derive(Clone)]
+struct Range {
+    lo: Option<Vec<u8>>,
+    hi: Option<Vec<u8>>,
+}
+
+struct Leaf {
+    id: PageId,
+    prev: PageId,
+    next: PageId,
+}
+
+impl Walker<'_> {
+    fn problem(&self, id: PageId, error: Error) -> Problem {
+        let fp = self.reader.mapping().file_page(id);
+        match fp.map(|fp| self.reader.source().locate(fp)) {
+            Some(Ok((file, offset))) => Problem {
+                file,
+                offset: Some(offset),
+                page: Some(id),
+                file_page: fp,
+                error,
+            },
+            _ => Problem {
+                file: self.reader.manifest_path().to_path_buf(),
+                offset: None,
+                page: Some(id),
+                file_page: fp,
+                error,
+            },
+        }
+    }
+
+    fn load(&mut self, id: PageId, expected: &[PageType]) -> Result<AlignedBuf, Problem> {
+        if !self.visited.insert(id) {
+            return Err(self.problem(id, Error::corrupted("page is referenced more than once")));
+        }
+        let fp = self.reader.mapping().file_page(id).ok_or_else(|| {
+            self.problem(id, Error::corrupted("page is referenced but not mapped"))
+        })?;
+        let buf = block_on(self.reader.source().read_page(fp)).map_err(|e| self.problem(id, e))?;
+        // The check always verifies checksums, whatever the options say.
+        verify_page(&buf, expected, false).map_err(|e| self.problem(id, e))?;
+        Ok(buf)
+    }
+
+    fn cmp(&self, a: &[u8], b: &[u8]) -> Ordering {
+        self.reader.options().comparator.compare(a, b)
+    }
+
+    fn in_range(&self, key: &[u8], r: &Range) -> bool {
+        r.lo.as_deref().is_none_or(|lo| self.cmp(key, lo).is_ge())
+            && r.hi.as_deref().is_none_or(|hi| self.cmp(key, hi).is_lt())
+    }
+
+    /// Walks a tree, returning its entry count.
+    fn walk_tree(&mut self, root: PageId, ttl: bool) -> Result<usize, Problem> {
+        if root == MAX_PAGE_ID {
+            return Ok(0);
+        }
+        let mut leaves = Vec::new();
+        let mut leaf_depth = None;
+        let mut entries = 0;
+        let mut last_key: Option<Vec<u8>> = None;
+        let full = Range { lo: None, hi: None };
+        self.walk_index(
+            root,
+            full,
+            0,
+            ttl,
+            &mut leaves,
+            &mut leaf_depth,
+            &mut entries,
+            &mut last_key,
+        )?;
+        for (i, l) in leaves.iter().enumerate() {
+            let want_prev = if i == 0 {
+                MAX_PAGE_ID
+            } else {
+                leaves[i - 1].id
+            };
+            let want_next = leaves.get(i + 1).map_or(MAX_PAGE_ID, |n| n.id);
+            if l.prev != want_prev || l.next != want_next {
+                return Err(self.problem(
+                    l.id,
+                    Error::corrupted(format!(
+                        "sibling links prev={} next={} but the tree order gives prev={} next={}",
+                        l.prev, l.next, want_prev, want_next
+                    )),
+                ));
+            }
+        }
+        Ok(entries)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn walk_index(
+        &mut self,
+        id: PageId,
+        range: Range,
+        depth: usize,
+        ttl: bool,
+        leaves: &mut Vec<Leaf>,
+        leaf_depth: &mut Option<usize>,
+        entries: &mut usize,
+        last_key: &mut Option<Vec<u8>>,
+    ) -> Result<(), Problem> {
+        if depth > 64 {
+            return Err(self.problem(id, Error::corrupted("tree deeper than 64 levels")));
+        }
+        let buf = self.load(id, &[PageType::NonLeafIndex, PageType::LeafIndex])?;
+        self.report.index_pages += 1;
+        let page = IndexPage::parse(&buf).map_err(|e| self.problem(id, e))?;
+        let keyed = page.entries().map_err(|e| self.problem(id, e))?;
+        for w in keyed.windows(2) {
+            if self.cmp(&w[0].0, &w[1].0).is_ge() {
+                return Err(self.problem(
+                    id,
+                    Error::corrupted("index keys are not strictly increasing"),
+                ));
+            }
+        }
+        if let Some((k, _)) = keyed.iter().find(|(k, _)| !self.in_range(k, &range)) {
+            return Err(self.problem(
+                id,
+                Error::corrupted(format!(
+                    "index key {} lies outside its parent's range",
+                    super::hex(k)
+                )),
+            ));
+        }
+        let mut children = vec![(page.leftmost(), range.lo.clone())];
+        children.extend(keyed.into_iter().map(|(k, c)| (c, Some(k))));
+        for i in 0..children.len() {
+            let (child, lo) = children[i].clone();
+            let hi = children
+                .get(i + 1)
+                .map_or(range.hi.clone(), |(_, k)| k.clone());
+            let sub = Range { lo, hi };
+            if page.is_leaf_index() {
+                match *leaf_depth {
+                    None => *leaf_depth = Some(depth + 1),
+                    Some(d) if d != depth + 1 => {
+                        return Err(
+                            self.problem(id, Error::corrupted("leaves at different depths"))
+                        );
+                    }
+                    _ => {}
+                }
+                self.walk_leaf(child, &sub, ttl, leaves, entries, last_key)?;
+            } else {
+                self.walk_index(
+                    child,
+                    sub,
+                    depth + 1,
+                    ttl,
+                    leaves,
+                    leaf_depth,
+                    entries,
+                    last_key,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn walk_leaf(
+        &mut self,
+        id: PageId,
+        range: &Range,
+        ttl: bool,
+        leaves: &mut Vec<Leaf>,
+        entries: &mut usize,
+        last_key: &mut Option<Vec<u8>>,
+    ) -> Result<(), Problem> {
+        let buf = self.load(id, &[PageType::Data])?;
+        self.report.data_pages += 1;
+        let page = DataPage::parse(&buf).map_err(|e| self.problem(id, e))?;
+        let list = page.entries().map_err(|e| self.problem(id, e))?;
+        if list.is_empty() {
+            return Err(self.problem(id, Error::corrupted("data page without entries")));
+        }
+        for e in &list {
+            if let Some(prev) = last_key.as_deref()
+                && self.cmp(prev, &e.key).is_ge()
+            {
+                return Err(self.problem(
+                    id,
+                    Error::corrupted(format!(
+                        "key {} is not above the key before it",
+                        super::hex(&e.key)
+                    )),
+                ));
+            }
+            if !self.in_range(&e.key, range) {
+                return Err(self.problem(
+                    id,
+                    Error::corrupted(format!(
+                        "key {} lies outside its index range",
+                        super::hex(&e.key)
+                    )),
+                ));
+            }
+            *last_key = Some(e.key.clone());
+            let stored = if e.overflow {
+                self.walk_overflow(id, &e.value)?
+            } else {
+                e.value.clone()
+            };
+            if e.compression != Compression::None {
+                self.codec
+                    .decompress(&stored, e.compression, self.reader.dictionary())
+                    .map_err(|err| self.problem(id, err))?;
+            }
+            if ttl {
+                self.check_ttl_entry(id, &e.key)?;
+            } else if e.expire_ts != 0 {
+                self.expiries.insert(e.key.clone(), e.expire_ts);
+            }
+        }
+        *entries += list.len();
+        leaves.push(Leaf {
+            id,
+            prev: page.prev_page_id(),
+            next: page.next_page_id(),
+        });
+        Ok(())
+    }
+
+    /// A TTL-tree entry must name a main-tree key with that expiry.
+    fn check_ttl_entry(&self, id: PageId, key: &[u8]) -> Result<(), Problem> {
+        let ok = crate::format::ttl::parse_ttl_key(key)
+            .is_some_and(|(ts, k)| self.expiries.get(k) == Some(&ts) && ttl_key(ts, k) == key);
+        if ok {
+            Ok(())
+        } else {
+            Err(self.problem(
+                id,
+                Error::corrupted(format!(
+                    "TTL entry {} has no matching key in the main tree",
+                    super::hex(key)
+                )),
+            ))
+        }
+    }
+
+    fn walk_overflow(&mut self, owner: PageId, pointers: &[u8]) -> Result<Vec<u8>, Problem> {
+        let mut group =
+            decode_pointers(pointers, MAX_OVERFLOW_POINTERS).map_err(|e| self.problem(owner, e))?;
+        let mut value = Vec::new();
+        while !group.is_empty() {
+            let mut next = Vec::new();
+            for id in group {
+                let buf = self.load(id, &[PageType::Overflow])?;
+                self.report.overflow_pages += 1;
+                let p = OverflowPage::parse(&buf).map_err(|e| self.problem(id, e))?;
+                value.extend_from_slice(p.value());
+                next = p.pointers();
+            }
+            group = next;
+        }
+        Ok(value)
+    }
+}

@@ -1,0 +1,46 @@
+//! The copy-on-write B+tree: lookups, floor searches and ordered walks over
+//! a snapshot (root + mapping table). Pages come from a `PageSource`, which
+//! the I/O layer implements; nothing here touches files.
+
+pub mod read;
+
+use std::future::Future;
+
+use crate::error::Result;
+use crate::format::page::{AlignedBuf, FilePageId};
+
+pub use read::{ReadCtx, TreeEntry};
+
+/// Supplier of raw page bytes by file page id. Implementations may suspend
+/// (asynchronous disk I/O) or answer at once (memory, blocking reads).
+pub trait PageSource {
+    /// Reads the page stored at `fp`. The bytes are verified by the caller.
+    fn read_page(&self, fp: FilePageId) -> impl Future<Output = Result<AlignedBuf>>;
+
+    /// Reads several pages, in order. Sources that can overlap requests
+    /// should override this.
+    fn read_pages(&self, fps: &[FilePageId]) -> impl Future<Output = Result<Vec<AlignedBuf>>> {
+        async move {
+            let mut out = Vec::with_capacity(fps.len());
+            for &fp in fps {
+                out.push(self.read_page(fp).await?);
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// Runs a future whose page source never suspends (blocking or in-memory
+/// reads) to completion on the current thread.
+pub fn block_on<F: Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        // A blocking source is always ready; yielding keeps a source that
+        // is not from spinning the CPU flat out.
+        std::thread::yield_now();
+    }
+}

@@ -1,0 +1,296 @@
+//! Read paths over one tree snapshot: point lookups, floor lookups, leaf
+//! walks, overflow value assembly and decompression.
+
+use std::cmp::Ordering;
+use std::collections::VecDeque;
+
+use super::PageSource;
+use crate::error::{Error, Result};
+use crate::format::comparator::Comparator;
+use crate::format::compression::{Dictionary, ValueCodec};
+use crate::format::data_page::{Compression, DataEntry, DataPage};
+use crate::format::index_page::IndexPage;
+use crate::format::overflow::{OverflowPage, decode_pointers};
+use crate::format::page::{AlignedBuf, FilePageId, MAX_PAGE_ID, PageId, PageType, verify_page};
+use crate::mapping::MappingTable;
+
+/// Upper bound on the tree height; a deeper descent means a cycle.
+const MAX_DEPTH: usize = 64;
+/// Upstream's hard limit on pointers per overflow group.
+pub const MAX_OVERFLOW_POINTERS: usize = 128;
+
+/// A stored entry as found in a leaf: the value may still be an overflow
+/// pointer list or compressed.
+pub type TreeEntry = DataEntry;
+
+/// Everything a read needs: where pages come from, the mapping snapshot and
+/// the key order.
+pub struct ReadCtx<'a, S> {
+    pub source: &'a S,
+    pub mapping: &'a MappingTable,
+    pub cmp: &'a dyn Comparator,
+    pub skip_checksum: bool,
+}
+
+impl<S> Clone for ReadCtx<'_, S> {
+    fn clone(&self) -> Self {
+        ReadCtx { ..*self }
+    }
+}
+
+impl<'a, S: PageSource> ReadCtx<'a, S> {
+    pub fn new(source: &'a S, mapping: &'a MappingTable, cmp: &'a dyn Comparator) -> Self {
+        ReadCtx {
+            source,
+            mapping,
+            cmp,
+            skip_checksum: false,
+        }
+    }
+
+    /// The file page of a logical page; `Corrupted` if it is not mapped.
+    pub fn file_page(&self, id: PageId) -> Result<FilePageId> {
+        self.mapping.file_page(id).ok_or_else(|| {
+            Error::corrupted(format!(
+                "page {id} is referenced but not mapped to a file page"
+            ))
+        })
+    }
+
+    /// Loads and verifies a page of one of the `expected` types.
+    pub async fn load(&self, id: PageId, expected: &[PageType]) -> Result<AlignedBuf> {
+        let fp = self.file_page(id)?;
+        let page = self.source.read_page(fp).await?;
+        verify_page(&page, expected, self.skip_checksum)
+            .map_err(|e| e.context(format_args!("page {id} (file page {fp})")))?;
+        Ok(page)
+    }
+
+    pub async fn load_index(&self, id: PageId) -> Result<AlignedBuf> {
+        self.load(id, &[PageType::NonLeafIndex, PageType::LeafIndex])
+            .await
+    }
+
+    pub async fn load_data(&self, id: PageId) -> Result<AlignedBuf> {
+        self.load(id, &[PageType::Data]).await
+    }
+
+    /// The data page whose key range holds `key` (root must not be empty).
+    pub async fn find_leaf(&self, root: PageId, key: &[u8]) -> Result<PageId> {
+        self.descend(root, |p| p.find_child(key, self.cmp)).await
+    }
+
+    /// The first data page of the tree.
+    pub async fn leftmost_leaf(&self, root: PageId) -> Result<PageId> {
+        self.descend(root, |p| Ok(p.leftmost())).await
+    }
+
+    async fn descend(
+        &self,
+        root: PageId,
+        pick: impl Fn(&IndexPage<'_>) -> Result<PageId>,
+    ) -> Result<PageId> {
+        let mut id = root;
+        for _ in 0..MAX_DEPTH {
+            let buf = self.load_index(id).await?;
+            let page = IndexPage::parse(&buf).map_err(|e| e.context(format_args!("page {id}")))?;
+            let child = pick(&page).map_err(|e| e.context(format_args!("page {id}")))?;
+            if page.is_leaf_index() {
+                return Ok(child);
+            }
+            id = child;
+        }
+        Err(Error::corrupted(format!(
+            "tree under root {root} is deeper than {MAX_DEPTH} levels"
+        )))
+    }
+
+    /// The stored entry with exactly this key.
+    pub async fn get(&self, root: PageId, key: &[u8]) -> Result<Option<TreeEntry>> {
+        if root == MAX_PAGE_ID {
+            return Ok(None);
+        }
+        let leaf = self.find_leaf(root, key).await?;
+        let buf = self.load_data(leaf).await?;
+        let page = DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {leaf}")))?;
+        let mut it = page.iter();
+        if it.seek(key, self.cmp)? && self.cmp.compare(it.key(), key) == Ordering::Equal {
+            return Ok(Some(it.entry().to_owned()));
+        }
+        Ok(None)
+    }
+
+    /// The stored entry with the greatest key `<= key`.
+    pub async fn floor(&self, root: PageId, key: &[u8]) -> Result<Option<TreeEntry>> {
+        if root == MAX_PAGE_ID {
+            return Ok(None);
+        }
+        let leaf = self.find_leaf(root, key).await?;
+        let buf = self.load_data(leaf).await?;
+        let page = DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {leaf}")))?;
+        let mut it = page.iter();
+        if it.seek_floor(key, self.cmp)? {
+            return Ok(Some(it.entry().to_owned()));
+        }
+        // Every key of this leaf is larger: the floor is the last entry of
+        // the previous leaf, if any.
+        let prev = page.prev_page_id();
+        if prev == MAX_PAGE_ID {
+            return Ok(None);
+        }
+        let buf = self.load_data(prev).await?;
+        let page = DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {prev}")))?;
+        let last = page.entries()?.pop();
+        match last {
+            Some(e) if self.cmp.compare(&e.key, key) != Ordering::Greater => Ok(Some(e)),
+            _ => Err(Error::corrupted(format!(
+                "leaf {prev} before leaf {leaf} does not hold smaller keys"
+            ))),
+        }
+    }
+
+    /// Reassembles an overflow value from its first group's pointer list.
+    pub async fn read_overflow(&self, pointers: &[u8]) -> Result<Vec<u8>> {
+        let mut group = decode_pointers(pointers, MAX_OVERFLOW_POINTERS)?;
+        let mut value = Vec::new();
+        let mut pages_seen = 0usize;
+        while !group.is_empty() {
+            pages_seen += group.len();
+            if pages_seen > self.mapping.len() {
+                return Err(Error::corrupted("overflow chain loops"));
+            }
+            let fps = group
+                .iter()
+                .map(|&id| self.file_page(id))
+                .collect::<Result<Vec<_>>>()?;
+            let pages = self.source.read_pages(&fps).await?;
+            let mut next = Vec::new();
+            for ((buf, id), fp) in pages.iter().zip(&group).zip(&fps) {
+                verify_page(buf, &[PageType::Overflow], self.skip_checksum)
+                    .map_err(|e| e.context(format_args!("overflow page {id} (file page {fp})")))?;
+                let page = OverflowPage::parse(buf)?;
+                value.extend_from_slice(page.value());
+                next = page.pointers();
+            }
+            group = next;
+        }
+        Ok(value)
+    }
+
+    /// The user's value of an entry: overflow pages read and joined, then
+    /// decompressed.
+    pub async fn resolve_value(
+        &self,
+        entry: &TreeEntry,
+        codec: &mut ValueCodec,
+        dict: Option<&Dictionary>,
+    ) -> Result<Vec<u8>> {
+        let stored = if entry.overflow {
+            self.read_overflow(&entry.value).await?
+        } else if entry.compression == Compression::None {
+            return Ok(entry.value.clone());
+        } else {
+            entry.value.clone()
+        };
+        codec.decompress(&stored, entry.compression, dict)
+    }
+
+    /// Opens a cursor at the first entry `>= begin` (or `> begin` when not
+    /// inclusive); an empty `begin` starts at the first key.
+    pub async fn seek(&self, root: PageId, begin: &[u8], inclusive: bool) -> Result<LeafCursor> {
+        let mut cur = LeafCursor::empty();
+        if root == MAX_PAGE_ID {
+            return Ok(cur);
+        }
+        let leaf = if begin.is_empty() {
+            self.leftmost_leaf(root).await?
+        } else {
+            self.find_leaf(root, begin).await?
+        };
+        cur.load(self, leaf).await?;
+        if !begin.is_empty() {
+            while let Some(e) = cur.entries.front() {
+                match self.cmp.compare(&e.key, begin) {
+                    Ordering::Less => {}
+                    Ordering::Equal if !inclusive => {}
+                    _ => break,
+                }
+                cur.entries.pop_front();
+            }
+        }
+        Ok(cur)
+    }
+}
+
+/// Walks leaf entries in key order, one data page at a time.
+#[derive(Debug)]
+pub struct LeafCursor {
+    entries: VecDeque<TreeEntry>,
+    next_leaf: PageId,
+    /// Leaves loaded, to stop a corrupted sibling chain that loops.
+    loaded: usize,
+}
+
+impl LeafCursor {
+    fn empty() -> LeafCursor {
+        LeafCursor {
+            entries: VecDeque::new(),
+            next_leaf: MAX_PAGE_ID,
+            loaded: 0,
+        }
+    }
+
+    async fn load<S: PageSource>(&mut self, ctx: &ReadCtx<'_, S>, leaf: PageId) -> Result<()> {
+        self.loaded += 1;
+        if self.loaded > ctx.mapping.len() + 1 {
+            return Err(Error::corrupted("leaf sibling chain loops"));
+        }
+        let buf = ctx.load_data(leaf).await?;
+        let page = DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {leaf}")))?;
+        let entries = page
+            .entries()
+            .map_err(|e| e.context(format_args!("page {leaf}")))?;
+        if entries.is_empty() {
+            return Err(Error::corrupted(format!("data page {leaf} has no entries")));
+        }
+        self.entries = entries.into();
+        self.next_leaf = page.next_page_id();
+        Ok(())
+    }
+
+    /// The logical id of the leaf after the current one.
+    pub fn next_leaf(&self) -> PageId {
+        self.next_leaf
+    }
+
+    /// Entries left in the current leaf.
+    pub fn buffered(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The next entry in key order, loading the next leaf when needed.
+    pub async fn next<S: PageSource>(&mut self, ctx: &ReadCtx<'_, S>) -> Result<Option<TreeEntry>> {
+        loop {
+            if let Some(e) = self.entries.pop_front() {
+                return Ok(Some(e));
+            }
+            if self.next_leaf == MAX_PAGE_ID {
+                return Ok(None);
+            }
+            let id = self.next_leaf;
+            self.load(ctx, id).await?;
+        }
+    }
+
+    /// Looks at the next entry without consuming it.
+    pub async fn peek<S: PageSource>(
+        &mut self,
+        ctx: &ReadCtx<'_, S>,
+    ) -> Result<Option<&TreeEntry>> {
+        if self.entries.is_empty() && self.next_leaf != MAX_PAGE_ID {
+            let id = self.next_leaf;
+            self.load(ctx, id).await?;
+        }
+        Ok(self.entries.front())
+    }
+}
