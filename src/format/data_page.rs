@@ -705,6 +705,68 @@ impl DataPageBuilder {
     }
 }
 
+/// Builds a data page from whole restart regions (each starts with a
+/// restart entry, so regions can move between pages verbatim). Links are
+/// `prev`/`next`; no checksum.
+pub fn assemble_regions(regions: &[&[u8]], page_size: usize, prev: PageId, next: PageId) -> AlignedBuf {
+    let mut page = AlignedBuf::zeroed(page_size);
+    page[PAGE_TYPE_OFFSET] = PageType::Data as u8;
+    let mut off = DATA_HEADER_SIZE;
+    let mut starts = Vec::with_capacity(regions.len());
+    for r in regions {
+        starts.push(off as u16);
+        page[off..off + r.len()].copy_from_slice(r);
+        off += r.len();
+    }
+    for s in &starts {
+        set_fixed16(&mut page, off, *s);
+        off += 2;
+    }
+    set_fixed16(&mut page, off, starts.len() as u16);
+    off += 2;
+    set_fixed16(&mut page, CONTENT_LEN_OFFSET, off as u16);
+    set_links(&mut page, prev, next);
+    page
+}
+
+/// Upstream's rebalancing of a split: when `cur` (a page just built for a
+/// new id) is under a quarter full and `prev` (the page finished before
+/// it) has several restart regions and is over three quarters full,
+/// `prev`'s trailing regions move to the front of `cur` until both hold
+/// about half. Returns the new `(prev, cur)`, or `None` when nothing moves.
+/// Links are kept from the inputs.
+pub fn redistribute(prev: &[u8], cur: &[u8], page_size: usize) -> Result<Option<(AlignedBuf, AlignedBuf)>> {
+    let p = DataPage::parse(prev)?;
+    let c = DataPage::parse(cur)?;
+    let quarter = page_size / 4;
+    if c.content_len() >= quarter || p.num_restarts() <= 1 || p.content_len() <= page_size - quarter {
+        return Ok(None);
+    }
+    let average = (p.content_len() + c.content_len()) / 2;
+    let mut keep = 0;
+    let mut kept_len = DATA_HEADER_SIZE + 2;
+    while kept_len < average && keep < p.num_restarts() {
+        kept_len += p.region(keep).len() + 2;
+        keep += 1;
+    }
+    if keep >= p.num_restarts() {
+        return Ok(None);
+    }
+    let left: Vec<&[u8]> = (0..keep).map(|i| p.region(i)).collect();
+    let right: Vec<&[u8]> = (keep..p.num_restarts())
+        .map(|i| p.region(i))
+        .chain((0..c.num_restarts()).map(|i| c.region(i)))
+        .collect();
+    let right_len = DATA_HEADER_SIZE + 2 + right.iter().map(|r| r.len() + 2).sum::<usize>();
+    if right_len > page_size {
+        return Ok(None);
+    }
+    Ok(Some((
+        assemble_regions(&left, page_size, p.prev_page_id(), p.next_page_id()),
+        assemble_regions(&right, page_size, c.prev_page_id(), c.next_page_id()),
+    )))
+}
+
 /// Encoded length of an entry without its timestamp field.
 fn entry_encoded_len(e: &EntryRef<'_>, shared: usize) -> usize {
     let non_shared = e.key.len() - shared;
@@ -873,6 +935,32 @@ mod tests {
             assert!(c.add_region(p.region(i), 1, b"", 0));
         }
         assert_eq!(&c.finish()[..], &page[..]);
+    }
+
+    #[test]
+    fn redistribution_moves_trailing_regions() {
+        let mut b = DataPageBuilder::new(4096, 16);
+        let mut n = 0;
+        loop {
+            let k = format!("key{n:05}");
+            if !b.add(&e(k.as_bytes(), &[7u8; 40], n, 0)) {
+                break;
+            }
+            n += 1;
+        }
+        let prev = b.finish();
+        let k = format!("key{n:05}");
+        assert!(b.add(&e(k.as_bytes(), b"x", n, 0)));
+        let cur = b.finish();
+        let (l, r) = redistribute(&prev, &cur, 4096).unwrap().expect("moves");
+        let (l, r) = (DataPage::parse(&l).unwrap(), DataPage::parse(&r).unwrap());
+        let (le, re) = (l.entries().unwrap(), r.entries().unwrap());
+        assert_eq!(le.len() + re.len(), n as usize + 1);
+        assert!(l.content_len().abs_diff(r.content_len()) < 1200);
+        assert_eq!(re.last().unwrap().key, k.as_bytes());
+        assert_eq!(le.last().unwrap().timestamp + 1, re[0].timestamp);
+        // A page that is not small enough stays as it is.
+        assert!(redistribute(&prev, &prev, 4096).unwrap().is_none());
     }
 
     #[test]

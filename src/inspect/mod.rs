@@ -269,7 +269,7 @@ impl PartitionReader {
         let ctx = self.ctx();
         let mut codec = ValueCodec::new();
         block_on(async {
-            let mut cur = ctx.seek(root, begin, true).await?;
+            let mut cur = ctx.seek(root, begin, true, 1).await?;
             while let Some(e) = cur.next(&ctx).await? {
                 if !end.is_empty() && ctx.cmp.compare(&e.key, end).is_ge() {
                     break;

@@ -1,7 +1,10 @@
 //! Page mapping: the logical-to-file page table, its free lists and file
 //! page allocation, and the partition state a manifest describes.
 
+pub mod mapper;
 pub mod table;
+
+pub use mapper::PageMapper;
 
 pub use table::MappingTable;
 

@@ -2,6 +2,7 @@
 //! a snapshot (root + mapping table). Pages come from a `PageSource`, which
 //! the I/O layer implements; nothing here touches files.
 
+pub mod cache;
 pub mod read;
 
 use std::future::Future;
@@ -9,7 +10,8 @@ use std::future::Future;
 use crate::error::Result;
 use crate::format::page::{AlignedBuf, FilePageId};
 
-pub use read::{ReadCtx, TreeEntry};
+pub use cache::{IndexCache, PageRef};
+pub use read::{ReadCtx, ScanCursor, TreeEntry};
 
 /// Supplier of raw page bytes by file page id. Implementations may suspend
 /// (asynchronous disk I/O) or answer at once (memory, blocking reads).

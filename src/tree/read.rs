@@ -4,7 +4,10 @@
 use std::cmp::Ordering;
 use std::collections::VecDeque;
 
+use std::rc::Rc;
+
 use super::PageSource;
+use super::cache::{IndexCache, PageRef};
 use crate::error::{Error, Result};
 use crate::format::comparator::Comparator;
 use crate::format::compression::{Dictionary, ValueCodec};
@@ -30,6 +33,8 @@ pub struct ReadCtx<'a, S> {
     pub mapping: &'a MappingTable,
     pub cmp: &'a dyn Comparator,
     pub skip_checksum: bool,
+    /// The shard's index page cache and this partition's key in it.
+    pub cache: Option<(&'a IndexCache, u64)>,
 }
 
 impl<S> Clone for ReadCtx<'_, S> {
@@ -45,6 +50,7 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
             mapping,
             cmp,
             skip_checksum: false,
+            cache: None,
         }
     }
 
@@ -66,9 +72,19 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
         Ok(page)
     }
 
-    pub async fn load_index(&self, id: PageId) -> Result<AlignedBuf> {
-        self.load(id, &[PageType::NonLeafIndex, PageType::LeafIndex])
-            .await
+    /// Loads an index page, from the cache when it holds it.
+    pub async fn load_index(&self, id: PageId) -> Result<PageRef> {
+        let fp = self.file_page(id)?;
+        if let Some((cache, part)) = self.cache
+            && let Some(p) = cache.get(part, fp)
+        {
+            return Ok(p);
+        }
+        let page = Rc::new(self.load(id, &[PageType::NonLeafIndex, PageType::LeafIndex]).await?);
+        if let Some((cache, part)) = self.cache {
+            cache.insert(part, fp, page.clone());
+        }
+        Ok(page)
     }
 
     pub async fn load_data(&self, id: PageId) -> Result<AlignedBuf> {
@@ -196,20 +212,57 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
     }
 
     /// Opens a cursor at the first entry `>= begin` (or `> begin` when not
-    /// inclusive); an empty `begin` starts at the first key.
-    pub async fn seek(&self, root: PageId, begin: &[u8], inclusive: bool) -> Result<LeafCursor> {
-        let mut cur = LeafCursor::empty();
+    /// inclusive); an empty `begin` starts at the first key. The cursor
+    /// reads `prefetch` leaves at a time.
+    pub async fn seek(
+        &self,
+        root: PageId,
+        begin: &[u8],
+        inclusive: bool,
+        prefetch: usize,
+    ) -> Result<ScanCursor> {
+        let mut cur = ScanCursor {
+            levels: Vec::new(),
+            entries: VecDeque::new(),
+            leaves: VecDeque::new(),
+            prefetch: prefetch.max(1),
+            loaded: 0,
+        };
         if root == MAX_PAGE_ID {
             return Ok(cur);
         }
-        let leaf = if begin.is_empty() {
-            self.leftmost_leaf(root).await?
-        } else {
-            self.find_leaf(root, begin).await?
-        };
-        cur.load(self, leaf).await?;
+        // Descend, remembering the position taken at every level.
+        let mut id = root;
+        for depth in 0..=MAX_DEPTH {
+            if depth == MAX_DEPTH {
+                return Err(Error::corrupted(format!("tree under root {root} is too deep")));
+            }
+            let page = self.load_index(id).await?;
+            let p = IndexPage::parse(&page).map_err(|e| e.context(format_args!("page {id}")))?;
+            let children = p.children()?;
+            let pos = if begin.is_empty() {
+                0
+            } else {
+                let keys = p.entries()?;
+                keys.partition_point(|(k, _)| self.cmp.compare(k, begin) != Ordering::Greater)
+            };
+            let leaf = p.is_leaf_index();
+            cur.levels.push(Level { children, pos });
+            if leaf {
+                break;
+            }
+            id = cur.levels.last().expect("pushed").children[pos];
+        }
+        // The leaf level's `pos` is the next leaf to read.
+        cur.fill(self).await?;
         if !begin.is_empty() {
-            while let Some(e) = cur.entries.front() {
+            loop {
+                let Some(e) = cur.entries.front() else {
+                    if cur.leaves.is_empty() && !cur.fill(self).await? {
+                        break;
+                    }
+                    continue;
+                };
                 match self.cmp.compare(&e.key, begin) {
                     Ordering::Less => {}
                     Ordering::Equal if !inclusive => {}
@@ -222,74 +275,109 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
     }
 }
 
-/// Walks leaf entries in key order, one data page at a time.
-#[derive(Debug)]
-pub struct LeafCursor {
+struct Level {
+    children: Vec<PageId>,
+    /// Upper levels: the child descended into. Leaf-index level: the next
+    /// leaf to read.
+    pos: usize,
+}
+
+/// Walks leaf entries in key order, reading leaves `prefetch` at a time
+/// through the index (no reliance on sibling links).
+pub struct ScanCursor {
+    levels: Vec<Level>,
     entries: VecDeque<TreeEntry>,
-    next_leaf: PageId,
-    /// Leaves loaded, to stop a corrupted sibling chain that loops.
+    leaves: VecDeque<(PageId, AlignedBuf)>,
+    prefetch: usize,
     loaded: usize,
 }
 
-impl LeafCursor {
-    fn empty() -> LeafCursor {
-        LeafCursor {
-            entries: VecDeque::new(),
-            next_leaf: MAX_PAGE_ID,
-            loaded: 0,
+impl ScanCursor {
+    /// Ids of up to `n` next leaves, moving through index pages as needed.
+    async fn next_leaf_ids<S: PageSource>(&mut self, ctx: &ReadCtx<'_, S>, n: usize) -> Result<Vec<PageId>> {
+        let mut out = Vec::new();
+        while out.len() < n && !self.levels.is_empty() {
+            let last = self.levels.last_mut().expect("non-empty");
+            if last.pos < last.children.len() {
+                out.push(last.children[last.pos]);
+                last.pos += 1;
+                continue;
+            }
+            // Leaf level exhausted: climb to the first level with a child
+            // to the right, then go down its leftmost path.
+            self.levels.pop();
+            while let Some(l) = self.levels.last_mut() {
+                if l.pos + 1 < l.children.len() {
+                    l.pos += 1;
+                    break;
+                }
+                self.levels.pop();
+            }
+            let Some(l) = self.levels.last() else { break };
+            let mut id = l.children[l.pos];
+            loop {
+                if self.levels.len() > MAX_DEPTH {
+                    return Err(Error::corrupted("tree is too deep"));
+                }
+                let page = ctx.load_index(id).await?;
+                let p = IndexPage::parse(&page).map_err(|e| e.context(format_args!("page {id}")))?;
+                let children = p.children()?;
+                let leaf = p.is_leaf_index();
+                id = children[0];
+                self.levels.push(Level { children, pos: 0 });
+                if leaf {
+                    break;
+                }
+            }
         }
+        Ok(out)
     }
 
-    async fn load<S: PageSource>(&mut self, ctx: &ReadCtx<'_, S>, leaf: PageId) -> Result<()> {
-        self.loaded += 1;
-        if self.loaded > ctx.mapping.len() + 1 {
-            return Err(Error::corrupted("leaf sibling chain loops"));
+    /// Reads the next batch of leaves; false at the end of the tree.
+    async fn fill<S: PageSource>(&mut self, ctx: &ReadCtx<'_, S>) -> Result<bool> {
+        if self.leaves.is_empty() {
+            let ids = self.next_leaf_ids(ctx, self.prefetch).await?;
+            if ids.is_empty() {
+                return Ok(false);
+            }
+            self.loaded += ids.len();
+            if self.loaded > ctx.mapping.len() + 1 {
+                return Err(Error::corrupted("tree walk visits more leaves than pages exist"));
+            }
+            let fps = ids.iter().map(|&id| ctx.file_page(id)).collect::<Result<Vec<_>>>()?;
+            let pages = ctx.source.read_pages(&fps).await?;
+            for ((id, fp), page) in ids.into_iter().zip(fps).zip(pages) {
+                verify_page(&page, &[PageType::Data], ctx.skip_checksum)
+                    .map_err(|e| e.context(format_args!("page {id} (file page {fp})")))?;
+                self.leaves.push_back((id, page));
+            }
         }
-        let buf = ctx.load_data(leaf).await?;
-        let page = DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {leaf}")))?;
-        let entries = page
-            .entries()
-            .map_err(|e| e.context(format_args!("page {leaf}")))?;
+        let (id, buf) = self.leaves.pop_front().expect("filled");
+        let page = DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {id}")))?;
+        let entries = page.entries().map_err(|e| e.context(format_args!("page {id}")))?;
         if entries.is_empty() {
-            return Err(Error::corrupted(format!("data page {leaf} has no entries")));
+            return Err(Error::corrupted(format!("data page {id} has no entries")));
         }
         self.entries = entries.into();
-        self.next_leaf = page.next_page_id();
-        Ok(())
+        Ok(true)
     }
 
-    /// The logical id of the leaf after the current one.
-    pub fn next_leaf(&self) -> PageId {
-        self.next_leaf
-    }
-
-    /// Entries left in the current leaf.
-    pub fn buffered(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// The next entry in key order, loading the next leaf when needed.
+    /// The next entry in key order.
     pub async fn next<S: PageSource>(&mut self, ctx: &ReadCtx<'_, S>) -> Result<Option<TreeEntry>> {
         loop {
             if let Some(e) = self.entries.pop_front() {
                 return Ok(Some(e));
             }
-            if self.next_leaf == MAX_PAGE_ID {
+            if !self.fill(ctx).await? {
                 return Ok(None);
             }
-            let id = self.next_leaf;
-            self.load(ctx, id).await?;
         }
     }
 
     /// Looks at the next entry without consuming it.
-    pub async fn peek<S: PageSource>(
-        &mut self,
-        ctx: &ReadCtx<'_, S>,
-    ) -> Result<Option<&TreeEntry>> {
-        if self.entries.is_empty() && self.next_leaf != MAX_PAGE_ID {
-            let id = self.next_leaf;
-            self.load(ctx, id).await?;
+    pub async fn peek<S: PageSource>(&mut self, ctx: &ReadCtx<'_, S>) -> Result<Option<&TreeEntry>> {
+        if self.entries.is_empty() && !self.fill(ctx).await? {
+            return Ok(None);
         }
         Ok(self.entries.front())
     }

@@ -1,0 +1,287 @@
+//! `PageMapper`: the writer's view of a partition's page space — the
+//! mapping table, the free list of logical page ids (kept inside the table
+//! as upstream does, so snapshots serialise identically), the file page
+//! allocator and the file-term map.
+
+use super::MappingTable;
+use crate::format::manifest::mapping_value::{self, INVALID, TYPE_FREE_LINK, TYPE_MASK};
+use crate::format::manifest::{ManifestState, TERM_KEY_MANIFEST, TermMap};
+use crate::format::page::{FileId, FilePageId, MAX_PAGE_ID, PageId};
+
+/// Where new file pages come from.
+#[derive(Clone, Debug)]
+pub enum FileAllocator {
+    /// Non-append mode: reuse released file pages (last released first),
+    /// else grow.
+    Pooled { free: Vec<FilePageId> },
+    /// Append mode: strictly increasing.
+    Append,
+}
+
+#[derive(Clone, Debug)]
+pub struct PageMapper {
+    table: MappingTable,
+    free_head: PageId,
+    free_count: usize,
+    alloc: FileAllocator,
+    /// Next never-allocated file page.
+    max_fp_id: FilePageId,
+    shift: u8,
+    terms: TermMap,
+    term: u64,
+}
+
+impl PageMapper {
+    /// A partition with no pages yet.
+    pub fn new(append: bool, shift: u8, term: u64) -> PageMapper {
+        PageMapper {
+            table: MappingTable::new(),
+            free_head: MAX_PAGE_ID,
+            free_count: 0,
+            alloc: if append {
+                FileAllocator::Append
+            } else {
+                FileAllocator::Pooled { free: Vec::new() }
+            },
+            max_fp_id: 0,
+            shift,
+            terms: TermMap::new(),
+            term,
+        }
+    }
+
+    /// Rebuilds the writer state from a replayed manifest, as upstream does
+    /// on load: every unmapped id joins the free list in ascending order
+    /// (so the highest is handed out first), and in pooled mode every file
+    /// page below `max_fp_id` that no page maps is reusable.
+    pub fn from_manifest(st: &ManifestState, append: bool, shift: u8, term: u64) -> PageMapper {
+        let mut m = PageMapper::new(append, shift, term);
+        m.table = MappingTable::from_values(&st.mapping);
+        m.max_fp_id = st.max_fp_id;
+        m.terms = st.term_map.clone();
+        let mut used = Vec::new();
+        for id in 0..st.mapping.len() as PageId {
+            match mapping_value::as_file_page(st.mapping[id as usize]) {
+                Some(fp) => used.push(fp),
+                None => m.free_page(id),
+            }
+        }
+        if let FileAllocator::Pooled { free } = &mut m.alloc {
+            used.sort_unstable();
+            let mut u = used.iter().peekable();
+            for fp in 0..m.max_fp_id {
+                if u.peek() == Some(&&fp) {
+                    u.next();
+                } else {
+                    free.push(fp);
+                }
+            }
+        }
+        m
+    }
+
+    pub fn table(&self) -> &MappingTable {
+        &self.table
+    }
+
+    pub fn is_append(&self) -> bool {
+        matches!(self.alloc, FileAllocator::Append)
+    }
+
+    pub fn shift(&self) -> u8 {
+        self.shift
+    }
+
+    pub fn max_fp_id(&self) -> FilePageId {
+        self.max_fp_id
+    }
+
+    pub fn terms(&self) -> &TermMap {
+        &self.terms
+    }
+
+    pub fn term(&self) -> u64 {
+        self.term
+    }
+
+    /// Pages currently mapped to a file page.
+    pub fn mapped_count(&self) -> usize {
+        self.table.len() - self.free_count
+    }
+
+    /// File pages ready for reuse (pooled mode).
+    pub fn pooled_free(&self) -> usize {
+        match &self.alloc {
+            FileAllocator::Pooled { free } => free.len(),
+            FileAllocator::Append => 0,
+        }
+    }
+
+    pub fn file_page(&self, id: PageId) -> Option<FilePageId> {
+        self.table.file_page(id)
+    }
+
+    /// A logical page id for a new page: the free-list head, else a new id.
+    pub fn get_page(&mut self) -> PageId {
+        if self.free_head == MAX_PAGE_ID {
+            return self.table.push(INVALID);
+        }
+        let id = self.free_head;
+        let link = self.table.get(id).unwrap_or(INVALID);
+        self.free_head = if link & TYPE_MASK == TYPE_FREE_LINK {
+            (link >> 3) as PageId
+        } else {
+            MAX_PAGE_ID
+        };
+        self.table.set(id, INVALID);
+        self.free_count -= 1;
+        id
+    }
+
+    /// Returns a logical page id to the free list.
+    pub fn free_page(&mut self, id: PageId) {
+        let v = if self.free_head == MAX_PAGE_ID {
+            INVALID
+        } else {
+            mapping_value::free_link(self.free_head)
+        };
+        self.table.set(id, v);
+        self.free_head = id;
+        self.free_count += 1;
+    }
+
+    /// Maps a logical page to a file page.
+    pub fn set_file_page(&mut self, id: PageId, fp: FilePageId) {
+        self.table.set(id, mapping_value::file_page(fp));
+    }
+
+    /// A file page for the next page write, with upstream's term-map
+    /// bookkeeping (the file of the allocation point gets the process term).
+    pub fn allocate_file_page(&mut self) -> FilePageId {
+        if let FileAllocator::Pooled { free } = &mut self.alloc
+            && let Some(fp) = free.pop()
+        {
+            return fp;
+        }
+        self.note_term(self.max_fp_id >> self.shift);
+        let fp = self.max_fp_id;
+        self.max_fp_id += 1;
+        self.note_term(self.max_fp_id >> self.shift);
+        fp
+    }
+
+    fn note_term(&mut self, file: FileId) {
+        self.terms.entry(file).or_insert(self.term);
+    }
+
+    /// Makes file pages reusable once no snapshot refers to them any more
+    /// (pooled mode; append mode reclaims space by compaction).
+    pub fn release_file_pages(&mut self, fps: impl IntoIterator<Item = FilePageId>) {
+        if let FileAllocator::Pooled { free } = &mut self.alloc {
+            free.extend(fps);
+        }
+    }
+
+    /// Moves the append point to the start of the next file (so the next
+    /// page goes to a fresh file).
+    pub fn skip_to_next_file(&mut self) {
+        let next = ((self.max_fp_id >> self.shift) + 1) << self.shift;
+        if self.max_fp_id & ((1u64 << self.shift) - 1) != 0 {
+            self.max_fp_id = next;
+        }
+    }
+
+    /// The term map a manifest record carries: every file ever allocated
+    /// plus the manifest's own term.
+    pub fn terms_for_manifest(&self) -> TermMap {
+        let mut t = self.terms.clone();
+        t.insert(TERM_KEY_MANIFEST, self.term);
+        t
+    }
+
+    /// Frees every mapped page (full truncate) and returns their file pages.
+    pub fn free_all(&mut self) -> Vec<FilePageId> {
+        let mut fps = Vec::new();
+        for id in 0..self.table.len() as PageId {
+            if let Some(fp) = self.table.file_page(id) {
+                fps.push(fp);
+                self.free_page(id);
+            }
+        }
+        fps
+    }
+
+    /// Approximate memory held, for the partition metadata budget.
+    pub fn memory_bytes(&self) -> usize {
+        self.table.len() * 8
+            + match &self.alloc {
+                FileAllocator::Pooled { free } => free.capacity() * 8,
+                FileAllocator::Append => 0,
+            }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::manifest::{self, mapping_value::file_page};
+
+    #[test]
+    fn free_list_is_lifo_and_rebuilt_ascending() {
+        let mut m = PageMapper::new(false, 4, 0);
+        let ids: Vec<_> = (0..5).map(|_| m.get_page()).collect();
+        assert_eq!(ids, [0, 1, 2, 3, 4]);
+        m.free_page(1);
+        m.free_page(3);
+        assert_eq!(m.get_page(), 3);
+        assert_eq!(m.get_page(), 1);
+        assert_eq!(m.get_page(), 5);
+
+        let mut st = manifest::ManifestState::empty();
+        st.mapping = vec![file_page(0), INVALID, file_page(5), INVALID, INVALID];
+        st.max_fp_id = 7;
+        let mut m = PageMapper::from_manifest(&st, false, 4, 0);
+        assert_eq!(m.mapped_count(), 2);
+        assert_eq!(m.get_page(), 4);
+        assert_eq!(m.get_page(), 3);
+        assert_eq!(m.get_page(), 1);
+        assert_eq!(m.get_page(), 5);
+        // Free file pages: 1,2,3,4,6; the highest goes first.
+        assert_eq!(m.allocate_file_page(), 6);
+        assert_eq!(m.allocate_file_page(), 4);
+        m.release_file_pages([9]);
+        assert_eq!(m.allocate_file_page(), 9);
+        for _ in 0..3 {
+            m.allocate_file_page();
+        }
+        assert_eq!(m.allocate_file_page(), 7);
+        assert_eq!(m.max_fp_id(), 8);
+    }
+
+    #[test]
+    fn append_allocation_and_terms() {
+        let mut m = PageMapper::new(true, 2, 5);
+        let fps: Vec<_> = (0..5).map(|_| m.allocate_file_page()).collect();
+        assert_eq!(fps, [0, 1, 2, 3, 4]);
+        assert_eq!(m.terms().keys().copied().collect::<Vec<_>>(), [0, 1]);
+        m.release_file_pages([1]);
+        assert_eq!(m.allocate_file_page(), 5);
+        m.skip_to_next_file();
+        assert_eq!(m.allocate_file_page(), 8);
+        assert_eq!(m.terms_for_manifest().get(&TERM_KEY_MANIFEST), Some(&5));
+        assert!(m.terms().values().all(|&t| t == 5));
+    }
+
+    #[test]
+    fn snapshot_links_match_upstream_shape() {
+        let mut st = manifest::ManifestState::empty();
+        st.mapping = vec![INVALID, file_page(0), INVALID, INVALID];
+        st.max_fp_id = 1;
+        let m = PageMapper::from_manifest(&st, false, 4, 0);
+        // 0 is the tail, 2 links to 0, 3 (the head) links to 2.
+        assert_eq!(
+            m.table().to_vec(),
+            [INVALID, file_page(0), mapping_value::free_link(0), mapping_value::free_link(2)]
+        );
+    }
+}
