@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod read;
+pub mod write;
 
 use std::future::Future;
 

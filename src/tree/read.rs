@@ -80,7 +80,10 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
         {
             return Ok(p);
         }
-        let page = Rc::new(self.load(id, &[PageType::NonLeafIndex, PageType::LeafIndex]).await?);
+        let page = Rc::new(
+            self.load(id, &[PageType::NonLeafIndex, PageType::LeafIndex])
+                .await?,
+        );
         if let Some((cache, part)) = self.cache {
             cache.insert(part, fp, page.clone());
         }
@@ -235,7 +238,9 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
         let mut id = root;
         for depth in 0..=MAX_DEPTH {
             if depth == MAX_DEPTH {
-                return Err(Error::corrupted(format!("tree under root {root} is too deep")));
+                return Err(Error::corrupted(format!(
+                    "tree under root {root} is too deep"
+                )));
             }
             let page = self.load_index(id).await?;
             let p = IndexPage::parse(&page).map_err(|e| e.context(format_args!("page {id}")))?;
@@ -294,7 +299,11 @@ pub struct ScanCursor {
 
 impl ScanCursor {
     /// Ids of up to `n` next leaves, moving through index pages as needed.
-    async fn next_leaf_ids<S: PageSource>(&mut self, ctx: &ReadCtx<'_, S>, n: usize) -> Result<Vec<PageId>> {
+    async fn next_leaf_ids<S: PageSource>(
+        &mut self,
+        ctx: &ReadCtx<'_, S>,
+        n: usize,
+    ) -> Result<Vec<PageId>> {
         let mut out = Vec::new();
         while out.len() < n && !self.levels.is_empty() {
             let last = self.levels.last_mut().expect("non-empty");
@@ -320,7 +329,8 @@ impl ScanCursor {
                     return Err(Error::corrupted("tree is too deep"));
                 }
                 let page = ctx.load_index(id).await?;
-                let p = IndexPage::parse(&page).map_err(|e| e.context(format_args!("page {id}")))?;
+                let p =
+                    IndexPage::parse(&page).map_err(|e| e.context(format_args!("page {id}")))?;
                 let children = p.children()?;
                 let leaf = p.is_leaf_index();
                 id = children[0];
@@ -342,9 +352,14 @@ impl ScanCursor {
             }
             self.loaded += ids.len();
             if self.loaded > ctx.mapping.len() + 1 {
-                return Err(Error::corrupted("tree walk visits more leaves than pages exist"));
+                return Err(Error::corrupted(
+                    "tree walk visits more leaves than pages exist",
+                ));
             }
-            let fps = ids.iter().map(|&id| ctx.file_page(id)).collect::<Result<Vec<_>>>()?;
+            let fps = ids
+                .iter()
+                .map(|&id| ctx.file_page(id))
+                .collect::<Result<Vec<_>>>()?;
             let pages = ctx.source.read_pages(&fps).await?;
             for ((id, fp), page) in ids.into_iter().zip(fps).zip(pages) {
                 verify_page(&page, &[PageType::Data], ctx.skip_checksum)
@@ -354,7 +369,9 @@ impl ScanCursor {
         }
         let (id, buf) = self.leaves.pop_front().expect("filled");
         let page = DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {id}")))?;
-        let entries = page.entries().map_err(|e| e.context(format_args!("page {id}")))?;
+        let entries = page
+            .entries()
+            .map_err(|e| e.context(format_args!("page {id}")))?;
         if entries.is_empty() {
             return Err(Error::corrupted(format!("data page {id} has no entries")));
         }
@@ -375,7 +392,10 @@ impl ScanCursor {
     }
 
     /// Looks at the next entry without consuming it.
-    pub async fn peek<S: PageSource>(&mut self, ctx: &ReadCtx<'_, S>) -> Result<Option<&TreeEntry>> {
+    pub async fn peek<S: PageSource>(
+        &mut self,
+        ctx: &ReadCtx<'_, S>,
+    ) -> Result<Option<&TreeEntry>> {
         if self.entries.is_empty() && !self.fill(ctx).await? {
             return Ok(None);
         }

@@ -1,0 +1,871 @@
+//! Copy-on-write batch application: merges a sorted batch into a tree (and
+//! the resulting expiry changes into the TTL tree), producing the pages to
+//! write, the mapping changes for the manifest and the file pages to
+//! release once no reader needs the old version.
+//!
+//! Page shapes follow upstream's visible rules: leaves are rebuilt greedily
+//! from their merged entries; the first page built from an existing page
+//! keeps its logical id, further pages get new ids and a separator equal to
+//! the shortest key between the neighbours; a small new leaf takes trailing
+//! restart regions from the page before it; index pages split greedily;
+//! emptied pages are freed; the root grows a level when it splits and the
+//! height never shrinks. Reads go through the old snapshot only.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap};
+
+use super::PageSource;
+use super::read::ReadCtx;
+use crate::error::{Error, Result};
+use crate::format::checksum::set_page_checksum;
+use crate::format::comparator::{BytewiseComparator, Comparator};
+use crate::format::compression::{Dictionary, ValueCodec};
+use crate::format::data_page::{
+    Compression, DataEntry, DataPage, DataPageBuilder, EntryRef, redistribute, set_links,
+};
+use crate::format::index_page::{IndexPage, IndexPageBuilder};
+use crate::format::manifest::mapping_value::{self, INVALID};
+use crate::format::overflow::{self, OverflowLayout, OverflowPage, decode_pointers};
+use crate::format::page::{AlignedBuf, FilePageId, MAX_PAGE_ID, PageId, PageType};
+use crate::format::ttl::ttl_key;
+use crate::mapping::PageMapper;
+
+use super::read::MAX_OVERFLOW_POINTERS;
+
+/// One change of a batch. Batches are sorted by key without duplicates.
+#[derive(Clone, Copy, Debug)]
+pub struct Change<'a> {
+    pub key: &'a [u8],
+    pub value: &'a [u8],
+    pub timestamp: u64,
+    /// Milliseconds since the epoch; 0 = never expires.
+    pub expire_ts: u64,
+    pub delete: bool,
+}
+
+/// Page geometry and behaviour of a partition's trees.
+#[derive(Clone, Copy)]
+pub struct TreeConfig<'a> {
+    pub page_size: usize,
+    pub data_restart_interval: usize,
+    pub index_restart_interval: usize,
+    pub overflow_pointers: usize,
+    pub cmp: &'a dyn Comparator,
+}
+
+/// A page to write at commit.
+pub struct PageWrite {
+    pub id: PageId,
+    pub fp: FilePageId,
+    pub page: AlignedBuf,
+    pub is_index: bool,
+}
+
+/// Everything a commit needs, once the trees are rebuilt.
+pub struct WritePlan {
+    pub mapper: PageMapper,
+    pub root: PageId,
+    pub ttl_root: PageId,
+    /// Checksummed pages with their file pages assigned.
+    pub writes: Vec<PageWrite>,
+    /// `(page id, mapping value)` for the manifest log, in order.
+    pub changes: Vec<(PageId, u64)>,
+    /// File pages of the old version no longer mapped.
+    pub released: Vec<FilePageId>,
+}
+
+/// What happened to a subtree, as its parent sees it.
+enum Outcome {
+    /// The parent's entry for this child stays as it is (the child may have
+    /// been rewritten under the same id).
+    Same,
+    /// The child is replaced by these `(separator, id)` entries; the first
+    /// keeps the parent's separator. Empty when the child was freed.
+    Replaced(Vec<(Vec<u8>, PageId)>),
+}
+
+/// A leaf rewritten by the batch, for fixing the sibling links afterwards.
+struct Segment {
+    orig: PageId,
+    prev: PageId,
+    next: PageId,
+    outputs: Vec<PageId>,
+}
+
+/// State of one batch application.
+pub struct TreeWriter<'a, S> {
+    read: ReadCtx<'a, S>,
+    cfg: TreeConfig<'a>,
+    mapper: PageMapper,
+    now_ms: u64,
+    compress: bool,
+    dict: Option<&'a Dictionary>,
+    codec: &'a mut ValueCodec,
+    writes: Vec<(PageId, AlignedBuf, bool)>,
+    written: HashMap<PageId, usize>,
+    changes: Vec<(PageId, u64)>,
+    released: Vec<FilePageId>,
+    /// TTL-tree changes: key -> upsert (true) or delete.
+    ttl: BTreeMap<Vec<u8>, bool>,
+    segments: Vec<Segment>,
+    leaves: HashMap<PageId, AlignedBuf>,
+    ttl_mode: bool,
+}
+
+impl<'a, S: PageSource> TreeWriter<'a, S> {
+    /// `read` must be over the committed snapshot; `mapper` is the writer's
+    /// copy of the partition's page mapper.
+    pub fn new(
+        read: ReadCtx<'a, S>,
+        cfg: TreeConfig<'a>,
+        mapper: PageMapper,
+        now_ms: u64,
+        codec: &'a mut ValueCodec,
+    ) -> TreeWriter<'a, S> {
+        TreeWriter {
+            read,
+            cfg,
+            mapper,
+            now_ms,
+            compress: false,
+            dict: None,
+            codec,
+            writes: Vec::new(),
+            written: HashMap::new(),
+            changes: Vec::new(),
+            released: Vec::new(),
+            ttl: BTreeMap::new(),
+            segments: Vec::new(),
+            leaves: HashMap::new(),
+            ttl_mode: false,
+        }
+    }
+
+    /// Compresses newly written values (with `dict` when there is one).
+    pub fn with_compression(mut self, enabled: bool, dict: Option<&'a Dictionary>) -> Self {
+        self.compress = enabled;
+        self.dict = dict;
+        self
+    }
+
+    fn cmp(&self) -> &'a dyn Comparator {
+        if self.ttl_mode {
+            &BytewiseComparator
+        } else {
+            self.cfg.cmp
+        }
+    }
+
+    // ---- page bookkeeping -------------------------------------------------
+
+    /// Queues new content for an existing id (its old file page is released).
+    fn rewrite(&mut self, id: PageId, page: AlignedBuf, is_index: bool) {
+        if let Some(&i) = self.written.get(&id) {
+            self.writes[i].1 = page;
+            return;
+        }
+        if let Some(fp) = self.read.mapping.file_page(id)
+            && self.mapper.file_page(id) == Some(fp)
+        {
+            self.released.push(fp);
+        }
+        self.written.insert(id, self.writes.len());
+        self.writes.push((id, page, is_index));
+    }
+
+    /// Frees a page id (its old file page is released).
+    fn free(&mut self, id: PageId) {
+        debug_assert!(
+            !self.written.contains_key(&id),
+            "page {id} freed after being written"
+        );
+        if let Some(fp) = self.mapper.file_page(id) {
+            self.released.push(fp);
+        }
+        self.mapper.free_page(id);
+        self.changes.push((id, INVALID));
+    }
+
+    fn track_ttl(&mut self, expire_ts: u64, key: &[u8], upsert: bool) {
+        if expire_ts != 0 && !self.ttl_mode {
+            self.ttl.insert(ttl_key(expire_ts, key), upsert);
+        }
+    }
+
+    fn expired(&self, expire_ts: u64) -> bool {
+        expire_ts != 0 && expire_ts <= self.now_ms
+    }
+
+    // ---- overflow values --------------------------------------------------
+
+    /// Writes a value to overflow pages; returns the encoded pointer list.
+    fn write_overflow(&mut self, value: &[u8]) -> Vec<u8> {
+        let layout =
+            OverflowLayout::new(value.len(), self.cfg.page_size, self.cfg.overflow_pointers);
+        let ids: Vec<PageId> = (0..layout.num_pages())
+            .map(|_| self.mapper.get_page())
+            .collect();
+        let (pages, first) = overflow::build_value_pages(
+            value,
+            &ids,
+            self.cfg.page_size,
+            self.cfg.overflow_pointers,
+        );
+        for (id, page) in pages {
+            self.rewrite(id, page, false);
+        }
+        overflow::encode_pointers(&first)
+    }
+
+    /// Frees every page of an overflow value (reading each group's last page
+    /// for the next group's ids).
+    async fn free_overflow(&mut self, pointers: &[u8]) -> Result<()> {
+        let mut group = decode_pointers(pointers, MAX_OVERFLOW_POINTERS)?;
+        let mut seen = 0usize;
+        while let Some(&last) = group.last() {
+            seen += group.len();
+            if seen > self.read.mapping.len() {
+                return Err(Error::corrupted("overflow chain loops"));
+            }
+            let buf = self.read.load(last, &[PageType::Overflow]).await?;
+            let next = OverflowPage::parse(&buf)?.pointers();
+            for id in group {
+                self.free(id);
+            }
+            group = next;
+        }
+        Ok(())
+    }
+
+    // ---- leaves -----------------------------------------------------------
+
+    /// Merges a leaf's entries with its part of the batch and rebuilds it.
+    async fn apply_leaf(&mut self, id: Option<PageId>, batch: &[Change<'_>]) -> Result<Outcome> {
+        let (base, prev, next) = match id {
+            Some(id) => {
+                let buf = self.read.load_data(id).await?;
+                let page =
+                    DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {id}")))?;
+                (page.entries()?, page.prev_page_id(), page.next_page_id())
+            }
+            None => (Vec::new(), MAX_PAGE_ID, MAX_PAGE_ID),
+        };
+        let cmp = self.cmp();
+        let mut lb = LeafBuild::new(self.cfg, id);
+        let (mut bi, mut ci) = (0, 0);
+        while bi < base.len() || ci < batch.len() {
+            let order = match (base.get(bi), batch.get(ci)) {
+                (Some(b), Some(c)) => cmp.compare(&b.key, c.key),
+                (Some(_), None) => Ordering::Less,
+                _ => Ordering::Greater,
+            };
+            match order {
+                Ordering::Less => {
+                    self.keep_base(&mut lb, &base[bi]).await?;
+                    bi += 1;
+                }
+                Ordering::Equal => {
+                    let (b, c) = (&base[bi], &batch[ci]);
+                    if c.timestamp >= b.timestamp {
+                        if b.overflow {
+                            self.free_overflow(&b.value).await?;
+                        }
+                        if c.delete || self.expired(c.expire_ts) {
+                            self.track_ttl(b.expire_ts, &b.key, false);
+                        } else {
+                            if b.expire_ts != c.expire_ts {
+                                self.track_ttl(b.expire_ts, &b.key, false);
+                                self.track_ttl(c.expire_ts, c.key, true);
+                            }
+                            self.add_new(&mut lb, c).await?;
+                        }
+                    } else {
+                        // An older write loses against the stored version.
+                        self.keep_base(&mut lb, b).await?;
+                    }
+                    bi += 1;
+                    ci += 1;
+                }
+                Ordering::Greater => {
+                    let c = &batch[ci];
+                    if !c.delete && !self.expired(c.expire_ts) {
+                        self.track_ttl(c.expire_ts, c.key, true);
+                        self.add_new(&mut lb, c).await?;
+                    }
+                    ci += 1;
+                }
+            }
+        }
+        self.finish_leaf(lb, id, prev, next)
+    }
+
+    /// Re-adds an unchanged stored entry, dropping it if it has expired.
+    async fn keep_base(&mut self, lb: &mut LeafBuild, e: &DataEntry) -> Result<()> {
+        if self.expired(e.expire_ts) {
+            if e.overflow {
+                self.free_overflow(&e.value).await?;
+            }
+            self.track_ttl(e.expire_ts, &e.key, false);
+            return Ok(());
+        }
+        self.add_entry(lb, e.as_ref())
+    }
+
+    /// Adds a newly written value, compressed if enabled.
+    async fn add_new(&mut self, lb: &mut LeafBuild, c: &Change<'_>) -> Result<()> {
+        let (stored, compression) = if self.compress && !self.ttl_mode {
+            self.codec.prepare(c.value, self.dict)
+        } else {
+            (std::borrow::Cow::Borrowed(c.value), Compression::None)
+        };
+        let e = EntryRef {
+            key: c.key,
+            value: &stored,
+            timestamp: c.timestamp,
+            expire_ts: c.expire_ts,
+            overflow: false,
+            compression,
+        };
+        self.add_entry(lb, e)
+    }
+
+    /// Upstream's add-to-page: try the current page; a value too big for
+    /// any page goes to overflow pages; otherwise start a new page.
+    fn add_entry(&mut self, lb: &mut LeafBuild, e: EntryRef<'_>) -> Result<()> {
+        if lb.builder.add(&e) {
+            lb.note(e.key);
+            return Ok(());
+        }
+        if !e.overflow
+            && DataPageBuilder::is_overflow_kv(
+                self.cfg.page_size,
+                e.key,
+                e.value.len(),
+                e.timestamp,
+                e.expire_ts,
+            )
+        {
+            let pointers = self.write_overflow(e.value);
+            let p = EntryRef {
+                value: &pointers,
+                overflow: true,
+                ..e
+            };
+            return self.add_entry(lb, p);
+        }
+        if lb.builder.is_empty() {
+            return Err(Error::invalid_args(format!(
+                "entry with a {}-byte key does not fit in a {}-byte page",
+                e.key.len(),
+                self.cfg.page_size
+            )));
+        }
+        let sep = self.cmp().shortest_separator(&lb.prev_key, e.key);
+        self.finish_page(lb);
+        lb.sep = sep;
+        if !lb.builder.add(&e) {
+            return Err(Error::invalid_args(format!(
+                "entry with a {}-byte key does not fit in a {}-byte page",
+                e.key.len(),
+                self.cfg.page_size
+            )));
+        }
+        lb.note(e.key);
+        Ok(())
+    }
+
+    /// Finishes the page being built, giving it its id (the leaf's own for
+    /// the first page, a new one otherwise) and rebalancing a small new page
+    /// with the one before it.
+    fn finish_page(&mut self, lb: &mut LeafBuild) {
+        if lb.builder.is_empty() {
+            return;
+        }
+        let mut page = lb.builder.finish();
+        let keep = lb.pages.is_empty() && lb.keep_id.is_some();
+        let id = if keep {
+            lb.keep_id.expect("checked")
+        } else {
+            self.mapper.get_page()
+        };
+        let mut sep = std::mem::take(&mut lb.sep);
+        if !keep
+            && let Some(last) = lb.pages.last_mut()
+            && let Ok(Some((l, r))) = redistribute(&last.2, &page, self.cfg.page_size)
+        {
+            last.2 = l;
+            page = r;
+            sep = DataPage::parse(&page)
+                .and_then(|p| p.entries())
+                .ok()
+                .and_then(|e| e.into_iter().next())
+                .map(|e| e.key)
+                .unwrap_or(sep);
+        }
+        lb.pages.push((sep, id, page));
+    }
+
+    fn finish_leaf(
+        &mut self,
+        mut lb: LeafBuild,
+        id: Option<PageId>,
+        prev: PageId,
+        next: PageId,
+    ) -> Result<Outcome> {
+        self.finish_page(&mut lb);
+        let outputs: Vec<PageId> = lb.pages.iter().map(|p| p.1).collect();
+        if let Some(id) = id {
+            self.segments.push(Segment {
+                orig: id,
+                prev,
+                next,
+                outputs: outputs.clone(),
+            });
+        } else {
+            self.segments.push(Segment {
+                orig: MAX_PAGE_ID,
+                prev: MAX_PAGE_ID,
+                next: MAX_PAGE_ID,
+                outputs: outputs.clone(),
+            });
+        }
+        let list: Vec<(Vec<u8>, PageId)> = lb
+            .pages
+            .into_iter()
+            .map(|(sep, id, page)| {
+                self.leaves.insert(id, page);
+                (sep, id)
+            })
+            .collect();
+        match id {
+            Some(orig) if list.is_empty() => {
+                self.free(orig);
+                Ok(Outcome::Replaced(Vec::new()))
+            }
+            Some(_) if list.len() == 1 => Ok(Outcome::Same),
+            _ => Ok(Outcome::Replaced(list)),
+        }
+    }
+
+    /// Sets the sibling links of every rebuilt leaf and rewrites untouched
+    /// neighbours whose links change.
+    async fn link_leaves(&mut self) -> Result<()> {
+        let segments = std::mem::take(&mut self.segments);
+        let mut fixes: BTreeMap<PageId, (Option<PageId>, Option<PageId>)> = BTreeMap::new();
+        let mut i = 0;
+        while i < segments.len() {
+            // A run of segments adjacent in the old chain.
+            let mut j = i;
+            while j + 1 < segments.len()
+                && segments[j].next == segments[j + 1].orig
+                && segments[j].next != MAX_PAGE_ID
+            {
+                j += 1;
+            }
+            let before = segments[i].prev;
+            let after = segments[j].next;
+            let mut chain = vec![before];
+            for s in &segments[i..=j] {
+                chain.extend_from_slice(&s.outputs);
+            }
+            chain.push(after);
+            for k in 1..chain.len() - 1 {
+                let page = self.leaves.get_mut(&chain[k]).expect("built leaf");
+                set_links(page, chain[k - 1], chain[k + 1]);
+            }
+            if before != MAX_PAGE_ID && chain[1] != segments[i].orig {
+                fixes.entry(before).or_default().1 = Some(chain[1]);
+            }
+            if after != MAX_PAGE_ID && chain[chain.len() - 2] != segments[j].orig {
+                fixes.entry(after).or_default().0 = Some(chain[chain.len() - 2]);
+            }
+            i = j + 1;
+        }
+        for (id, (prev, next)) in fixes {
+            let mut page = self.read.load_data(id).await?;
+            let p = DataPage::parse(&page).map_err(|e| e.context(format_args!("page {id}")))?;
+            let (old_prev, old_next) = (p.prev_page_id(), p.next_page_id());
+            set_links(
+                &mut page,
+                prev.unwrap_or(old_prev),
+                next.unwrap_or(old_next),
+            );
+            self.rewrite(id, page, false);
+        }
+        // Leaves in key order, so appended pages land in order.
+        for s in &segments {
+            for id in &s.outputs {
+                let page = self.leaves.remove(id).expect("built leaf");
+                self.rewrite(*id, page, false);
+            }
+        }
+        Ok(())
+    }
+
+    // ---- index pages ------------------------------------------------------
+
+    /// Applies a batch under an index page.
+    async fn apply_index(
+        &mut self,
+        id: PageId,
+        batch: &[Change<'_>],
+        depth: usize,
+    ) -> Result<Outcome> {
+        if depth > 64 {
+            return Err(Error::corrupted("tree deeper than 64 levels"));
+        }
+        let page = self.read.load_index(id).await?;
+        let p = IndexPage::parse(&page).map_err(|e| e.context(format_args!("page {id}")))?;
+        let leaf = p.is_leaf_index();
+        let mut entries = vec![(Vec::new(), p.leftmost())];
+        entries.extend(p.entries()?);
+        drop(page);
+        let cmp = self.cmp();
+        let mut changed = false;
+        let mut rebuilt = Vec::with_capacity(entries.len() + 4);
+        let mut start = 0;
+        for i in 0..entries.len() {
+            let end = match entries.get(i + 1) {
+                Some((hi, _)) => {
+                    start
+                        + batch[start..]
+                            .partition_point(|c| cmp.compare(c.key, hi) == Ordering::Less)
+                }
+                None => batch.len(),
+            };
+            let (sep, child) = std::mem::take(&mut entries[i]);
+            if start == end {
+                rebuilt.push((sep, child));
+                continue;
+            }
+            let sub = &batch[start..end];
+            start = end;
+            let out = if leaf {
+                Box::pin(self.apply_leaf(Some(child), sub)).await?
+            } else {
+                Box::pin(self.apply_index(child, sub, depth + 1)).await?
+            };
+            match out {
+                Outcome::Same => rebuilt.push((sep, child)),
+                Outcome::Replaced(list) => {
+                    changed = true;
+                    for (k, (s, c)) in list.into_iter().enumerate() {
+                        rebuilt.push((if k == 0 { sep.clone() } else { s }, c));
+                    }
+                }
+            }
+        }
+        if !changed {
+            return Ok(Outcome::Same);
+        }
+        if rebuilt.is_empty() {
+            self.free(id);
+            return Ok(Outcome::Replaced(Vec::new()));
+        }
+        let list = self.build_index(Some(id), leaf, rebuilt);
+        Ok(if list.len() == 1 {
+            Outcome::Same
+        } else {
+            Outcome::Replaced(list)
+        })
+    }
+
+    /// Builds index pages greedily from `(separator, child)` entries (the
+    /// first separator is ignored: it becomes the leftmost pointer).
+    fn build_index(
+        &mut self,
+        keep_id: Option<PageId>,
+        leaf: bool,
+        entries: Vec<(Vec<u8>, PageId)>,
+    ) -> Vec<(Vec<u8>, PageId)> {
+        let mut b = IndexPageBuilder::new(self.cfg.page_size, self.cfg.index_restart_interval);
+        let mut out: Vec<(Vec<u8>, PageId)> = Vec::new();
+        let mut sep = Vec::new();
+        let mut it = entries.into_iter();
+        let first = it.next().expect("at least one child");
+        b.add_leftmost(first.1, leaf);
+        for (k, c) in it {
+            if !b.add(&k, c) {
+                let page = b.finish();
+                self.emit_index(&mut out, keep_id, std::mem::take(&mut sep), page);
+                b.add_leftmost(c, leaf);
+                sep = k;
+            }
+        }
+        let page = b.finish();
+        self.emit_index(&mut out, keep_id, sep, page);
+        out
+    }
+
+    fn emit_index(
+        &mut self,
+        out: &mut Vec<(Vec<u8>, PageId)>,
+        keep_id: Option<PageId>,
+        sep: Vec<u8>,
+        page: AlignedBuf,
+    ) {
+        let id = match keep_id {
+            Some(id) if out.is_empty() => id,
+            _ => self.mapper.get_page(),
+        };
+        self.rewrite(id, page, true);
+        out.push((sep, id));
+    }
+
+    /// Turns a replaced root into a root id, growing levels as needed.
+    /// `leaf` tells whether the entries are data pages, which always get a
+    /// `LeafIndex` root of their own.
+    fn new_root(&mut self, mut list: Vec<(Vec<u8>, PageId)>, leaf: bool) -> PageId {
+        if list.is_empty() {
+            return MAX_PAGE_ID;
+        }
+        if leaf {
+            list = self.build_index(None, true, list);
+        }
+        while list.len() > 1 {
+            list = self.build_index(None, false, list);
+        }
+        list[0].1
+    }
+
+    /// Applies a sorted batch to the tree under `root`; returns the new root.
+    async fn apply_tree(&mut self, root: PageId, batch: &[Change<'_>]) -> Result<PageId> {
+        if batch.is_empty() {
+            return Ok(root);
+        }
+        let (outcome, leaf_level) = if root == MAX_PAGE_ID {
+            (self.apply_leaf(None, batch).await?, true)
+        } else {
+            (self.apply_index(root, batch, 0).await?, false)
+        };
+        self.link_leaves().await?;
+        Ok(match outcome {
+            Outcome::Same => root,
+            Outcome::Replaced(list) => self.new_root(list, leaf_level),
+        })
+    }
+
+    /// Applies a batch to the main tree, then its expiry changes to the TTL
+    /// tree.
+    pub async fn apply(
+        &mut self,
+        root: PageId,
+        ttl_root: PageId,
+        batch: &[Change<'_>],
+    ) -> Result<(PageId, PageId)> {
+        let root = self.apply_tree(root, batch).await?;
+        let ttl_root = self.apply_ttl(ttl_root).await?;
+        Ok((root, ttl_root))
+    }
+
+    async fn apply_ttl(&mut self, ttl_root: PageId) -> Result<PageId> {
+        if self.ttl.is_empty() {
+            return Ok(ttl_root);
+        }
+        let ttl = std::mem::take(&mut self.ttl);
+        let changes: Vec<Change<'_>> = ttl
+            .iter()
+            .map(|(k, &upsert)| Change {
+                key: k,
+                value: &[],
+                timestamp: 0,
+                expire_ts: 0,
+                delete: !upsert,
+            })
+            .collect();
+        self.ttl_mode = true;
+        let r = self.apply_tree(ttl_root, &changes).await;
+        self.ttl_mode = false;
+        r
+    }
+
+    // ---- truncation -------------------------------------------------------
+
+    /// Deletes every key `>= pos` of the main tree (and their TTL entries).
+    pub async fn truncate(
+        &mut self,
+        root: PageId,
+        ttl_root: PageId,
+        pos: &[u8],
+    ) -> Result<(PageId, PageId)> {
+        if root == MAX_PAGE_ID {
+            return Ok((root, ttl_root));
+        }
+        let outcome = self.truncate_index(root, pos, 0).await?;
+        self.link_leaves().await?;
+        let root = match outcome {
+            Outcome::Same => root,
+            Outcome::Replaced(list) => self.new_root(list, false),
+        };
+        let ttl_root = self.apply_ttl(ttl_root).await?;
+        Ok((root, ttl_root))
+    }
+
+    async fn truncate_index(&mut self, id: PageId, pos: &[u8], depth: usize) -> Result<Outcome> {
+        if depth > 64 {
+            return Err(Error::corrupted("tree deeper than 64 levels"));
+        }
+        let page = self.read.load_index(id).await?;
+        let p = IndexPage::parse(&page).map_err(|e| e.context(format_args!("page {id}")))?;
+        let leaf = p.is_leaf_index();
+        let mut entries = vec![(Vec::new(), p.leftmost())];
+        entries.extend(p.entries()?);
+        drop(page);
+        let cmp = self.cfg.cmp;
+        // Children entirely at or above `pos` go; the one holding `pos` is
+        // cut; those below stay.
+        let cut = entries[1..].partition_point(|(k, _)| cmp.compare(k, pos) != Ordering::Greater);
+        let mut kept: Vec<(Vec<u8>, PageId)> = entries.drain(..=cut).collect();
+        let removed = entries;
+        let changed_tail = !removed.is_empty();
+        for (_, child) in &removed {
+            Box::pin(self.delete_subtree(*child, leaf, depth + 1)).await?;
+        }
+        let (sep, child) = kept.pop().expect("cut child");
+        let out = if leaf {
+            self.truncate_leaf(child, pos, true).await?
+        } else {
+            Box::pin(self.truncate_index(child, pos, depth + 1)).await?
+        };
+        let mut changed = changed_tail;
+        match out {
+            Outcome::Same => kept.push((sep, child)),
+            Outcome::Replaced(list) => {
+                changed = true;
+                for (k, (s, c)) in list.into_iter().enumerate() {
+                    kept.push((if k == 0 { sep.clone() } else { s }, c));
+                }
+            }
+        }
+        if !changed {
+            return Ok(Outcome::Same);
+        }
+        if kept.is_empty() {
+            self.free(id);
+            return Ok(Outcome::Replaced(Vec::new()));
+        }
+        let list = self.build_index(Some(id), leaf, kept);
+        Ok(if list.len() == 1 {
+            Outcome::Same
+        } else {
+            Outcome::Replaced(list)
+        })
+    }
+
+    /// Keeps the keys below `pos` of one leaf; everything after it in the
+    /// chain is gone, so its next link becomes the end.
+    async fn truncate_leaf(&mut self, id: PageId, pos: &[u8], _last: bool) -> Result<Outcome> {
+        let buf = self.read.load_data(id).await?;
+        let page = DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {id}")))?;
+        let prev = page.prev_page_id();
+        let entries = page.entries()?;
+        drop(buf);
+        let mut lb = LeafBuild::new(self.cfg, Some(id));
+        for e in &entries {
+            if self.cfg.cmp.compare(&e.key, pos) == Ordering::Less {
+                self.keep_base(&mut lb, e).await?;
+            } else {
+                self.drop_entry(e).await?;
+            }
+        }
+        self.finish_leaf(lb, Some(id), prev, MAX_PAGE_ID)
+    }
+
+    async fn drop_entry(&mut self, e: &DataEntry) -> Result<()> {
+        if e.overflow {
+            self.free_overflow(&e.value).await?;
+        }
+        self.track_ttl(e.expire_ts, &e.key, false);
+        Ok(())
+    }
+
+    /// Frees a whole subtree, its overflow values and TTL entries.
+    async fn delete_subtree(&mut self, id: PageId, is_data: bool, depth: usize) -> Result<()> {
+        if depth > 64 {
+            return Err(Error::corrupted("tree deeper than 64 levels"));
+        }
+        if is_data {
+            let buf = self.read.load_data(id).await?;
+            let entries = DataPage::parse(&buf)?.entries()?;
+            drop(buf);
+            for e in &entries {
+                self.drop_entry(e).await?;
+            }
+        } else {
+            let page = self.read.load_index(id).await?;
+            let p = IndexPage::parse(&page)?;
+            let leaf = p.is_leaf_index();
+            let children = p.children()?;
+            drop(page);
+            for c in children {
+                Box::pin(self.delete_subtree(c, leaf, depth + 1)).await?;
+            }
+        }
+        self.free(id);
+        Ok(())
+    }
+
+    /// Frees every page of both trees (truncate with an empty position).
+    pub fn truncate_all(&mut self) -> (PageId, PageId) {
+        for id in 0..self.mapper.table().len() as PageId {
+            if self.mapper.file_page(id).is_some() {
+                self.free(id);
+            }
+        }
+        (MAX_PAGE_ID, MAX_PAGE_ID)
+    }
+
+    /// Assigns file pages to the queued pages, checksums them and returns
+    /// the commit plan.
+    pub fn finish(mut self, root: PageId, ttl_root: PageId) -> WritePlan {
+        let mut writes = Vec::with_capacity(self.writes.len());
+        for (id, mut page, is_index) in std::mem::take(&mut self.writes) {
+            let fp = self.mapper.allocate_file_page();
+            self.mapper.set_file_page(id, fp);
+            self.changes.push((id, mapping_value::file_page(fp)));
+            set_page_checksum(&mut page[..self.cfg.page_size]);
+            writes.push(PageWrite {
+                id,
+                fp,
+                page,
+                is_index,
+            });
+        }
+        WritePlan {
+            mapper: self.mapper,
+            root,
+            ttl_root,
+            writes,
+            changes: self.changes,
+            released: self.released,
+        }
+    }
+}
+
+/// A leaf being rebuilt into one or more pages.
+struct LeafBuild {
+    builder: DataPageBuilder,
+    /// Finished pages: (separator, id, page).
+    pages: Vec<(Vec<u8>, PageId, AlignedBuf)>,
+    /// Separator of the page being built.
+    sep: Vec<u8>,
+    prev_key: Vec<u8>,
+    keep_id: Option<PageId>,
+}
+
+impl LeafBuild {
+    fn new(cfg: TreeConfig<'_>, keep_id: Option<PageId>) -> LeafBuild {
+        LeafBuild {
+            builder: DataPageBuilder::new(cfg.page_size, cfg.data_restart_interval),
+            pages: Vec::new(),
+            sep: Vec::new(),
+            prev_key: Vec::new(),
+            keep_id,
+        }
+    }
+
+    fn note(&mut self, key: &[u8]) {
+        self.prev_key.clear();
+        self.prev_key.extend_from_slice(key);
+    }
+}
