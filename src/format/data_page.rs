@@ -708,7 +708,12 @@ impl DataPageBuilder {
 /// Builds a data page from whole restart regions (each starts with a
 /// restart entry, so regions can move between pages verbatim). Links are
 /// `prev`/`next`; no checksum.
-pub fn assemble_regions(regions: &[&[u8]], page_size: usize, prev: PageId, next: PageId) -> AlignedBuf {
+pub fn assemble_regions(
+    regions: &[&[u8]],
+    page_size: usize,
+    prev: PageId,
+    next: PageId,
+) -> AlignedBuf {
     let mut page = AlignedBuf::zeroed(page_size);
     page[PAGE_TYPE_OFFSET] = PageType::Data as u8;
     let mut off = DATA_HEADER_SIZE;
@@ -735,11 +740,16 @@ pub fn assemble_regions(regions: &[&[u8]], page_size: usize, prev: PageId, next:
 /// `prev`'s trailing regions move to the front of `cur` until both hold
 /// about half. Returns the new `(prev, cur)`, or `None` when nothing moves.
 /// Links are kept from the inputs.
-pub fn redistribute(prev: &[u8], cur: &[u8], page_size: usize) -> Result<Option<(AlignedBuf, AlignedBuf)>> {
+pub fn redistribute(
+    prev: &[u8],
+    cur: &[u8],
+    page_size: usize,
+) -> Result<Option<(AlignedBuf, AlignedBuf)>> {
     let p = DataPage::parse(prev)?;
     let c = DataPage::parse(cur)?;
     let quarter = page_size / 4;
-    if c.content_len() >= quarter || p.num_restarts() <= 1 || p.content_len() <= page_size - quarter {
+    if c.content_len() >= quarter || p.num_restarts() <= 1 || p.content_len() <= page_size - quarter
+    {
         return Ok(None);
     }
     let average = (p.content_len() + c.content_len()) / 2;

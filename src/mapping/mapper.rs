@@ -281,7 +281,12 @@ mod tests {
         // 0 is the tail, 2 links to 0, 3 (the head) links to 2.
         assert_eq!(
             m.table().to_vec(),
-            [INVALID, file_page(0), mapping_value::free_link(0), mapping_value::free_link(2)]
+            [
+                INVALID,
+                file_page(0),
+                mapping_value::free_link(0),
+                mapping_value::free_link(2)
+            ]
         );
     }
 }
