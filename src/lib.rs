@@ -13,7 +13,14 @@ pub mod inspect;
 pub mod io;
 pub mod mapping;
 pub mod options;
+pub mod request;
+pub mod shard;
+pub mod store;
 pub mod tree;
 pub mod types;
 
 pub use error::{Error, KvError, Result};
+pub use options::KvOptions;
+pub use request::*;
+pub use store::EloqStore;
+pub use types::{KvEntry, TableIdent, WriteDataEntry, WriteOp};

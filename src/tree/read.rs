@@ -168,6 +168,40 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
         }
     }
 
+    /// The greatest entry `<= key` that `keep` accepts, walking back
+    /// through earlier leaves when needed (expired entries are skipped this
+    /// way).
+    pub async fn floor_where(
+        &self,
+        root: PageId,
+        key: &[u8],
+        keep: impl Fn(&TreeEntry) -> bool,
+    ) -> Result<Option<TreeEntry>> {
+        if root == MAX_PAGE_ID {
+            return Ok(None);
+        }
+        let mut leaf = self.find_leaf(root, key).await?;
+        let mut first = true;
+        for _ in 0..=self.mapping.len() {
+            let buf = self.load_data(leaf).await?;
+            let page = DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {leaf}")))?;
+            let entries = page.entries().map_err(|e| e.context(format_args!("page {leaf}")))?;
+            let found = entries
+                .into_iter()
+                .rev()
+                .find(|e| (!first || self.cmp.compare(&e.key, key) != Ordering::Greater) && keep(e));
+            if found.is_some() {
+                return Ok(found);
+            }
+            leaf = page.prev_page_id();
+            if leaf == MAX_PAGE_ID {
+                return Ok(None);
+            }
+            first = false;
+        }
+        Err(Error::corrupted("leaf sibling chain loops"))
+    }
+
     /// Reassembles an overflow value from its first group's pointer list.
     pub async fn read_overflow(&self, pointers: &[u8]) -> Result<Vec<u8>> {
         let mut group = decode_pointers(pointers, MAX_OVERFLOW_POINTERS)?;

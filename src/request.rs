@@ -1,0 +1,793 @@
+//! Requests, as upstream's `KvRequest` family: arguments set before
+//! submission, results and an error code read after completion.
+//!
+//! A request is a shared handle (`Clone` gives another handle to the same
+//! request), so it may be submitted from one thread, completed on a shard
+//! thread and read from a third; dropping every handle of a request in
+//! flight is safe — the engine keeps its own. Results are published before
+//! `is_done()` turns true, then the callback (if any) runs on the
+//! completing thread.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use crate::error::{Error, KvError};
+use crate::options::DEFAULT_SCAN_PREFETCH_PAGE_COUNT;
+use crate::types::{KvEntry, TableIdent, WriteDataEntry, WriteOp};
+
+/// Upstream's `RequestType`, with its numbers.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RequestType {
+    Read = 0,
+    Floor = 1,
+    Scan = 2,
+    ListObject = 3,
+    BatchWrite = 4,
+    Truncate = 5,
+    DropTable = 6,
+    Archive = 7,
+    Compact = 8,
+    CleanExpired = 9,
+    GlobalArchive = 10,
+}
+
+impl RequestType {
+    /// Upstream's `RequestTypeToString`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestType::Read => "read",
+            RequestType::Floor => "floor",
+            RequestType::Scan => "scan",
+            RequestType::ListObject => "list_object",
+            RequestType::BatchWrite => "batch_write",
+            RequestType::Truncate => "truncate",
+            RequestType::DropTable => "drop_table",
+            RequestType::Archive => "archive",
+            RequestType::Compact => "compact",
+            RequestType::CleanExpired => "clean_expired",
+            RequestType::GlobalArchive => "global_archive",
+        }
+    }
+
+    /// Read-only requests (`Type() < BatchWrite` upstream).
+    pub fn is_read_only(self) -> bool {
+        (self as u8) < (RequestType::BatchWrite as u8)
+    }
+}
+
+/// Scan results of one execution.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScanResult {
+    pub entries: Vec<KvEntry>,
+    pub has_remaining: bool,
+}
+
+impl ScanResult {
+    /// (entry count, bytes counted as key + value + 16 per entry).
+    pub fn size(&self) -> (usize, usize) {
+        let bytes = self.entries.iter().map(|e| e.key.len() + e.value.len() + 16).sum();
+        (self.entries.len(), bytes)
+    }
+}
+
+/// Arguments and results, per request type.
+#[derive(Debug)]
+pub(crate) enum Body {
+    Read {
+        key: Vec<u8>,
+        out: Option<KvEntry>,
+    },
+    Floor {
+        key: Vec<u8>,
+        out: Option<KvEntry>,
+    },
+    Scan {
+        begin: Vec<u8>,
+        end: Vec<u8>,
+        begin_inclusive: bool,
+        max_entries: usize,
+        max_size: usize,
+        prefetch: usize,
+        out: Arc<ScanResult>,
+    },
+    ListObject {
+        remote_path: String,
+        recursive: bool,
+        continuation: String,
+    },
+    BatchWrite {
+        batch: Arc<Vec<WriteDataEntry>>,
+    },
+    Truncate {
+        position: Vec<u8>,
+    },
+    DropTable {
+        table: String,
+    },
+    Archive {
+        snapshot_ts: u64,
+    },
+    Compact,
+    CleanExpired,
+    GlobalArchive {
+        snapshot_ts: u64,
+    },
+}
+
+impl Body {
+    fn new(ty: RequestType) -> Body {
+        match ty {
+            RequestType::Read => Body::Read { key: Vec::new(), out: None },
+            RequestType::Floor => Body::Floor { key: Vec::new(), out: None },
+            RequestType::Scan => Body::Scan {
+                begin: Vec::new(),
+                end: Vec::new(),
+                begin_inclusive: true,
+                max_entries: usize::MAX,
+                max_size: usize::MAX,
+                prefetch: DEFAULT_SCAN_PREFETCH_PAGE_COUNT,
+                out: Arc::default(),
+            },
+            RequestType::ListObject => Body::ListObject {
+                remote_path: String::new(),
+                recursive: false,
+                continuation: String::new(),
+            },
+            RequestType::BatchWrite => Body::BatchWrite { batch: Arc::default() },
+            RequestType::Truncate => Body::Truncate { position: Vec::new() },
+            RequestType::DropTable => Body::DropTable { table: String::new() },
+            RequestType::Archive => Body::Archive { snapshot_ts: 0 },
+            RequestType::Compact => Body::Compact,
+            RequestType::CleanExpired => Body::CleanExpired,
+            RequestType::GlobalArchive => Body::GlobalArchive { snapshot_ts: 0 },
+        }
+    }
+}
+
+pub(crate) struct State {
+    pub tbl: TableIdent,
+    pub body: Body,
+    pub err: KvError,
+    pub message: String,
+}
+
+/// A completion callback: runs once, on the thread that completes the
+/// request (a shard thread), with the completed request.
+pub type Callback = Box<dyn FnOnce(&Request) + Send + 'static>;
+
+struct Inner {
+    ty: RequestType,
+    state: Mutex<State>,
+    done: AtomicBool,
+    /// Submitted and not yet completed.
+    in_flight: AtomicBool,
+    done_lock: Mutex<()>,
+    done_cv: Condvar,
+    user_data: AtomicU64,
+    callback: Mutex<Option<Callback>>,
+}
+
+/// A handle to one request of any type.
+#[derive(Clone)]
+pub struct Request {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.state();
+        write!(f, "Request({} {} err={:?})", self.inner.ty.as_str(), s.tbl, s.err)
+    }
+}
+
+impl Request {
+    pub fn new(ty: RequestType) -> Request {
+        Request {
+            inner: Arc::new(Inner {
+                ty,
+                state: Mutex::new(State {
+                    tbl: TableIdent::default(),
+                    body: Body::new(ty),
+                    err: KvError::NoError,
+                    message: String::new(),
+                }),
+                // A request never submitted reports done, as upstream.
+                done: AtomicBool::new(true),
+                in_flight: AtomicBool::new(false),
+                done_lock: Mutex::new(()),
+                done_cv: Condvar::new(),
+                user_data: AtomicU64::new(0),
+                callback: Mutex::new(None),
+            }),
+        }
+    }
+
+    pub fn request_type(&self) -> RequestType {
+        self.inner.ty
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.inner.ty.is_read_only()
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the state torn in a
+        // way that matters here; keep serving.
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn table_id(&self) -> TableIdent {
+        self.state().tbl.clone()
+    }
+
+    pub fn set_table_id(&self, tbl: TableIdent) {
+        self.state().tbl = tbl;
+    }
+
+    pub fn error(&self) -> KvError {
+        self.state().err
+    }
+
+    /// A message naming what failed (empty on success).
+    pub fn error_message(&self) -> String {
+        let s = self.state();
+        if s.err == KvError::NoError {
+            String::new()
+        } else if s.message.is_empty() {
+            s.err.as_str().to_string()
+        } else {
+            s.message.clone()
+        }
+    }
+
+    /// The error as a `Result`.
+    pub fn result(&self) -> Result<(), Error> {
+        let s = self.state();
+        match s.err {
+            KvError::NoError => Ok(()),
+            e => Err(Error::new(e, s.message.clone())),
+        }
+    }
+
+    pub fn retryable(&self) -> bool {
+        self.error().is_retryable()
+    }
+
+    pub fn user_data(&self) -> u64 {
+        self.inner.user_data.load(Ordering::Relaxed)
+    }
+
+    /// True when not in flight (including never submitted).
+    pub fn is_done(&self) -> bool {
+        self.inner.done.load(Ordering::Acquire)
+    }
+
+    /// Blocks until the request completes.
+    pub fn wait(&self) {
+        let mut g = self.inner.done_lock.lock().unwrap_or_else(|e| e.into_inner());
+        while !self.is_done() {
+            g = self.inner.done_cv.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Marks the request submitted. False if it is already in flight.
+    pub(crate) fn begin(&self, user_data: u64, callback: Option<Callback>) -> bool {
+        if self.inner.in_flight.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        self.inner.user_data.store(user_data, Ordering::Relaxed);
+        *self.inner.callback.lock().unwrap_or_else(|e| e.into_inner()) = callback;
+        {
+            let mut s = self.state();
+            s.err = KvError::NoError;
+            s.message.clear();
+        }
+        self.inner.done.store(false, Ordering::Release);
+        true
+    }
+
+    /// Publishes the outcome, marks the request done, wakes waiters and runs
+    /// the callback. Called exactly once per submission.
+    pub(crate) fn complete(&self, res: Result<(), Error>) {
+        {
+            let mut s = self.state();
+            match res {
+                Ok(()) => {
+                    s.err = KvError::NoError;
+                    s.message.clear();
+                }
+                Err(e) => {
+                    s.err = e.code();
+                    s.message = e.message().to_string();
+                }
+            }
+        }
+        let cb = self.inner.callback.lock().unwrap_or_else(|e| e.into_inner()).take();
+        {
+            let _g = self.inner.done_lock.lock().unwrap_or_else(|e| e.into_inner());
+            self.inner.in_flight.store(false, Ordering::Release);
+            self.inner.done.store(true, Ordering::Release);
+            self.inner.done_cv.notify_all();
+        }
+        if let Some(cb) = cb
+            && std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(self))).is_err()
+        {
+            log::error!("a request callback panicked");
+        }
+    }
+}
+
+/// Access to the untyped request behind a typed one.
+pub trait KvRequest {
+    fn request(&self) -> &Request;
+}
+
+impl KvRequest for Request {
+    fn request(&self) -> &Request {
+        self
+    }
+}
+
+macro_rules! typed_request {
+    ($(#[$doc:meta])* $name:ident, $ty:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug)]
+        pub struct $name(Request);
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name(Request::new($ty))
+            }
+        }
+
+        impl $name {
+            pub fn new() -> Self {
+                Self::default()
+            }
+            pub fn error(&self) -> KvError {
+                self.0.error()
+            }
+            pub fn error_message(&self) -> String {
+                self.0.error_message()
+            }
+            pub fn result(&self) -> Result<(), Error> {
+                self.0.result()
+            }
+            pub fn retryable(&self) -> bool {
+                self.0.retryable()
+            }
+            pub fn is_done(&self) -> bool {
+                self.0.is_done()
+            }
+            pub fn wait(&self) {
+                self.0.wait()
+            }
+            pub fn table_id(&self) -> TableIdent {
+                self.0.table_id()
+            }
+            pub fn user_data(&self) -> u64 {
+                self.0.user_data()
+            }
+            /// The untyped handle (for callbacks and type-erased storage).
+            pub fn untyped(&self) -> &Request {
+                &self.0
+            }
+        }
+
+        impl KvRequest for $name {
+            fn request(&self) -> &Request {
+                &self.0
+            }
+        }
+    };
+}
+
+typed_request!(
+    /// Exact-match lookup.
+    ReadRequest,
+    RequestType::Read
+);
+typed_request!(
+    /// Greatest key `<=` the search key.
+    FloorRequest,
+    RequestType::Floor
+);
+typed_request!(
+    /// Ordered range read with pagination.
+    ScanRequest,
+    RequestType::Scan
+);
+typed_request!(
+    /// Listing of cloud objects (cloud mode only).
+    ListObjectRequest,
+    RequestType::ListObject
+);
+typed_request!(
+    /// Atomic batch of upserts and deletes of one partition.
+    BatchWriteRequest,
+    RequestType::BatchWrite
+);
+typed_request!(
+    /// Deletes every key at or after a position.
+    TruncateRequest,
+    RequestType::Truncate
+);
+typed_request!(
+    /// Empties every partition of a table.
+    DropTableRequest,
+    RequestType::DropTable
+);
+typed_request!(
+    /// Writes an archive of a partition's manifest (append mode).
+    ArchiveRequest,
+    RequestType::Archive
+);
+typed_request!(
+    /// Compacts a partition's data files (append mode).
+    CompactRequest,
+    RequestType::Compact
+);
+typed_request!(
+    /// Removes expired keys of a partition.
+    CleanExpiredRequest,
+    RequestType::CleanExpired
+);
+typed_request!(
+    /// Archives every partition with one timestamp.
+    GlobalArchiveRequest,
+    RequestType::GlobalArchive
+);
+
+impl ReadRequest {
+    pub fn set_args(&self, tbl: TableIdent, key: impl Into<Vec<u8>>) {
+        let mut s = self.0.state();
+        s.tbl = tbl;
+        s.body = Body::Read { key: key.into(), out: None };
+    }
+
+    pub fn key(&self) -> Vec<u8> {
+        match &self.0.state().body {
+            Body::Read { key, .. } => key.clone(),
+            _ => unreachable!("typed request"),
+        }
+    }
+
+    fn out(&self) -> Option<KvEntry> {
+        match &self.0.state().body {
+            Body::Read { out, .. } => out.clone(),
+            _ => unreachable!("typed request"),
+        }
+    }
+
+    /// The value found (empty before a successful read).
+    pub fn value(&self) -> Vec<u8> {
+        self.out().map(|e| e.value).unwrap_or_default()
+    }
+
+    pub fn timestamp(&self) -> u64 {
+        self.out().map_or(0, |e| e.timestamp)
+    }
+
+    pub fn expire_ts(&self) -> u64 {
+        self.out().map_or(0, |e| e.expire_ts)
+    }
+
+    /// The whole entry found.
+    pub fn entry(&self) -> Option<KvEntry> {
+        self.out()
+    }
+}
+
+impl FloorRequest {
+    pub fn set_args(&self, tbl: TableIdent, key: impl Into<Vec<u8>>) {
+        let mut s = self.0.state();
+        s.tbl = tbl;
+        s.body = Body::Floor { key: key.into(), out: None };
+    }
+
+    pub fn key(&self) -> Vec<u8> {
+        match &self.0.state().body {
+            Body::Floor { key, .. } => key.clone(),
+            _ => unreachable!("typed request"),
+        }
+    }
+
+    /// The floor entry found.
+    pub fn entry(&self) -> Option<KvEntry> {
+        match &self.0.state().body {
+            Body::Floor { out, .. } => out.clone(),
+            _ => unreachable!("typed request"),
+        }
+    }
+
+    pub fn floor_key(&self) -> Vec<u8> {
+        self.entry().map(|e| e.key).unwrap_or_default()
+    }
+
+    pub fn value(&self) -> Vec<u8> {
+        self.entry().map(|e| e.value).unwrap_or_default()
+    }
+
+    pub fn timestamp(&self) -> u64 {
+        self.entry().map_or(0, |e| e.timestamp)
+    }
+
+    pub fn expire_ts(&self) -> u64 {
+        self.entry().map_or(0, |e| e.expire_ts)
+    }
+}
+
+impl ScanRequest {
+    /// Keys in `[begin, end)` (`(begin, end)` when not `begin_inclusive`);
+    /// an empty `begin` starts at the first key, an empty `end` is open.
+    pub fn set_args(&self, tbl: TableIdent, begin: impl Into<Vec<u8>>, end: impl Into<Vec<u8>>, begin_inclusive: bool) {
+        let mut s = self.0.state();
+        s.tbl = tbl;
+        if let Body::Scan {
+            begin: b,
+            end: e,
+            begin_inclusive: bi,
+            out,
+            ..
+        } = &mut s.body
+        {
+            *b = begin.into();
+            *e = end.into();
+            *bi = begin_inclusive;
+            *out = Arc::default();
+        }
+    }
+
+    /// Per-execution limits on entries and on bytes (key + value + 16 per
+    /// entry); 0 means unlimited. At least one entry is returned when any
+    /// is in range, even if it alone exceeds the byte limit.
+    pub fn set_pagination(&self, entries: usize, size: usize) {
+        if let Body::Scan {
+            max_entries, max_size, ..
+        } = &mut self.0.state().body
+        {
+            *max_entries = if entries == 0 { usize::MAX } else { entries };
+            *max_size = if size == 0 { usize::MAX } else { size };
+        }
+    }
+
+    /// Leaf pages read ahead per batch: 0 means the default (6), at most
+    /// 128.
+    pub fn set_prefetch_page_num(&self, n: usize) {
+        if let Body::Scan { prefetch, .. } = &mut self.0.state().body {
+            *prefetch = if n == 0 {
+                DEFAULT_SCAN_PREFETCH_PAGE_COUNT
+            } else {
+                n.min(crate::options::MAX_READ_PAGES_BATCH as usize)
+            };
+        }
+    }
+
+    pub fn prefetch_page_num(&self) -> usize {
+        match &self.0.state().body {
+            Body::Scan { prefetch, .. } => *prefetch,
+            _ => unreachable!("typed request"),
+        }
+    }
+
+    pub fn begin_key(&self) -> Vec<u8> {
+        match &self.0.state().body {
+            Body::Scan { begin, .. } => begin.clone(),
+            _ => unreachable!("typed request"),
+        }
+    }
+
+    pub fn end_key(&self) -> Vec<u8> {
+        match &self.0.state().body {
+            Body::Scan { end, .. } => end.clone(),
+            _ => unreachable!("typed request"),
+        }
+    }
+
+    /// The results of the last execution (shared, cheap to clone).
+    pub fn results(&self) -> Arc<ScanResult> {
+        match &self.0.state().body {
+            Body::Scan { out, .. } => out.clone(),
+            _ => unreachable!("typed request"),
+        }
+    }
+
+    pub fn entries(&self) -> Vec<KvEntry> {
+        self.results().entries.clone()
+    }
+
+    pub fn has_remaining(&self) -> bool {
+        self.results().has_remaining
+    }
+
+    /// (entry count, bytes) of the last execution.
+    pub fn result_size(&self) -> (usize, usize) {
+        self.results().size()
+    }
+}
+
+impl ListObjectRequest {
+    pub fn set_remote_path(&self, path: impl Into<String>) {
+        if let Body::ListObject { remote_path, .. } = &mut self.0.state().body {
+            *remote_path = path.into();
+        }
+    }
+
+    pub fn set_recursive(&self, r: bool) {
+        if let Body::ListObject { recursive, .. } = &mut self.0.state().body {
+            *recursive = r;
+        }
+    }
+
+    pub fn set_continuation_token(&self, token: impl Into<String>) {
+        if let Body::ListObject { continuation, .. } = &mut self.0.state().body {
+            *continuation = token.into();
+        }
+    }
+}
+
+impl BatchWriteRequest {
+    /// The batch: keys strictly ascending in comparator order, no
+    /// duplicates, non-empty keys of at most `data_page_size / 2` bytes.
+    pub fn set_args(&self, tbl: TableIdent, batch: Vec<WriteDataEntry>) {
+        let mut s = self.0.state();
+        s.tbl = tbl;
+        s.body = Body::BatchWrite { batch: Arc::new(batch) };
+    }
+
+    /// Appends an entry (expire_ts 0).
+    pub fn add_write(&self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>, ts: u64, op: WriteOp) {
+        self.add_entry(WriteDataEntry::new(key, value, ts, op, 0));
+    }
+
+    pub fn add_entry(&self, e: WriteDataEntry) {
+        if let Body::BatchWrite { batch } = &mut self.0.state().body {
+            Arc::make_mut(batch).push(e);
+        }
+    }
+
+    pub fn set_table_id(&self, tbl: TableIdent) {
+        self.0.set_table_id(tbl);
+    }
+
+    /// Empties the batch.
+    pub fn clear(&self) {
+        if let Body::BatchWrite { batch } = &mut self.0.state().body {
+            *batch = Arc::default();
+        }
+    }
+
+    pub fn batch(&self) -> Arc<Vec<WriteDataEntry>> {
+        match &self.0.state().body {
+            Body::BatchWrite { batch } => batch.clone(),
+            _ => unreachable!("typed request"),
+        }
+    }
+}
+
+impl TruncateRequest {
+    /// Deletes every key `>= position`; an empty position deletes all.
+    pub fn set_args(&self, tbl: TableIdent, position: impl Into<Vec<u8>>) {
+        let mut s = self.0.state();
+        s.tbl = tbl;
+        s.body = Body::Truncate { position: position.into() };
+    }
+
+    pub fn position(&self) -> Vec<u8> {
+        match &self.0.state().body {
+            Body::Truncate { position } => position.clone(),
+            _ => unreachable!("typed request"),
+        }
+    }
+}
+
+impl DropTableRequest {
+    pub fn set_args(&self, table: impl Into<String>) {
+        let table = table.into();
+        let mut s = self.0.state();
+        s.tbl = if table.is_empty() {
+            TableIdent::default()
+        } else {
+            TableIdent::new(table.clone(), u32::MAX)
+        };
+        s.body = Body::DropTable { table };
+    }
+
+    pub fn table_name(&self) -> String {
+        match &self.0.state().body {
+            Body::DropTable { table } => table.clone(),
+            _ => unreachable!("typed request"),
+        }
+    }
+}
+
+impl ArchiveRequest {
+    pub fn set_table_id(&self, tbl: TableIdent) {
+        self.0.set_table_id(tbl);
+    }
+
+    /// Archive timestamp (0 = now, in microseconds).
+    pub fn set_snapshot_timestamp(&self, ts: u64) {
+        if let Body::Archive { snapshot_ts } = &mut self.0.state().body {
+            *snapshot_ts = ts;
+        }
+    }
+
+    pub fn snapshot_timestamp(&self) -> u64 {
+        match &self.0.state().body {
+            Body::Archive { snapshot_ts } => *snapshot_ts,
+            _ => unreachable!("typed request"),
+        }
+    }
+}
+
+impl GlobalArchiveRequest {
+    pub fn set_snapshot_timestamp(&self, ts: u64) {
+        if let Body::GlobalArchive { snapshot_ts } = &mut self.0.state().body {
+            *snapshot_ts = ts;
+        }
+    }
+
+    pub fn snapshot_timestamp(&self) -> u64 {
+        match &self.0.state().body {
+            Body::GlobalArchive { snapshot_ts } => *snapshot_ts,
+            _ => unreachable!("typed request"),
+        }
+    }
+}
+
+impl CompactRequest {
+    pub fn set_table_id(&self, tbl: TableIdent) {
+        self.0.set_table_id(tbl);
+    }
+}
+
+impl CleanExpiredRequest {
+    pub fn set_table_id(&self, tbl: TableIdent) {
+        self.0.set_table_id(tbl);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifecycle_and_callback() {
+        let r = ReadRequest::new();
+        assert!(r.is_done(), "never submitted reports done");
+        r.set_args(TableIdent::new("t", 1), b"k".to_vec());
+        let (tx, rx) = std::sync::mpsc::channel();
+        assert!(r.untyped().begin(7, Some(Box::new(move |req: &Request| {
+            tx.send((req.user_data(), req.error())).unwrap();
+        }))));
+        assert!(!r.is_done());
+        assert!(!r.untyped().begin(0, None), "already in flight");
+        let h = r.clone();
+        let t = std::thread::spawn(move || {
+            h.untyped().complete(Err(Error::not_found("no such key")));
+        });
+        r.wait();
+        t.join().unwrap();
+        assert_eq!(rx.recv().unwrap(), (7, KvError::NotFound));
+        assert_eq!(r.error_message(), "no such key");
+        assert!(!r.retryable());
+        assert!(r.untyped().begin(0, None), "resubmittable once done");
+    }
+
+    #[test]
+    fn scan_arguments() {
+        let s = ScanRequest::new();
+        s.set_args(TableIdent::new("t", 0), b"a".to_vec(), b"z".to_vec(), false);
+        s.set_pagination(0, 10);
+        s.set_prefetch_page_num(0);
+        assert_eq!(s.prefetch_page_num(), 6);
+        s.set_prefetch_page_num(1000);
+        assert_eq!(s.prefetch_page_num(), 128);
+        assert_eq!(s.begin_key(), b"a");
+        assert_eq!(RequestType::Scan.as_str(), "scan");
+        assert!(RequestType::ListObject.is_read_only());
+        assert!(!RequestType::BatchWrite.is_read_only());
+    }
+}

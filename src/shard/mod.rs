@@ -1,0 +1,229 @@
+//! Shards: one thread each, owning the partitions `partition_id %
+//! num_threads` selects, running many requests at once as tasks on the
+//! thread's runtime. Writes to one partition run one at a time in arrival
+//! order; reads run beside them on the last committed version.
+
+pub mod partition;
+mod tasks;
+pub mod util;
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
+use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex};
+
+use crate::format::compression::ValueCodec;
+use crate::io::file::FdCache;
+use crate::io::runtime::{IoHandle, RemoteWaker, Runtime, RuntimeConfig};
+use crate::options::KvOptions;
+use crate::request::Request;
+use crate::tree::IndexCache;
+use crate::types::TableIdent;
+use partition::{MemFiles, Partition, Storage};
+
+/// What a shard receives from the store.
+pub enum Msg {
+    Request(Request),
+    /// Finish every queued and running request, then exit.
+    Stop,
+}
+
+/// State shared by all shards of a running store.
+#[derive(Default)]
+pub struct StoreEnv {
+    /// In-memory stores: every partition that holds data, for DropTable.
+    pub memory_partitions: Mutex<BTreeSet<TableIdent>>,
+}
+
+/// Everything a shard's tasks share.
+pub struct ShardCtx {
+    pub id: usize,
+    pub opts: Arc<KvOptions>,
+    pub term: u64,
+    pub io: IoHandle,
+    pub fds: FdCache,
+    pub cache: IndexCache,
+    pub env: Arc<StoreEnv>,
+    partitions: RefCell<HashMap<TableIdent, Rc<Partition>>>,
+    next_key: Cell<u64>,
+    codecs: RefCell<Vec<ValueCodec>>,
+    clock: Cell<u64>,
+}
+
+impl ShardCtx {
+    /// The shard's partition object (created unloaded on first use).
+    pub fn partition(&self, tbl: &TableIdent) -> Rc<Partition> {
+        let tick = self.clock.get() + 1;
+        self.clock.set(tick);
+        if let Some(p) = self.partitions.borrow().get(tbl) {
+            p.last_used.set(tick);
+            return p.clone();
+        }
+        let key = self.next_key.get();
+        self.next_key.set(key + 1);
+        let storage = if self.opts.store_path.is_empty() {
+            Storage::Memory(RefCell::new(MemFiles::default()))
+        } else {
+            let root = PathBuf::from(&self.opts.store_path[tbl.disk_index(self.opts.store_path.len())]);
+            Storage::Disk {
+                dir: root.join(tbl.to_string()),
+                root,
+            }
+        };
+        let p = Rc::new(Partition::new(tbl.clone(), key, storage));
+        p.last_used.set(tick);
+        self.partitions.borrow_mut().insert(tbl.clone(), p.clone());
+        p
+    }
+
+    /// A zstd context from the shard's pool.
+    pub fn codec(&self) -> ValueCodec {
+        self.codecs.borrow_mut().pop().unwrap_or_default()
+    }
+
+    pub fn return_codec(&self, c: ValueCodec) {
+        self.codecs.borrow_mut().push(c);
+    }
+
+    /// Drops idle partitions' metadata (least recently used first) while
+    /// the shard's share of `root_meta_cache_size` is exceeded. In-memory
+    /// partitions hold the data itself and are never dropped.
+    pub fn trim_partitions(&self) {
+        if self.opts.store_path.is_empty() {
+            return;
+        }
+        let budget = (self.opts.root_meta_cache_size / self.opts.num_threads.max(1) as u64) as usize;
+        let parts: Vec<Rc<Partition>> = self.partitions.borrow().values().cloned().collect();
+        let mut used: usize = parts.iter().map(|p| p.memory_bytes()).sum();
+        if used <= budget {
+            return;
+        }
+        let mut idle: Vec<&Rc<Partition>> = parts.iter().filter(|p| p.idle() && Rc::strong_count(p) <= 2).collect();
+        idle.sort_by_key(|p| p.last_used.get());
+        for p in idle {
+            if used <= budget {
+                break;
+            }
+            used -= p.memory_bytes();
+            p.unload();
+            self.cache.remove_partition(p.key);
+            if let Some(dir) = p.dir() {
+                self.fds.remove_dir(dir);
+            }
+            self.partitions.borrow_mut().remove(&p.tbl);
+        }
+    }
+}
+
+/// A running shard thread, as the store sees it.
+pub struct ShardThread {
+    pub tx: Sender<Msg>,
+    pub waker: RemoteWaker,
+    pub join: Mutex<Option<JoinHandle<()>>>,
+    pub backend: &'static str,
+}
+
+impl ShardThread {
+    /// Hands a message to the shard and wakes it.
+    pub fn send(&self, msg: Msg) -> bool {
+        let ok = self.tx.send(msg).is_ok();
+        self.waker.wake();
+        ok
+    }
+
+    /// Waits for the thread to exit (after `Msg::Stop`).
+    pub fn join(&self) {
+        let h = self.join.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(h) = h
+            && h.join().is_err()
+        {
+            log::error!("a shard thread panicked");
+        }
+    }
+}
+
+/// Starts a shard thread; its runtime is built on the thread itself.
+pub fn spawn_shard(setup: ShardSetup, cfg: RuntimeConfig) -> crate::Result<ShardThread> {
+    let (tx, rx) = channel::<Msg>();
+    let (ready_tx, ready_rx) = channel();
+    let id = setup.id;
+    let join = std::thread::Builder::new()
+        .name(format!("eloqstore-shard-{id}"))
+        .spawn(move || {
+            let rt = match Runtime::new(&cfg) {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            let _ = ready_tx.send(Ok((rt.remote(), rt.backend_name())));
+            run_shard(setup, rt, rx);
+        })
+        .map_err(|e| crate::Error::from_io(&e, "spawning a shard thread"))?;
+    match ready_rx.recv() {
+        Ok(Ok((waker, backend))) => Ok(ShardThread {
+            tx,
+            waker,
+            join: Mutex::new(Some(join)),
+            backend,
+        }),
+        Ok(Err(e)) => {
+            let _ = join.join();
+            Err(e)
+        }
+        Err(_) => {
+            let _ = join.join();
+            Err(crate::Error::new(crate::KvError::IoFail, format!("shard {id} failed to start")))
+        }
+    }
+}
+
+/// The body of a shard thread: receive requests, run them, exit after
+/// `Stop` once everything has finished.
+fn run_shard(setup: ShardSetup, rt: Runtime, rx: Receiver<Msg>) {
+    let ctx = Rc::new(ShardCtx {
+        id: setup.id,
+        opts: setup.opts.clone(),
+        term: setup.term,
+        io: rt.handle(),
+        fds: FdCache::new(setup.fd_capacity),
+        cache: IndexCache::new((setup.opts.buffer_pool_size / setup.opts.data_page_size.max(1) as u64) as usize),
+        env: setup.env,
+        partitions: RefCell::default(),
+        next_key: Cell::new(0),
+        codecs: RefCell::default(),
+        clock: Cell::new(0),
+    });
+    let mut stopping = false;
+    loop {
+        loop {
+            match rx.try_recv() {
+                Ok(Msg::Request(req)) => tasks::dispatch(&ctx, &rt, req),
+                Ok(Msg::Stop) => stopping = true,
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    stopping = true;
+                    break;
+                }
+            }
+        }
+        if stopping && rt.task_count() == 0 {
+            break;
+        }
+        rt.turn(None);
+    }
+    log::debug!("shard {} stopped", ctx.id);
+}
+
+/// What a shard thread needs to start.
+pub struct ShardSetup {
+    pub id: usize,
+    pub opts: Arc<KvOptions>,
+    pub term: u64,
+    pub fd_capacity: usize,
+    pub env: Arc<StoreEnv>,
+}

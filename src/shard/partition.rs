@@ -1,0 +1,586 @@
+//! One partition as a shard holds it: its committed version (what readers
+//! see), the writer's page mapper, the manifest's logical size, and where
+//! its files live (a directory, or memory for in-memory stores). Loading
+//! replays the manifest; committing writes pages, syncs them, then appends
+//! a manifest record (or replaces the manifest with a snapshot).
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use super::ShardCtx;
+use super::util::{WriteQueue, all_ok, join_all};
+use crate::error::{Error, KvError, Result};
+use crate::format::compression::{DictSampler, Dictionary};
+use crate::format::manifest::{self, TermMap};
+use crate::format::names::{PartitionFile, classify, data_file_name, manifest_file_name};
+use crate::format::page::{AlignedBuf, FileId, FilePageId, MAX_PAGE_ID, PageId};
+use crate::io::file::{FileKind, IoFile, OpenOptions};
+use crate::io::runtime::Notify;
+use crate::mapping::{MappingTable, PageMapper};
+use crate::tree::write::WritePlan;
+use crate::tree::{PageSource, ReadCtx};
+use crate::types::TableIdent;
+
+/// A partition's files when the store has no disk: pages and the manifest
+/// bytes, kept until the store stops.
+#[derive(Default)]
+pub struct MemFiles {
+    pub pages: HashMap<FilePageId, AlignedBuf>,
+    pub manifest: Vec<u8>,
+}
+
+pub enum Storage {
+    Disk { dir: PathBuf, root: PathBuf },
+    Memory(RefCell<MemFiles>),
+}
+
+/// What readers see: a committed state of both trees. Dropping the last
+/// reference hands the file pages the next version no longer uses back for
+/// reuse.
+pub struct Version {
+    pub root: PageId,
+    pub ttl_root: PageId,
+    pub mapping: MappingTable,
+    pub terms: Rc<TermMap>,
+    pub dict: Option<Rc<Dictionary>>,
+    retire: RefCell<Vec<FilePageId>>,
+    sink: Rc<RefCell<Vec<FilePageId>>>,
+    live: Rc<Cell<usize>>,
+}
+
+impl Drop for Version {
+    fn drop(&mut self) {
+        self.sink.borrow_mut().append(&mut self.retire.borrow_mut());
+        self.live.set(self.live.get() - 1);
+    }
+}
+
+pub struct Loaded {
+    pub version: Rc<Version>,
+    pub mapper: PageMapper,
+    /// Where the next manifest log record goes.
+    pub manifest_size: usize,
+    pub dict: Option<Rc<Dictionary>>,
+    /// A dictionary trained since the last snapshot forces a snapshot.
+    pub dict_dirty: bool,
+    pub sampler: DictSampler,
+    /// Data files known to exist.
+    pub files: BTreeSet<FileId>,
+}
+
+pub enum PartState {
+    Unloaded,
+    /// No manifest: never written (or not on this store).
+    Missing,
+    Loaded(Box<Loaded>),
+    /// A manifest write failed: what is durable is unknown until the
+    /// manifest is replayed again, once no reader holds a version.
+    Poisoned,
+}
+
+pub struct Partition {
+    pub tbl: TableIdent,
+    /// This partition's key in the shard's index cache.
+    pub key: u64,
+    pub storage: Storage,
+    pub state: RefCell<PartState>,
+    loading: Cell<bool>,
+    loaded: Notify,
+    pub writes: Rc<WriteQueue>,
+    /// File pages of dropped versions, waiting to join the pool.
+    released: Rc<RefCell<Vec<FilePageId>>>,
+    live_versions: Rc<Cell<usize>>,
+    versions_gone: Notify,
+    pub last_used: Cell<u64>,
+}
+
+impl Partition {
+    pub fn new(tbl: TableIdent, key: u64, storage: Storage) -> Partition {
+        Partition {
+            tbl,
+            key,
+            storage,
+            state: RefCell::new(PartState::Unloaded),
+            loading: Cell::new(false),
+            loaded: Notify::new(),
+            writes: Rc::new(WriteQueue::default()),
+            released: Rc::default(),
+            live_versions: Rc::default(),
+            versions_gone: Notify::new(),
+            last_used: Cell::new(0),
+        }
+    }
+
+    pub fn dir(&self) -> Option<&Path> {
+        match &self.storage {
+            Storage::Disk { dir, .. } => Some(dir),
+            Storage::Memory(_) => None,
+        }
+    }
+
+    /// Whether the partition could be dropped from memory now.
+    pub fn idle(&self) -> bool {
+        !self.writes.busy() && !self.loading.get() && self.live_versions.get() <= 1
+    }
+
+    /// Memory held by the loaded mapping.
+    pub fn memory_bytes(&self) -> usize {
+        match &*self.state.borrow() {
+            PartState::Loaded(l) => l.mapper.memory_bytes(),
+            _ => 0,
+        }
+    }
+
+    /// Drops the in-memory state (reloaded on next use).
+    pub fn unload(&self) {
+        *self.state.borrow_mut() = PartState::Unloaded;
+    }
+
+    pub fn make_version(
+        &self,
+        root: PageId,
+        ttl_root: PageId,
+        mapping: MappingTable,
+        terms: Rc<TermMap>,
+        dict: Option<Rc<Dictionary>>,
+    ) -> Rc<Version> {
+        self.live_versions.set(self.live_versions.get() + 1);
+        Rc::new(Version {
+            root,
+            ttl_root,
+            mapping,
+            terms,
+            dict,
+            retire: RefCell::default(),
+            sink: self.released.clone(),
+            live: self.live_versions.clone(),
+        })
+    }
+
+    /// The committed version, loading the manifest first if needed;
+    /// `None` when the partition has no manifest.
+    pub async fn version(&self, shard: &ShardCtx) -> Result<Option<Rc<Version>>> {
+        loop {
+            match &*self.state.borrow() {
+                PartState::Loaded(l) => return Ok(Some(l.version.clone())),
+                PartState::Missing => return Ok(None),
+                _ => {}
+            }
+            self.ensure_loaded(shard).await?;
+        }
+    }
+
+    /// Loads the manifest unless it is loaded (or known missing).
+    pub async fn ensure_loaded(&self, shard: &ShardCtx) -> Result<()> {
+        loop {
+            let poisoned = match &*self.state.borrow() {
+                PartState::Loaded(_) | PartState::Missing => return Ok(()),
+                PartState::Poisoned => true,
+                PartState::Unloaded => false,
+            };
+            if self.loading.get() {
+                self.loaded.notified().await;
+                continue;
+            }
+            if poisoned {
+                // Readers of the old version must finish before the manifest
+                // decides which pages are free.
+                while self.live_versions.get() > 0 {
+                    self.versions_gone.notified().await;
+                }
+            }
+            self.loading.set(true);
+            let res = self.load(shard).await;
+            self.loading.set(false);
+            self.loaded.notify_all();
+            return res;
+        }
+    }
+
+    /// Called when a version may have been dropped.
+    pub fn poke(&self) {
+        if self.live_versions.get() == 0 {
+            self.versions_gone.notify_all();
+        }
+    }
+
+    async fn load(&self, shard: &ShardCtx) -> Result<()> {
+        let opts = &shard.opts;
+        let (bytes, files) = match &self.storage {
+            Storage::Memory(m) => {
+                let m = m.borrow();
+                if m.manifest.is_empty() {
+                    *self.state.borrow_mut() = PartState::Missing;
+                    return Ok(());
+                }
+                (m.manifest.clone(), BTreeSet::new())
+            }
+            Storage::Disk { dir, .. } => {
+                let path = dir.join(manifest_file_name(shard.term));
+                let file = match IoFile::open(&path, FileKind::Manifest, OpenOptions::read_only().direct(false)) {
+                    Ok(f) => Rc::new(f),
+                    Err(e) if e.code() == KvError::NotFound => {
+                        *self.state.borrow_mut() = PartState::Missing;
+                        return Ok(());
+                    }
+                    Err(e) => return Err(e),
+                };
+                let len = file.len()? as usize;
+                let bytes = shard.io.read_vec_at(&file, len, 0).await?;
+                (bytes, list_data_files(dir)?)
+            }
+        };
+        let st = manifest::replay(&bytes).map_err(|e| e.context(format_args!("{} manifest", self.tbl)))?;
+        let dict = if st.dict.is_empty() {
+            None
+        } else {
+            Some(Rc::new(Dictionary::new(st.dict.clone())?))
+        };
+        let mapper = PageMapper::from_manifest(&st, opts.data_append_mode, opts.pages_per_file_shift, shard.term);
+        let version = self.make_version(
+            st.root,
+            st.ttl_root,
+            mapper.table().clone(),
+            Rc::new(mapper.terms().clone()),
+            dict.clone(),
+        );
+        // A fresh load owns every free page: nothing retired is pending.
+        self.released.borrow_mut().clear();
+        *self.state.borrow_mut() = PartState::Loaded(Box::new(Loaded {
+            version,
+            mapper,
+            manifest_size: st.file_size,
+            dict,
+            dict_dirty: false,
+            sampler: DictSampler::default(),
+            files,
+        }));
+        Ok(())
+    }
+
+    /// File pages released by dropped versions since the last call; they
+    /// must leave the index cache before they are reused.
+    pub fn take_released(&self) -> Vec<FilePageId> {
+        std::mem::take(&mut *self.released.borrow_mut())
+    }
+
+    /// A state for a partition being written for the first time.
+    pub fn create(&self, shard: &ShardCtx) {
+        let mapper = PageMapper::new(shard.opts.data_append_mode, shard.opts.pages_per_file_shift, shard.term);
+        let version = self.make_version(MAX_PAGE_ID, MAX_PAGE_ID, MappingTable::new(), Rc::default(), None);
+        *self.state.borrow_mut() = PartState::Loaded(Box::new(Loaded {
+            version,
+            mapper,
+            manifest_size: 0,
+            dict: None,
+            dict_dirty: false,
+            sampler: DictSampler::default(),
+            files: BTreeSet::new(),
+        }));
+    }
+
+    // ---- commit -------------------------------------------------------------
+
+    /// Makes a write plan durable and visible: pages, their sync, then the
+    /// manifest. On an error before the manifest write nothing changed; on
+    /// a manifest error the partition is reloaded before its next use.
+    pub async fn commit(&self, shard: &ShardCtx, plan: WritePlan, force_snapshot: bool) -> Result<()> {
+        let (dict_dirty, dict, manifest_size, mut files) = match &*self.state.borrow() {
+            PartState::Loaded(l) => (l.dict_dirty, l.dict.clone(), l.manifest_size, l.files.clone()),
+            _ => return Err(Error::new(KvError::IoFail, "partition state lost during a write")),
+        };
+        if plan.changes.is_empty() && !force_snapshot {
+            return Ok(());
+        }
+        let new_files = self.write_pages(shard, &plan, &mut files).await?;
+        let terms = plan.mapper.terms_for_manifest();
+        let log_len = manifest::padded_len(manifest::log_payload_len(&plan.changes, &terms));
+        let use_log = !force_snapshot
+            && !dict_dirty
+            && manifest_size > 0
+            && manifest_size + log_len <= shard.opts.manifest_limit as usize;
+        let res = if use_log {
+            let rec = manifest::encode_record(plan.root, plan.ttl_root, &manifest::encode_log(&plan.changes, &terms));
+            self.append_manifest(shard, rec, manifest_size).await
+        } else {
+            let dict_bytes = dict.as_ref().map(|d| d.bytes().to_vec()).unwrap_or_default();
+            let payload =
+                manifest::encode_snapshot(plan.mapper.max_fp_id(), &dict_bytes, plan.mapper.table().iter(), &terms);
+            let rec = manifest::encode_record(plan.root, plan.ttl_root, &payload);
+            self.replace_manifest(shard, rec, new_files).await
+        };
+        let new_size = match res {
+            Ok(size) => size,
+            Err(e) => {
+                *self.state.borrow_mut() = PartState::Poisoned;
+                shard.cache.remove_partition(self.key);
+                return Err(e);
+            }
+        };
+        let version = self.make_version(
+            plan.root,
+            plan.ttl_root,
+            plan.mapper.table().clone(),
+            Rc::new(plan.mapper.terms().clone()),
+            dict,
+        );
+        for w in &plan.writes {
+            if w.is_index {
+                shard.cache.insert(self.key, w.fp, Rc::new(w.page.clone()));
+            }
+        }
+        let old = {
+            let mut st = self.state.borrow_mut();
+            let PartState::Loaded(l) = &mut *st else {
+                return Err(Error::new(KvError::IoFail, "partition state lost during a write"));
+            };
+            l.mapper = plan.mapper;
+            l.manifest_size = new_size;
+            l.files = files;
+            if !use_log {
+                l.dict_dirty = false;
+            }
+            std::mem::replace(&mut l.version, version)
+        };
+        old.retire.borrow_mut().extend(plan.released);
+        drop(old);
+        self.poke();
+        Ok(())
+    }
+
+    /// Writes and syncs the plan's pages. Returns whether files were created.
+    async fn write_pages(&self, shard: &ShardCtx, plan: &WritePlan, files: &mut BTreeSet<FileId>) -> Result<bool> {
+        let (dir, root) = match &self.storage {
+            Storage::Memory(m) => {
+                let mut m = m.borrow_mut();
+                for w in &plan.writes {
+                    m.pages.insert(w.fp, w.page.clone());
+                }
+                return Ok(false);
+            }
+            Storage::Disk { dir, root } => (dir, root),
+        };
+        if plan.writes.is_empty() {
+            return Ok(false);
+        }
+        let opts = &shard.opts;
+        let shift = opts.pages_per_file_shift;
+        let page_size = opts.data_page_size as usize;
+        let mut created_dir = false;
+        if files.is_empty() && !dir.exists() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::from_io(&e, dir.display()))?;
+            sync_dir(root)?;
+            created_dir = true;
+        }
+        // Runs of consecutive slots per file, at most max_write_batch_pages.
+        let mut by_file: BTreeMap<FileId, Vec<(u64, &AlignedBuf)>> = BTreeMap::new();
+        for w in &plan.writes {
+            by_file
+                .entry(w.fp >> shift)
+                .or_default()
+                .push((w.fp & ((1u64 << shift) - 1), &w.page));
+        }
+        let mut created = false;
+        let mut handles = Vec::new();
+        let mut runs = Vec::new();
+        for (file_id, mut pages) in by_file {
+            pages.sort_by_key(|p| p.0);
+            let term = plan.mapper.terms().get(&file_id).copied().unwrap_or(shard.term);
+            let path = dir.join(data_file_name(file_id, term));
+            let is_new = !files.contains(&file_id);
+            let file = shard.fds.get_or_open(&path, FileKind::Data, OpenOptions::read_write().direct(true).create(true))?;
+            if is_new {
+                if opts.data_append_mode {
+                    file.allocate(opts.data_file_size() as u64)?;
+                }
+                files.insert(file_id);
+                created = true;
+            }
+            handles.push(file.clone());
+            let max_run = opts.max_write_batch_pages.max(1) as usize;
+            let mut i = 0;
+            while i < pages.len() {
+                let mut j = i + 1;
+                while j < pages.len() && pages[j].0 == pages[j - 1].0 + 1 && j - i < max_run {
+                    j += 1;
+                }
+                let bufs: Vec<AlignedBuf> = pages[i..j].iter().map(|p| (*p.1).clone()).collect();
+                runs.push((file.clone(), pages[i].0 * page_size as u64, bufs));
+                i = j;
+            }
+        }
+        // Writes go out concurrently, a bounded number at a time.
+        let limit = opts.max_inflight_write.max(1) as usize;
+        while !runs.is_empty() {
+            let batch: Vec<_> = runs.drain(..runs.len().min(limit)).collect();
+            let futs: Vec<_> = batch
+                .into_iter()
+                .map(|(f, off, bufs)| async move { shard.io.write_all_at(&f, bufs, off).await.map(|_| ()) })
+                .collect();
+            all_ok(join_all(futs).await)?;
+        }
+        let syncs: Vec<_> = handles.iter().map(|f| shard.io.fdatasync(f)).collect();
+        all_ok(join_all(syncs).await)?;
+        if created || created_dir {
+            sync_dir(dir)?;
+        }
+        Ok(created || created_dir)
+    }
+
+    /// Appends a log record at the manifest's logical end and syncs it.
+    async fn append_manifest(&self, shard: &ShardCtx, rec: AlignedBuf, at: usize) -> Result<usize> {
+        let len = rec.len();
+        match &self.storage {
+            Storage::Memory(m) => {
+                let mut m = m.borrow_mut();
+                m.manifest.truncate(at);
+                m.manifest.extend_from_slice(&rec);
+            }
+            Storage::Disk { dir, .. } => {
+                let path = dir.join(manifest_file_name(shard.term));
+                let file = shard.fds.get_or_open(&path, FileKind::Manifest, OpenOptions::read_write().direct(true))?;
+                shard.io.write_all_at(&file, vec![rec], at as u64).await?;
+                shard.io.fdatasync(&file).await?;
+            }
+        }
+        Ok(at + len)
+    }
+
+    /// Writes a snapshot as the new manifest: temporary file, sync, rename,
+    /// directory sync.
+    async fn replace_manifest(&self, shard: &ShardCtx, rec: AlignedBuf, _new_files: bool) -> Result<usize> {
+        let len = rec.len();
+        match &self.storage {
+            Storage::Memory(m) => {
+                m.borrow_mut().manifest = rec.to_vec();
+            }
+            Storage::Disk { dir, root } => {
+                if !dir.exists() {
+                    std::fs::create_dir_all(dir).map_err(|e| Error::from_io(&e, dir.display()))?;
+                    sync_dir(root)?;
+                }
+                let name = manifest_file_name(shard.term);
+                let path = dir.join(&name);
+                let tmp = dir.join(format!("{name}{}", crate::format::names::TMP_SUFFIX));
+                let _ = std::fs::remove_file(&tmp);
+                shard.fds.remove(&tmp);
+                let file = Rc::new(IoFile::open(
+                    &tmp,
+                    FileKind::Manifest,
+                    OpenOptions::read_write().direct(true).create(true),
+                )?);
+                shard.io.write_all_at(&file, vec![rec], 0).await?;
+                shard.io.fdatasync(&file).await?;
+                drop(file);
+                shard.fds.remove(&path);
+                std::fs::rename(&tmp, &path).map_err(|e| Error::from_io(&e, path.display()))?;
+                sync_dir(dir)?;
+            }
+        }
+        Ok(len)
+    }
+}
+
+/// fsync of a directory, so that entries created or renamed in it persist.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    let f = std::fs::File::open(dir).map_err(|e| Error::from_io(&e, dir.display()))?;
+    f.sync_all().map_err(|e| Error::from_io(&e, dir.display()))
+}
+
+/// Data file ids present in a partition directory.
+fn list_data_files(dir: &Path) -> Result<BTreeSet<FileId>> {
+    let mut out = BTreeSet::new();
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(Error::from_io(&e, dir.display())),
+    };
+    for ent in rd.flatten() {
+        if let Some(PartitionFile::Data { file_id, .. }) = ent.file_name().to_str().and_then(classify) {
+            out.insert(file_id);
+        }
+    }
+    Ok(out)
+}
+
+/// Reads a partition's pages as one version describes them.
+pub struct PageReader<'a> {
+    pub shard: &'a ShardCtx,
+    pub part: &'a Partition,
+    pub terms: &'a TermMap,
+}
+
+impl PageReader<'_> {
+    fn locate(&self, fp: FilePageId) -> Result<(Rc<IoFile>, u64)> {
+        let Storage::Disk { dir, .. } = &self.part.storage else {
+            unreachable!("memory partitions are read from memory")
+        };
+        let shift = self.shard.opts.pages_per_file_shift;
+        let file_id = fp >> shift;
+        let term = self.terms.get(&file_id).copied().ok_or_else(|| {
+            Error::corrupted(format!("data file {file_id} of {} is missing from the term map", self.part.tbl))
+        })?;
+        let path = dir.join(data_file_name(file_id, term));
+        let file = self
+            .shard
+            .fds
+            .get_or_open(&path, FileKind::Data, OpenOptions::read_write().direct(true))?;
+        Ok((file, (fp & ((1u64 << shift) - 1)) * self.shard.opts.data_page_size as u64))
+    }
+
+    fn from_memory(&self, fp: FilePageId) -> Option<Result<AlignedBuf>> {
+        match &self.part.storage {
+            Storage::Memory(m) => Some(
+                m.borrow()
+                    .pages
+                    .get(&fp)
+                    .cloned()
+                    .ok_or_else(|| Error::corrupted(format!("file page {fp} of {} was never written", self.part.tbl))),
+            ),
+            Storage::Disk { .. } => None,
+        }
+    }
+}
+
+impl PageSource for PageReader<'_> {
+    async fn read_page(&self, fp: FilePageId) -> Result<AlignedBuf> {
+        if let Some(r) = self.from_memory(fp) {
+            return r;
+        }
+        let (file, off) = self.locate(fp)?;
+        let buf = AlignedBuf::zeroed(self.shard.opts.data_page_size as usize);
+        self.shard.io.read_exact_at(&file, buf, off).await.map_err(page_read_error)
+    }
+
+    async fn read_pages(&self, fps: &[FilePageId]) -> Result<Vec<AlignedBuf>> {
+        if matches!(self.part.storage, Storage::Memory(_)) {
+            return fps.iter().map(|&fp| self.from_memory(fp).expect("memory")).collect();
+        }
+        let reqs = fps.iter().map(|&fp| self.locate(fp)).collect::<Result<Vec<_>>>()?;
+        let res = self
+            .shard
+            .io
+            .read_many(reqs, self.shard.opts.data_page_size as usize)
+            .await;
+        res.into_iter().map(|r| r.map_err(page_read_error)).collect()
+    }
+}
+
+/// A page cut short by the end of its file is damage, not an I/O failure.
+fn page_read_error(e: Error) -> Error {
+    if e.code() == KvError::EndOfFile {
+        Error::corrupted(e.message())
+    } else {
+        e
+    }
+}
+
+/// A read context over a version, with the shard's index cache.
+pub fn read_ctx<'a>(shard: &'a ShardCtx, reader: &'a PageReader<'a>, v: &'a Version) -> ReadCtx<'a, PageReader<'a>> {
+    let mut ctx = ReadCtx::new(reader, &v.mapping, &*shard.opts.comparator);
+    ctx.skip_checksum = shard.opts.skip_verify_checksum;
+    ctx.cache = Some((&shard.cache, reader.part.key));
+    ctx
+}

@@ -1,0 +1,398 @@
+//! Request handlers run as shard tasks.
+
+use std::cmp::Ordering;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use super::ShardCtx;
+use super::partition::{PageReader, PartState, Partition, Version, read_ctx};
+use super::util::{Ticket, now_ms, now_us};
+use crate::error::{Error, KvError, Result};
+use crate::format::compression::Dictionary;
+use crate::format::page::MAX_PAGE_ID;
+use crate::format::ttl::parse_ttl_key;
+use crate::io::runtime::Runtime;
+use crate::request::{Body, Request, RequestType, ScanResult};
+use crate::tree::write::{Change, TreeConfig, TreeWriter};
+use crate::tree::{ReadCtx, TreeEntry};
+use crate::types::{KvEntry, WriteDataEntry, WriteOp};
+
+/// Completes its request when dropped without an outcome (a task that
+/// panicked), so no caller waits forever.
+struct Completion(Option<Request>);
+
+impl Completion {
+    fn finish(mut self, res: Result<()>) {
+        if let Some(r) = self.0.take() {
+            r.complete(res);
+        }
+    }
+}
+
+impl Drop for Completion {
+    fn drop(&mut self) {
+        if let Some(r) = self.0.take() {
+            r.complete(Err(Error::new(KvError::IoFail, "internal error: the request's task failed")));
+        }
+    }
+}
+
+/// Starts the task serving a request.
+pub fn dispatch(ctx: &Rc<ShardCtx>, rt: &Runtime, req: Request) {
+    let done = Completion(Some(req.clone()));
+    let ty = req.request_type();
+    let tbl = req.table_id();
+    match ty {
+        RequestType::Read | RequestType::Floor | RequestType::Scan => {
+            let ctx = ctx.clone();
+            rt.spawn(async move {
+                let part = ctx.partition(&tbl);
+                let res = read_task(&ctx, &part, &req).await;
+                part.poke();
+                done.finish(res);
+                ctx.trim_partitions();
+            });
+        }
+        RequestType::BatchWrite | RequestType::Truncate | RequestType::CleanExpired => {
+            let part = ctx.partition(&tbl);
+            // The ticket is taken on arrival: writes run in arrival order.
+            let ticket = part.writes.ticket();
+            let ctx = ctx.clone();
+            rt.spawn(async move {
+                let res = write_task(&ctx, &part, &req, ticket).await;
+                part.poke();
+                done.finish(res);
+                ctx.trim_partitions();
+            });
+        }
+        RequestType::Compact | RequestType::Archive => done.finish(Err(Error::invalid_args(format!(
+            "{} requests are not supported by this engine yet",
+            ty.as_str()
+        )))),
+        RequestType::ListObject => done.finish(Err(Error::invalid_args(
+            "ListObject needs a cloud store (cloud_store_path), which this engine does not support",
+        ))),
+        RequestType::DropTable | RequestType::GlobalArchive => done.finish(Err(Error::invalid_args(format!(
+            "{} requests are handled by the store, not a shard",
+            ty.as_str()
+        )))),
+    }
+}
+
+fn expired(e: &TreeEntry, now_ms: u64) -> bool {
+    e.expire_ts != 0 && e.expire_ts <= now_ms
+}
+
+async fn read_task(ctx: &ShardCtx, part: &Partition, req: &Request) -> Result<()> {
+    let Some(v) = part.version(ctx).await? else {
+        return Err(Error::not_found(format!("partition {} does not exist", part.tbl)));
+    };
+    let reader = PageReader {
+        shard: ctx,
+        part,
+        terms: &v.terms,
+    };
+    let rctx = read_ctx(ctx, &reader, &v);
+    let now = now_ms();
+    enum Args {
+        Read(Vec<u8>),
+        Floor(Vec<u8>),
+        Scan {
+            begin: Vec<u8>,
+            end: Vec<u8>,
+            inclusive: bool,
+            max_entries: usize,
+            max_size: usize,
+            prefetch: usize,
+        },
+    }
+    let args = match &req.state().body {
+        Body::Read { key, .. } => Args::Read(key.clone()),
+        Body::Floor { key, .. } => Args::Floor(key.clone()),
+        Body::Scan {
+            begin,
+            end,
+            begin_inclusive,
+            max_entries,
+            max_size,
+            prefetch,
+            ..
+        } => Args::Scan {
+            begin: begin.clone(),
+            end: end.clone(),
+            inclusive: *begin_inclusive,
+            max_entries: *max_entries,
+            max_size: *max_size,
+            prefetch: *prefetch,
+        },
+        _ => unreachable!("read request"),
+    };
+    let mut codec = ctx.codec();
+    let res = async {
+        match args {
+            Args::Read(key) => {
+                let e = rctx.get(v.root, &key).await?;
+                let e = match e {
+                    Some(e) if !expired(&e, now) => e,
+                    _ => return Err(Error::not_found("key not found")),
+                };
+                let entry = resolve(&rctx, &v, e, &mut codec).await?;
+                if let Body::Read { out, .. } = &mut req.state().body {
+                    *out = Some(entry);
+                }
+                Ok(())
+            }
+            Args::Floor(key) => {
+                let found = rctx.floor_where(v.root, &key, |e| !expired(e, now)).await?;
+                let Some(e) = found else {
+                    return Err(Error::not_found("no key at or below the search key"));
+                };
+                let entry = resolve(&rctx, &v, e, &mut codec).await?;
+                if let Body::Floor { out, .. } = &mut req.state().body {
+                    *out = Some(entry);
+                }
+                Ok(())
+            }
+            Args::Scan {
+                begin,
+                end,
+                inclusive,
+                max_entries,
+                max_size,
+                prefetch,
+            } => {
+                let mut result = ScanResult::default();
+                let mut bytes = 0usize;
+                let mut cur = rctx.seek(v.root, &begin, inclusive, prefetch).await?;
+                while let Some(e) = cur.next(&rctx).await? {
+                    if !end.is_empty() && rctx.cmp.compare(&e.key, &end) != Ordering::Less {
+                        break;
+                    }
+                    if expired(&e, now) {
+                        continue;
+                    }
+                    if result.entries.len() >= max_entries {
+                        result.has_remaining = true;
+                        break;
+                    }
+                    let entry = resolve(&rctx, &v, e, &mut codec).await?;
+                    let size = entry.key.len() + entry.value.len() + 16;
+                    if bytes > 0 && bytes.saturating_add(size) > max_size {
+                        result.has_remaining = true;
+                        break;
+                    }
+                    bytes += size;
+                    result.entries.push(entry);
+                }
+                if let Body::Scan { out, .. } = &mut req.state().body {
+                    *out = Arc::new(result);
+                }
+                Ok(())
+            }
+        }
+    }
+    .await;
+    ctx.return_codec(codec);
+    res
+}
+
+async fn resolve(
+    rctx: &ReadCtx<'_, PageReader<'_>>,
+    v: &Version,
+    e: TreeEntry,
+    codec: &mut crate::format::compression::ValueCodec,
+) -> Result<KvEntry> {
+    let value = rctx.resolve_value(&e, codec, v.dict.as_deref()).await?;
+    Ok(KvEntry {
+        key: e.key,
+        value,
+        timestamp: e.timestamp,
+        expire_ts: e.expire_ts,
+    })
+}
+
+/// What a write request asks for.
+enum WriteKind {
+    Batch(Arc<Vec<WriteDataEntry>>),
+    Truncate(Vec<u8>),
+    CleanExpired,
+}
+
+async fn write_task(ctx: &ShardCtx, part: &Partition, req: &Request, mut ticket: Ticket) -> Result<()> {
+    let kind = match &req.state().body {
+        Body::BatchWrite { batch } => WriteKind::Batch(batch.clone()),
+        Body::Truncate { position } => WriteKind::Truncate(position.clone()),
+        Body::CleanExpired => WriteKind::CleanExpired,
+        _ => unreachable!("write request"),
+    };
+    if let WriteKind::Batch(batch) = &kind {
+        validate_batch(ctx, batch)?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+    }
+    ticket.acquire().await;
+    part.ensure_loaded(ctx).await?;
+    let missing = matches!(&*part.state.borrow(), PartState::Missing);
+    if missing {
+        match kind {
+            // Nothing to truncate or clean in a partition never written.
+            WriteKind::Truncate(_) | WriteKind::CleanExpired => return Ok(()),
+            WriteKind::Batch(_) => {
+                part.create(ctx);
+                if ctx.opts.store_path.is_empty() {
+                    let mut reg = ctx.env.memory_partitions.lock().unwrap_or_else(|e| e.into_inner());
+                    reg.insert(part.tbl.clone());
+                }
+            }
+        }
+    }
+    let mut codec = ctx.codec();
+    let res = apply_write(ctx, part, kind, &mut codec).await;
+    ctx.return_codec(codec);
+    drop(ticket);
+    res
+}
+
+fn validate_batch(ctx: &ShardCtx, batch: &[WriteDataEntry]) -> Result<()> {
+    let max_key = ctx.opts.data_page_size as usize / 2;
+    let cmp = &*ctx.opts.comparator;
+    for (i, e) in batch.iter().enumerate() {
+        if e.key.is_empty() {
+            return Err(Error::invalid_args(format!("batch entry {i} has an empty key")));
+        }
+        if e.key.len() > max_key {
+            return Err(Error::invalid_args(format!(
+                "batch entry {i} has a {}-byte key; keys are limited to data_page_size / 2 = {max_key} bytes",
+                e.key.len()
+            )));
+        }
+        if e.val.len() > u32::MAX as usize {
+            return Err(Error::invalid_args(format!(
+                "batch entry {i} has a {}-byte value; values are limited to 4 GiB - 1",
+                e.val.len()
+            )));
+        }
+        if i > 0 && cmp.compare(&batch[i - 1].key, &e.key) != Ordering::Less {
+            return Err(Error::invalid_args(format!(
+                "batch keys must be strictly ascending without duplicates (entry {i} is not above entry {})",
+                i - 1
+            )));
+        }
+    }
+    Ok(())
+}
+
+async fn apply_write(
+    ctx: &ShardCtx,
+    part: &Partition,
+    kind: WriteKind,
+    codec: &mut crate::format::compression::ValueCodec,
+) -> Result<()> {
+    // Pages of versions no reader holds any more become reusable; they
+    // leave the index cache first.
+    let released = part.take_released();
+    for fp in &released {
+        ctx.cache.remove(part.key, *fp);
+    }
+    let (version, mapper, dict) = {
+        let mut st = part.state.borrow_mut();
+        let PartState::Loaded(l) = &mut *st else {
+            return Err(Error::new(KvError::IoFail, "partition is not loaded"));
+        };
+        l.mapper.release_file_pages(released);
+        if let (WriteKind::Batch(batch), true, None) = (&kind, ctx.opts.enable_compression, &l.dict)
+            && let Some(trained) = l.sampler.offer(batch.iter().map(|e| e.val.as_slice()))
+            && !trained.is_empty()
+        {
+            l.dict = Some(Rc::new(Dictionary::new(trained)?));
+            l.dict_dirty = true;
+        }
+        (l.version.clone(), l.mapper.clone(), l.dict.clone())
+    };
+    let now = now_ms();
+    let reader = PageReader {
+        shard: ctx,
+        part,
+        terms: &version.terms,
+    };
+    let rctx = read_ctx(ctx, &reader, &version);
+    let cfg = TreeConfig {
+        page_size: ctx.opts.data_page_size as usize,
+        data_restart_interval: ctx.opts.data_page_restart_interval as usize,
+        index_restart_interval: ctx.opts.index_page_restart_interval as usize,
+        overflow_pointers: ctx.opts.overflow_pointers as usize,
+        cmp: &*ctx.opts.comparator,
+    };
+    if matches!(kind, WriteKind::Truncate(ref p) if p.is_empty()) {
+        // Full truncate: free everything, write an empty snapshot.
+        if version.root == MAX_PAGE_ID && version.ttl_root == MAX_PAGE_ID && mapper.mapped_count() == 0 {
+            return Ok(());
+        }
+        let mut w = TreeWriter::new(rctx, cfg, mapper, now, codec);
+        let (root, ttl_root) = w.truncate_all();
+        let plan = w.finish(root, ttl_root);
+        return part.commit(ctx, plan, true).await;
+    }
+    let mut w = TreeWriter::new(rctx, cfg, mapper.clone(), now, codec).with_compression(
+        ctx.opts.enable_compression,
+        dict.as_deref(),
+    );
+    let (root, ttl_root) = match &kind {
+        WriteKind::Batch(batch) => {
+            let changes: Vec<Change<'_>> = batch
+                .iter()
+                .map(|e| Change {
+                    key: &e.key,
+                    value: &e.val,
+                    timestamp: e.timestamp,
+                    expire_ts: e.expire_ts,
+                    delete: e.op == WriteOp::Delete,
+                })
+                .collect();
+            w.apply(version.root, version.ttl_root, &changes).await?
+        }
+        WriteKind::Truncate(pos) => w.truncate(version.root, version.ttl_root, pos).await?,
+        WriteKind::CleanExpired => {
+            let keys = expired_keys(&read_ctx(ctx, &reader, &version), &version, now).await?;
+            if keys.is_empty() {
+                return Ok(());
+            }
+            let ts = now_us();
+            let changes: Vec<Change<'_>> = keys
+                .iter()
+                .map(|k| Change {
+                    key: k,
+                    value: &[],
+                    timestamp: ts,
+                    expire_ts: 0,
+                    delete: true,
+                })
+                .collect();
+            w.apply(version.root, version.ttl_root, &changes).await?
+        }
+    };
+    let plan = w.finish(root, ttl_root);
+    drop(mapper);
+    part.commit(ctx, plan, false).await
+}
+
+/// User keys whose expiry has passed, from the TTL tree, in key order.
+async fn expired_keys(rctx: &ReadCtx<'_, PageReader<'_>>, v: &Version, now: u64) -> Result<Vec<Vec<u8>>> {
+    let mut ttl_ctx = rctx.clone();
+    let bytewise = crate::format::comparator::BytewiseComparator;
+    ttl_ctx.cmp = &bytewise;
+    let mut cur = ttl_ctx.seek(v.ttl_root, b"", true, 6).await?;
+    let mut keys = Vec::new();
+    while let Some(e) = cur.next(&ttl_ctx).await? {
+        match parse_ttl_key(&e.key) {
+            Some((ts, key)) if ts <= now => keys.push(key.to_vec()),
+            Some(_) => break,
+            None => return Err(Error::corrupted("TTL tree entry shorter than its expiry prefix")),
+        }
+    }
+    let cmp = &*rctx.cmp;
+    keys.sort_by(|a, b| cmp.compare(a, b));
+    keys.dedup_by(|a, b| cmp.compare(a, b) == Ordering::Equal);
+    Ok(keys)
+}
