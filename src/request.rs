@@ -66,7 +66,11 @@ pub struct ScanResult {
 impl ScanResult {
     /// (entry count, bytes counted as key + value + 16 per entry).
     pub fn size(&self) -> (usize, usize) {
-        let bytes = self.entries.iter().map(|e| e.key.len() + e.value.len() + 16).sum();
+        let bytes = self
+            .entries
+            .iter()
+            .map(|e| e.key.len() + e.value.len() + 16)
+            .sum();
         (self.entries.len(), bytes)
     }
 }
@@ -118,8 +122,14 @@ pub(crate) enum Body {
 impl Body {
     fn new(ty: RequestType) -> Body {
         match ty {
-            RequestType::Read => Body::Read { key: Vec::new(), out: None },
-            RequestType::Floor => Body::Floor { key: Vec::new(), out: None },
+            RequestType::Read => Body::Read {
+                key: Vec::new(),
+                out: None,
+            },
+            RequestType::Floor => Body::Floor {
+                key: Vec::new(),
+                out: None,
+            },
             RequestType::Scan => Body::Scan {
                 begin: Vec::new(),
                 end: Vec::new(),
@@ -134,9 +144,15 @@ impl Body {
                 recursive: false,
                 continuation: String::new(),
             },
-            RequestType::BatchWrite => Body::BatchWrite { batch: Arc::default() },
-            RequestType::Truncate => Body::Truncate { position: Vec::new() },
-            RequestType::DropTable => Body::DropTable { table: String::new() },
+            RequestType::BatchWrite => Body::BatchWrite {
+                batch: Arc::default(),
+            },
+            RequestType::Truncate => Body::Truncate {
+                position: Vec::new(),
+            },
+            RequestType::DropTable => Body::DropTable {
+                table: String::new(),
+            },
             RequestType::Archive => Body::Archive { snapshot_ts: 0 },
             RequestType::Compact => Body::Compact,
             RequestType::CleanExpired => Body::CleanExpired,
@@ -177,7 +193,13 @@ pub struct Request {
 impl std::fmt::Debug for Request {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let s = self.state();
-        write!(f, "Request({} {} err={:?})", self.inner.ty.as_str(), s.tbl, s.err)
+        write!(
+            f,
+            "Request({} {} err={:?})",
+            self.inner.ty.as_str(),
+            s.tbl,
+            s.err
+        )
     }
 }
 
@@ -265,9 +287,17 @@ impl Request {
 
     /// Blocks until the request completes.
     pub fn wait(&self) {
-        let mut g = self.inner.done_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut g = self
+            .inner
+            .done_lock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         while !self.is_done() {
-            g = self.inner.done_cv.wait(g).unwrap_or_else(|e| e.into_inner());
+            g = self
+                .inner
+                .done_cv
+                .wait(g)
+                .unwrap_or_else(|e| e.into_inner());
         }
     }
 
@@ -277,7 +307,11 @@ impl Request {
             return false;
         }
         self.inner.user_data.store(user_data, Ordering::Relaxed);
-        *self.inner.callback.lock().unwrap_or_else(|e| e.into_inner()) = callback;
+        *self
+            .inner
+            .callback
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = callback;
         {
             let mut s = self.state();
             s.err = KvError::NoError;
@@ -303,9 +337,18 @@ impl Request {
                 }
             }
         }
-        let cb = self.inner.callback.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let cb = self
+            .inner
+            .callback
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         {
-            let _g = self.inner.done_lock.lock().unwrap_or_else(|e| e.into_inner());
+            let _g = self
+                .inner
+                .done_lock
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             self.inner.in_flight.store(false, Ordering::Release);
             self.inner.done.store(true, Ordering::Release);
             self.inner.done_cv.notify_all();
@@ -443,7 +486,10 @@ impl ReadRequest {
     pub fn set_args(&self, tbl: TableIdent, key: impl Into<Vec<u8>>) {
         let mut s = self.0.state();
         s.tbl = tbl;
-        s.body = Body::Read { key: key.into(), out: None };
+        s.body = Body::Read {
+            key: key.into(),
+            out: None,
+        };
     }
 
     pub fn key(&self) -> Vec<u8> {
@@ -483,7 +529,10 @@ impl FloorRequest {
     pub fn set_args(&self, tbl: TableIdent, key: impl Into<Vec<u8>>) {
         let mut s = self.0.state();
         s.tbl = tbl;
-        s.body = Body::Floor { key: key.into(), out: None };
+        s.body = Body::Floor {
+            key: key.into(),
+            out: None,
+        };
     }
 
     pub fn key(&self) -> Vec<u8> {
@@ -521,7 +570,13 @@ impl FloorRequest {
 impl ScanRequest {
     /// Keys in `[begin, end)` (`(begin, end)` when not `begin_inclusive`);
     /// an empty `begin` starts at the first key, an empty `end` is open.
-    pub fn set_args(&self, tbl: TableIdent, begin: impl Into<Vec<u8>>, end: impl Into<Vec<u8>>, begin_inclusive: bool) {
+    pub fn set_args(
+        &self,
+        tbl: TableIdent,
+        begin: impl Into<Vec<u8>>,
+        end: impl Into<Vec<u8>>,
+        begin_inclusive: bool,
+    ) {
         let mut s = self.0.state();
         s.tbl = tbl;
         if let Body::Scan {
@@ -544,7 +599,9 @@ impl ScanRequest {
     /// is in range, even if it alone exceeds the byte limit.
     pub fn set_pagination(&self, entries: usize, size: usize) {
         if let Body::Scan {
-            max_entries, max_size, ..
+            max_entries,
+            max_size,
+            ..
         } = &mut self.0.state().body
         {
             *max_entries = if entries == 0 { usize::MAX } else { entries };
@@ -633,11 +690,19 @@ impl BatchWriteRequest {
     pub fn set_args(&self, tbl: TableIdent, batch: Vec<WriteDataEntry>) {
         let mut s = self.0.state();
         s.tbl = tbl;
-        s.body = Body::BatchWrite { batch: Arc::new(batch) };
+        s.body = Body::BatchWrite {
+            batch: Arc::new(batch),
+        };
     }
 
     /// Appends an entry (expire_ts 0).
-    pub fn add_write(&self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>, ts: u64, op: WriteOp) {
+    pub fn add_write(
+        &self,
+        key: impl Into<Vec<u8>>,
+        value: impl Into<Vec<u8>>,
+        ts: u64,
+        op: WriteOp,
+    ) {
         self.add_entry(WriteDataEntry::new(key, value, ts, op, 0));
     }
 
@@ -671,7 +736,9 @@ impl TruncateRequest {
     pub fn set_args(&self, tbl: TableIdent, position: impl Into<Vec<u8>>) {
         let mut s = self.0.state();
         s.tbl = tbl;
-        s.body = Body::Truncate { position: position.into() };
+        s.body = Body::Truncate {
+            position: position.into(),
+        };
     }
 
     pub fn position(&self) -> Vec<u8> {
@@ -759,9 +826,12 @@ mod tests {
         assert!(r.is_done(), "never submitted reports done");
         r.set_args(TableIdent::new("t", 1), b"k".to_vec());
         let (tx, rx) = std::sync::mpsc::channel();
-        assert!(r.untyped().begin(7, Some(Box::new(move |req: &Request| {
-            tx.send((req.user_data(), req.error())).unwrap();
-        }))));
+        assert!(r.untyped().begin(
+            7,
+            Some(Box::new(move |req: &Request| {
+                tx.send((req.user_data(), req.error())).unwrap();
+            }))
+        ));
         assert!(!r.is_done());
         assert!(!r.untyped().begin(0, None), "already in flight");
         let h = r.clone();

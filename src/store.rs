@@ -49,7 +49,11 @@ impl EloqStore {
 
     /// Like `new`, choosing the disk driver and optionally injecting I/O
     /// faults (for tests).
-    pub fn with_io(mut opts: KvOptions, backend: Backend, faults: Option<Arc<dyn FaultInjector>>) -> Result<EloqStore> {
+    pub fn with_io(
+        mut opts: KvOptions,
+        backend: Backend,
+        faults: Option<Arc<dyn FaultInjector>>,
+    ) -> Result<EloqStore> {
         opts.validate()?;
         Ok(EloqStore {
             opts: Arc::new(opts),
@@ -70,7 +74,10 @@ impl EloqStore {
     }
 
     pub fn is_stopped(&self) -> bool {
-        self.running.read().unwrap_or_else(|e| e.into_inner()).is_none()
+        self.running
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none()
     }
 
     /// The process term (always 0 in local mode).
@@ -104,7 +111,9 @@ impl EloqStore {
             ));
         }
         if o.data_append_mode && o.store_path.is_empty() {
-            return Err(Error::invalid_args("data_append_mode needs a store_path: in-memory stores are not append-only"));
+            return Err(Error::invalid_args(
+                "data_append_mode needs a store_path: in-memory stores are not append-only",
+            ));
         }
         Ok(())
     }
@@ -114,7 +123,9 @@ impl EloqStore {
             let path = Path::new(p);
             match std::fs::metadata(path) {
                 Ok(m) if !m.is_dir() => {
-                    return Err(Error::invalid_args(format!("store path {p} is not a directory")));
+                    return Err(Error::invalid_args(format!(
+                        "store path {p} is not a directory"
+                    )));
                 }
                 Ok(_) => {
                     let rd = std::fs::read_dir(path).map_err(|e| Error::from_io(&e, p))?;
@@ -147,7 +158,9 @@ impl EloqStore {
         self.refuse_unsupported()?;
         self.prepare_store_paths()?;
         let n = self.opts.num_threads.max(1) as usize;
-        let used = std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0) as i64;
+        let used = std::fs::read_dir("/proc/self/fd")
+            .map(|d| d.count())
+            .unwrap_or(0) as i64;
         let fd_share = (self.opts.fd_limit as i64 - used - NUM_RESERVED_FD as i64) / n as i64;
         let fd_capacity = fd_share.max(16) as usize;
         let env = Arc::new(StoreEnv::default());
@@ -177,7 +190,11 @@ impl EloqStore {
             }
         }
         log::info!("eloqstore started: {n} shards, {} I/O", shards[0].backend);
-        *self.running.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(Running { shards, env, term: 0 }));
+        *self.running.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(Running {
+            shards,
+            env,
+            term: 0,
+        }));
         Ok(())
     }
 
@@ -186,7 +203,12 @@ impl EloqStore {
     /// call repeatedly or before `start`.
     pub fn stop(&self) {
         let _g = self.lifecycle.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(running) = self.running.write().unwrap_or_else(|e| e.into_inner()).take() else {
+        let Some(running) = self
+            .running
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        else {
             return;
         };
         for s in &running.shards {
@@ -201,7 +223,12 @@ impl EloqStore {
     /// Submits a request; `callback` runs on the completing (shard) thread.
     /// Returns false, leaving the request untouched, when the store is
     /// stopped or the request is already in flight.
-    pub fn exec_async(&self, req: &impl KvRequest, user_data: u64, callback: impl FnOnce(&Request) + Send + 'static) -> bool {
+    pub fn exec_async(
+        &self,
+        req: &impl KvRequest,
+        user_data: u64,
+        callback: impl FnOnce(&Request) + Send + 'static,
+    ) -> bool {
         self.submit(req.request(), user_data, Some(Box::new(callback)))
     }
 
@@ -222,12 +249,20 @@ impl EloqStore {
         if !r.begin(0, None) {
             return KvError::InvalidArgs;
         }
-        r.complete(Err(Error::new(KvError::NotRunning, "the store is not running")));
+        r.complete(Err(Error::new(
+            KvError::NotRunning,
+            "the store is not running",
+        )));
         KvError::NotRunning
     }
 
     fn submit(&self, req: &Request, user_data: u64, callback: Option<Callback>) -> bool {
-        let Some(running) = self.running.read().unwrap_or_else(|e| e.into_inner()).clone() else {
+        let Some(running) = self
+            .running
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        else {
             return false;
         };
         if !req.begin(user_data, callback) {
@@ -242,14 +277,23 @@ impl EloqStore {
     fn route(&self, running: &Arc<Running>, req: &Request) -> Result<()> {
         match req.request_type() {
             RequestType::DropTable => return self.drop_table(running, req),
+            RequestType::ListObject => {
+                return Err(Error::invalid_args(
+                    "ListObject needs a cloud store (cloud_store_path), which this engine does not support",
+                ));
+            }
             RequestType::GlobalArchive => {
-                return Err(Error::invalid_args("GlobalArchive requests are not supported by this engine yet"));
+                return Err(Error::invalid_args(
+                    "GlobalArchive requests are not supported by this engine yet",
+                ));
             }
             _ => {}
         }
         let tbl = req.table_id();
         if !tbl.is_valid() {
-            return Err(Error::invalid_args("the request's table ident has an empty table name"));
+            return Err(Error::invalid_args(
+                "the request's table ident has an empty table name",
+            ));
         }
         let shard = &running.shards[tbl.shard_index(running.shards.len() as u16)];
         if !shard.send(Msg::Request(req.clone())) {
@@ -262,7 +306,11 @@ impl EloqStore {
     fn table_partitions(&self, running: &Running, table: &str) -> Result<Vec<TableIdent>> {
         let mut out = Vec::new();
         if self.opts.store_path.is_empty() {
-            let reg = running.env.memory_partitions.lock().unwrap_or_else(|e| e.into_inner());
+            let reg = running
+                .env
+                .memory_partitions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             out.extend(reg.iter().filter(|t| t.tbl_name == table).cloned());
             return Ok(out);
         }
@@ -320,10 +368,17 @@ impl EloqStore {
             let agg = agg.clone();
             let cb = move |r: &Request| {
                 if let Err(e) = r.result() {
-                    agg.first_err.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+                    agg.first_err
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .get_or_insert(e);
                 }
                 if agg.left.fetch_sub(1, Ordering::AcqRel) == 1 {
-                    let err = agg.first_err.lock().unwrap_or_else(|p| p.into_inner()).take();
+                    let err = agg
+                        .first_err
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .take();
                     agg.parent.complete(err.map_or(Ok(()), Err));
                 }
             };

@@ -12,8 +12,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
-use std::thread::JoinHandle;
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 use crate::format::compression::ValueCodec;
 use crate::io::file::FdCache;
@@ -67,7 +67,8 @@ impl ShardCtx {
         let storage = if self.opts.store_path.is_empty() {
             Storage::Memory(RefCell::new(MemFiles::default()))
         } else {
-            let root = PathBuf::from(&self.opts.store_path[tbl.disk_index(self.opts.store_path.len())]);
+            let root =
+                PathBuf::from(&self.opts.store_path[tbl.disk_index(self.opts.store_path.len())]);
             Storage::Disk {
                 dir: root.join(tbl.to_string()),
                 root,
@@ -95,13 +96,17 @@ impl ShardCtx {
         if self.opts.store_path.is_empty() {
             return;
         }
-        let budget = (self.opts.root_meta_cache_size / self.opts.num_threads.max(1) as u64) as usize;
+        let budget =
+            (self.opts.root_meta_cache_size / self.opts.num_threads.max(1) as u64) as usize;
         let parts: Vec<Rc<Partition>> = self.partitions.borrow().values().cloned().collect();
         let mut used: usize = parts.iter().map(|p| p.memory_bytes()).sum();
         if used <= budget {
             return;
         }
-        let mut idle: Vec<&Rc<Partition>> = parts.iter().filter(|p| p.idle() && Rc::strong_count(p) <= 2).collect();
+        let mut idle: Vec<&Rc<Partition>> = parts
+            .iter()
+            .filter(|p| p.idle() && Rc::strong_count(p) <= 2)
+            .collect();
         idle.sort_by_key(|p| p.last_used.get());
         for p in idle {
             if used <= budget {
@@ -177,7 +182,10 @@ pub fn spawn_shard(setup: ShardSetup, cfg: RuntimeConfig) -> crate::Result<Shard
         }
         Err(_) => {
             let _ = join.join();
-            Err(crate::Error::new(crate::KvError::IoFail, format!("shard {id} failed to start")))
+            Err(crate::Error::new(
+                crate::KvError::IoFail,
+                format!("shard {id} failed to start"),
+            ))
         }
     }
 }
@@ -191,7 +199,9 @@ fn run_shard(setup: ShardSetup, rt: Runtime, rx: Receiver<Msg>) {
         term: setup.term,
         io: rt.handle(),
         fds: FdCache::new(setup.fd_capacity),
-        cache: IndexCache::new((setup.opts.buffer_pool_size / setup.opts.data_page_size.max(1) as u64) as usize),
+        cache: IndexCache::new(
+            (setup.opts.buffer_pool_size / setup.opts.data_page_size.max(1) as u64) as usize,
+        ),
         env: setup.env,
         partitions: RefCell::default(),
         next_key: Cell::new(0),

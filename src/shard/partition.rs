@@ -219,7 +219,11 @@ impl Partition {
             }
             Storage::Disk { dir, .. } => {
                 let path = dir.join(manifest_file_name(shard.term));
-                let file = match IoFile::open(&path, FileKind::Manifest, OpenOptions::read_only().direct(false)) {
+                let file = match IoFile::open(
+                    &path,
+                    FileKind::Manifest,
+                    OpenOptions::read_only().direct(false),
+                ) {
                     Ok(f) => Rc::new(f),
                     Err(e) if e.code() == KvError::NotFound => {
                         *self.state.borrow_mut() = PartState::Missing;
@@ -232,13 +236,19 @@ impl Partition {
                 (bytes, list_data_files(dir)?)
             }
         };
-        let st = manifest::replay(&bytes).map_err(|e| e.context(format_args!("{} manifest", self.tbl)))?;
+        let st = manifest::replay(&bytes)
+            .map_err(|e| e.context(format_args!("{} manifest", self.tbl)))?;
         let dict = if st.dict.is_empty() {
             None
         } else {
             Some(Rc::new(Dictionary::new(st.dict.clone())?))
         };
-        let mapper = PageMapper::from_manifest(&st, opts.data_append_mode, opts.pages_per_file_shift, shard.term);
+        let mapper = PageMapper::from_manifest(
+            &st,
+            opts.data_append_mode,
+            opts.pages_per_file_shift,
+            shard.term,
+        );
         let version = self.make_version(
             st.root,
             st.ttl_root,
@@ -268,8 +278,18 @@ impl Partition {
 
     /// A state for a partition being written for the first time.
     pub fn create(&self, shard: &ShardCtx) {
-        let mapper = PageMapper::new(shard.opts.data_append_mode, shard.opts.pages_per_file_shift, shard.term);
-        let version = self.make_version(MAX_PAGE_ID, MAX_PAGE_ID, MappingTable::new(), Rc::default(), None);
+        let mapper = PageMapper::new(
+            shard.opts.data_append_mode,
+            shard.opts.pages_per_file_shift,
+            shard.term,
+        );
+        let version = self.make_version(
+            MAX_PAGE_ID,
+            MAX_PAGE_ID,
+            MappingTable::new(),
+            Rc::default(),
+            None,
+        );
         *self.state.borrow_mut() = PartState::Loaded(Box::new(Loaded {
             version,
             mapper,
@@ -286,10 +306,25 @@ impl Partition {
     /// Makes a write plan durable and visible: pages, their sync, then the
     /// manifest. On an error before the manifest write nothing changed; on
     /// a manifest error the partition is reloaded before its next use.
-    pub async fn commit(&self, shard: &ShardCtx, plan: WritePlan, force_snapshot: bool) -> Result<()> {
+    pub async fn commit(
+        &self,
+        shard: &ShardCtx,
+        plan: WritePlan,
+        force_snapshot: bool,
+    ) -> Result<()> {
         let (dict_dirty, dict, manifest_size, mut files) = match &*self.state.borrow() {
-            PartState::Loaded(l) => (l.dict_dirty, l.dict.clone(), l.manifest_size, l.files.clone()),
-            _ => return Err(Error::new(KvError::IoFail, "partition state lost during a write")),
+            PartState::Loaded(l) => (
+                l.dict_dirty,
+                l.dict.clone(),
+                l.manifest_size,
+                l.files.clone(),
+            ),
+            _ => {
+                return Err(Error::new(
+                    KvError::IoFail,
+                    "partition state lost during a write",
+                ));
+            }
         };
         if plan.changes.is_empty() && !force_snapshot {
             return Ok(());
@@ -302,12 +337,23 @@ impl Partition {
             && manifest_size > 0
             && manifest_size + log_len <= shard.opts.manifest_limit as usize;
         let res = if use_log {
-            let rec = manifest::encode_record(plan.root, plan.ttl_root, &manifest::encode_log(&plan.changes, &terms));
+            let rec = manifest::encode_record(
+                plan.root,
+                plan.ttl_root,
+                &manifest::encode_log(&plan.changes, &terms),
+            );
             self.append_manifest(shard, rec, manifest_size).await
         } else {
-            let dict_bytes = dict.as_ref().map(|d| d.bytes().to_vec()).unwrap_or_default();
-            let payload =
-                manifest::encode_snapshot(plan.mapper.max_fp_id(), &dict_bytes, plan.mapper.table().iter(), &terms);
+            let dict_bytes = dict
+                .as_ref()
+                .map(|d| d.bytes().to_vec())
+                .unwrap_or_default();
+            let payload = manifest::encode_snapshot(
+                plan.mapper.max_fp_id(),
+                &dict_bytes,
+                plan.mapper.table().iter(),
+                &terms,
+            );
             let rec = manifest::encode_record(plan.root, plan.ttl_root, &payload);
             self.replace_manifest(shard, rec, new_files).await
         };
@@ -334,7 +380,10 @@ impl Partition {
         let old = {
             let mut st = self.state.borrow_mut();
             let PartState::Loaded(l) = &mut *st else {
-                return Err(Error::new(KvError::IoFail, "partition state lost during a write"));
+                return Err(Error::new(
+                    KvError::IoFail,
+                    "partition state lost during a write",
+                ));
             };
             l.mapper = plan.mapper;
             l.manifest_size = new_size;
@@ -351,7 +400,12 @@ impl Partition {
     }
 
     /// Writes and syncs the plan's pages. Returns whether files were created.
-    async fn write_pages(&self, shard: &ShardCtx, plan: &WritePlan, files: &mut BTreeSet<FileId>) -> Result<bool> {
+    async fn write_pages(
+        &self,
+        shard: &ShardCtx,
+        plan: &WritePlan,
+        files: &mut BTreeSet<FileId>,
+    ) -> Result<bool> {
         let (dir, root) = match &self.storage {
             Storage::Memory(m) => {
                 let mut m = m.borrow_mut();
@@ -387,10 +441,19 @@ impl Partition {
         let mut runs = Vec::new();
         for (file_id, mut pages) in by_file {
             pages.sort_by_key(|p| p.0);
-            let term = plan.mapper.terms().get(&file_id).copied().unwrap_or(shard.term);
+            let term = plan
+                .mapper
+                .terms()
+                .get(&file_id)
+                .copied()
+                .unwrap_or(shard.term);
             let path = dir.join(data_file_name(file_id, term));
             let is_new = !files.contains(&file_id);
-            let file = shard.fds.get_or_open(&path, FileKind::Data, OpenOptions::read_write().direct(true).create(true))?;
+            let file = shard.fds.get_or_open(
+                &path,
+                FileKind::Data,
+                OpenOptions::read_write().direct(true).create(true),
+            )?;
             if is_new {
                 if opts.data_append_mode {
                     file.allocate(opts.data_file_size() as u64)?;
@@ -417,7 +480,9 @@ impl Partition {
             let batch: Vec<_> = runs.drain(..runs.len().min(limit)).collect();
             let futs: Vec<_> = batch
                 .into_iter()
-                .map(|(f, off, bufs)| async move { shard.io.write_all_at(&f, bufs, off).await.map(|_| ()) })
+                .map(|(f, off, bufs)| async move {
+                    shard.io.write_all_at(&f, bufs, off).await.map(|_| ())
+                })
                 .collect();
             all_ok(join_all(futs).await)?;
         }
@@ -440,7 +505,11 @@ impl Partition {
             }
             Storage::Disk { dir, .. } => {
                 let path = dir.join(manifest_file_name(shard.term));
-                let file = shard.fds.get_or_open(&path, FileKind::Manifest, OpenOptions::read_write().direct(true))?;
+                let file = shard.fds.get_or_open(
+                    &path,
+                    FileKind::Manifest,
+                    OpenOptions::read_write().direct(true),
+                )?;
                 shard.io.write_all_at(&file, vec![rec], at as u64).await?;
                 shard.io.fdatasync(&file).await?;
             }
@@ -450,7 +519,12 @@ impl Partition {
 
     /// Writes a snapshot as the new manifest: temporary file, sync, rename,
     /// directory sync.
-    async fn replace_manifest(&self, shard: &ShardCtx, rec: AlignedBuf, _new_files: bool) -> Result<usize> {
+    async fn replace_manifest(
+        &self,
+        shard: &ShardCtx,
+        rec: AlignedBuf,
+        _new_files: bool,
+    ) -> Result<usize> {
         let len = rec.len();
         match &self.storage {
             Storage::Memory(m) => {
@@ -498,7 +572,9 @@ fn list_data_files(dir: &Path) -> Result<BTreeSet<FileId>> {
         Err(e) => return Err(Error::from_io(&e, dir.display())),
     };
     for ent in rd.flatten() {
-        if let Some(PartitionFile::Data { file_id, .. }) = ent.file_name().to_str().and_then(classify) {
+        if let Some(PartitionFile::Data { file_id, .. }) =
+            ent.file_name().to_str().and_then(classify)
+        {
             out.insert(file_id);
         }
     }
@@ -520,25 +596,31 @@ impl PageReader<'_> {
         let shift = self.shard.opts.pages_per_file_shift;
         let file_id = fp >> shift;
         let term = self.terms.get(&file_id).copied().ok_or_else(|| {
-            Error::corrupted(format!("data file {file_id} of {} is missing from the term map", self.part.tbl))
+            Error::corrupted(format!(
+                "data file {file_id} of {} is missing from the term map",
+                self.part.tbl
+            ))
         })?;
         let path = dir.join(data_file_name(file_id, term));
-        let file = self
-            .shard
-            .fds
-            .get_or_open(&path, FileKind::Data, OpenOptions::read_write().direct(true))?;
-        Ok((file, (fp & ((1u64 << shift) - 1)) * self.shard.opts.data_page_size as u64))
+        let file = self.shard.fds.get_or_open(
+            &path,
+            FileKind::Data,
+            OpenOptions::read_write().direct(true),
+        )?;
+        Ok((
+            file,
+            (fp & ((1u64 << shift) - 1)) * self.shard.opts.data_page_size as u64,
+        ))
     }
 
     fn from_memory(&self, fp: FilePageId) -> Option<Result<AlignedBuf>> {
         match &self.part.storage {
-            Storage::Memory(m) => Some(
-                m.borrow()
-                    .pages
-                    .get(&fp)
-                    .cloned()
-                    .ok_or_else(|| Error::corrupted(format!("file page {fp} of {} was never written", self.part.tbl))),
-            ),
+            Storage::Memory(m) => Some(m.borrow().pages.get(&fp).cloned().ok_or_else(|| {
+                Error::corrupted(format!(
+                    "file page {fp} of {} was never written",
+                    self.part.tbl
+                ))
+            })),
             Storage::Disk { .. } => None,
         }
     }
@@ -551,20 +633,32 @@ impl PageSource for PageReader<'_> {
         }
         let (file, off) = self.locate(fp)?;
         let buf = AlignedBuf::zeroed(self.shard.opts.data_page_size as usize);
-        self.shard.io.read_exact_at(&file, buf, off).await.map_err(page_read_error)
+        self.shard
+            .io
+            .read_exact_at(&file, buf, off)
+            .await
+            .map_err(page_read_error)
     }
 
     async fn read_pages(&self, fps: &[FilePageId]) -> Result<Vec<AlignedBuf>> {
         if matches!(self.part.storage, Storage::Memory(_)) {
-            return fps.iter().map(|&fp| self.from_memory(fp).expect("memory")).collect();
+            return fps
+                .iter()
+                .map(|&fp| self.from_memory(fp).expect("memory"))
+                .collect();
         }
-        let reqs = fps.iter().map(|&fp| self.locate(fp)).collect::<Result<Vec<_>>>()?;
+        let reqs = fps
+            .iter()
+            .map(|&fp| self.locate(fp))
+            .collect::<Result<Vec<_>>>()?;
         let res = self
             .shard
             .io
             .read_many(reqs, self.shard.opts.data_page_size as usize)
             .await;
-        res.into_iter().map(|r| r.map_err(page_read_error)).collect()
+        res.into_iter()
+            .map(|r| r.map_err(page_read_error))
+            .collect()
     }
 }
 
@@ -578,7 +672,11 @@ fn page_read_error(e: Error) -> Error {
 }
 
 /// A read context over a version, with the shard's index cache.
-pub fn read_ctx<'a>(shard: &'a ShardCtx, reader: &'a PageReader<'a>, v: &'a Version) -> ReadCtx<'a, PageReader<'a>> {
+pub fn read_ctx<'a>(
+    shard: &'a ShardCtx,
+    reader: &'a PageReader<'a>,
+    v: &'a Version,
+) -> ReadCtx<'a, PageReader<'a>> {
     let mut ctx = ReadCtx::new(reader, &v.mapping, &*shard.opts.comparator);
     ctx.skip_checksum = shard.opts.skip_verify_checksum;
     ctx.cache = Some((&shard.cache, reader.part.key));

@@ -32,7 +32,10 @@ impl Completion {
 impl Drop for Completion {
     fn drop(&mut self) {
         if let Some(r) = self.0.take() {
-            r.complete(Err(Error::new(KvError::IoFail, "internal error: the request's task failed")));
+            r.complete(Err(Error::new(
+                KvError::IoFail,
+                "internal error: the request's task failed",
+            )));
         }
     }
 }
@@ -65,17 +68,21 @@ pub fn dispatch(ctx: &Rc<ShardCtx>, rt: &Runtime, req: Request) {
                 ctx.trim_partitions();
             });
         }
-        RequestType::Compact | RequestType::Archive => done.finish(Err(Error::invalid_args(format!(
-            "{} requests are not supported by this engine yet",
-            ty.as_str()
-        )))),
+        RequestType::Compact | RequestType::Archive => {
+            done.finish(Err(Error::invalid_args(format!(
+                "{} requests are not supported by this engine yet",
+                ty.as_str()
+            ))))
+        }
         RequestType::ListObject => done.finish(Err(Error::invalid_args(
             "ListObject needs a cloud store (cloud_store_path), which this engine does not support",
         ))),
-        RequestType::DropTable | RequestType::GlobalArchive => done.finish(Err(Error::invalid_args(format!(
-            "{} requests are handled by the store, not a shard",
-            ty.as_str()
-        )))),
+        RequestType::DropTable | RequestType::GlobalArchive => {
+            done.finish(Err(Error::invalid_args(format!(
+                "{} requests are handled by the store, not a shard",
+                ty.as_str()
+            ))))
+        }
     }
 }
 
@@ -85,7 +92,10 @@ fn expired(e: &TreeEntry, now_ms: u64) -> bool {
 
 async fn read_task(ctx: &ShardCtx, part: &Partition, req: &Request) -> Result<()> {
     let Some(v) = part.version(ctx).await? else {
-        return Err(Error::not_found(format!("partition {} does not exist", part.tbl)));
+        return Err(Error::not_found(format!(
+            "partition {} does not exist",
+            part.tbl
+        )));
     };
     let reader = PageReader {
         shard: ctx,
@@ -218,7 +228,12 @@ enum WriteKind {
     CleanExpired,
 }
 
-async fn write_task(ctx: &ShardCtx, part: &Partition, req: &Request, mut ticket: Ticket) -> Result<()> {
+async fn write_task(
+    ctx: &ShardCtx,
+    part: &Partition,
+    req: &Request,
+    mut ticket: Ticket,
+) -> Result<()> {
     let kind = match &req.state().body {
         Body::BatchWrite { batch } => WriteKind::Batch(batch.clone()),
         Body::Truncate { position } => WriteKind::Truncate(position.clone()),
@@ -241,7 +256,11 @@ async fn write_task(ctx: &ShardCtx, part: &Partition, req: &Request, mut ticket:
             WriteKind::Batch(_) => {
                 part.create(ctx);
                 if ctx.opts.store_path.is_empty() {
-                    let mut reg = ctx.env.memory_partitions.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut reg = ctx
+                        .env
+                        .memory_partitions
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner());
                     reg.insert(part.tbl.clone());
                 }
             }
@@ -259,7 +278,9 @@ fn validate_batch(ctx: &ShardCtx, batch: &[WriteDataEntry]) -> Result<()> {
     let cmp = &*ctx.opts.comparator;
     for (i, e) in batch.iter().enumerate() {
         if e.key.is_empty() {
-            return Err(Error::invalid_args(format!("batch entry {i} has an empty key")));
+            return Err(Error::invalid_args(format!(
+                "batch entry {i} has an empty key"
+            )));
         }
         if e.key.len() > max_key {
             return Err(Error::invalid_args(format!(
@@ -326,7 +347,10 @@ async fn apply_write(
     };
     if matches!(kind, WriteKind::Truncate(ref p) if p.is_empty()) {
         // Full truncate: free everything, write an empty snapshot.
-        if version.root == MAX_PAGE_ID && version.ttl_root == MAX_PAGE_ID && mapper.mapped_count() == 0 {
+        if version.root == MAX_PAGE_ID
+            && version.ttl_root == MAX_PAGE_ID
+            && mapper.mapped_count() == 0
+        {
             return Ok(());
         }
         let mut w = TreeWriter::new(rctx, cfg, mapper, now, codec);
@@ -334,10 +358,8 @@ async fn apply_write(
         let plan = w.finish(root, ttl_root);
         return part.commit(ctx, plan, true).await;
     }
-    let mut w = TreeWriter::new(rctx, cfg, mapper.clone(), now, codec).with_compression(
-        ctx.opts.enable_compression,
-        dict.as_deref(),
-    );
+    let mut w = TreeWriter::new(rctx, cfg, mapper.clone(), now, codec)
+        .with_compression(ctx.opts.enable_compression, dict.as_deref());
     let (root, ttl_root) = match &kind {
         WriteKind::Batch(batch) => {
             let changes: Vec<Change<'_>> = batch
@@ -378,7 +400,11 @@ async fn apply_write(
 }
 
 /// User keys whose expiry has passed, from the TTL tree, in key order.
-async fn expired_keys(rctx: &ReadCtx<'_, PageReader<'_>>, v: &Version, now: u64) -> Result<Vec<Vec<u8>>> {
+async fn expired_keys(
+    rctx: &ReadCtx<'_, PageReader<'_>>,
+    v: &Version,
+    now: u64,
+) -> Result<Vec<Vec<u8>>> {
     let mut ttl_ctx = rctx.clone();
     let bytewise = crate::format::comparator::BytewiseComparator;
     ttl_ctx.cmp = &bytewise;
@@ -388,7 +414,11 @@ async fn expired_keys(rctx: &ReadCtx<'_, PageReader<'_>>, v: &Version, now: u64)
         match parse_ttl_key(&e.key) {
             Some((ts, key)) if ts <= now => keys.push(key.to_vec()),
             Some(_) => break,
-            None => return Err(Error::corrupted("TTL tree entry shorter than its expiry prefix")),
+            None => {
+                return Err(Error::corrupted(
+                    "TTL tree entry shorter than its expiry prefix",
+                ));
+            }
         }
     }
     let cmp = &*rctx.cmp;

@@ -32,7 +32,12 @@ pub async fn join_all<T, F: Future<Output = T>>(futs: Vec<F>) -> Vec<T> {
                 }
             }
             if this.left == 0 {
-                Poll::Ready(this.out.iter_mut().map(|o| o.take().expect("every result set")).collect())
+                Poll::Ready(
+                    this.out
+                        .iter_mut()
+                        .map(|o| o.take().expect("every result set"))
+                        .collect(),
+                )
             } else {
                 Poll::Pending
             }

@@ -185,11 +185,12 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
         for _ in 0..=self.mapping.len() {
             let buf = self.load_data(leaf).await?;
             let page = DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {leaf}")))?;
-            let entries = page.entries().map_err(|e| e.context(format_args!("page {leaf}")))?;
-            let found = entries
-                .into_iter()
-                .rev()
-                .find(|e| (!first || self.cmp.compare(&e.key, key) != Ordering::Greater) && keep(e));
+            let entries = page
+                .entries()
+                .map_err(|e| e.context(format_args!("page {leaf}")))?;
+            let found = entries.into_iter().rev().find(|e| {
+                (!first || self.cmp.compare(&e.key, key) != Ordering::Greater) && keep(e)
+            });
             if found.is_some() {
                 return Ok(found);
             }
@@ -297,7 +298,7 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
         if !begin.is_empty() {
             loop {
                 let Some(e) = cur.entries.front() else {
-                    if cur.leaves.is_empty() && !cur.fill(self).await? {
+                    if !cur.fill(self).await? {
                         break;
                     }
                     continue;

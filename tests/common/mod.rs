@@ -125,3 +125,85 @@ pub fn tsv_lines(c: &Content) -> Vec<String> {
     }
     lines
 }
+
+/// Engine helpers.
+pub mod engine {
+    use eloqstore::*;
+    use std::path::Path;
+
+    pub fn disk_opts(dir: &Path, threads: u16) -> KvOptions {
+        let mut o = KvOptions::default();
+        o.store_path = vec![dir.join("store").to_string_lossy().into_owned()];
+        o.num_threads = threads;
+        o
+    }
+
+    pub fn mem_opts(threads: u16) -> KvOptions {
+        let mut o = KvOptions::default();
+        o.num_threads = threads;
+        o
+    }
+
+    pub fn started(opts: KvOptions) -> EloqStore {
+        let s = EloqStore::new(opts).unwrap();
+        s.start(0).unwrap();
+        s
+    }
+
+    pub fn write(store: &EloqStore, tbl: &TableIdent, batch: Vec<WriteDataEntry>) -> KvError {
+        let w = BatchWriteRequest::new();
+        w.set_args(tbl.clone(), batch);
+        let e = store.exec_sync(&w);
+        if e != KvError::NoError && e != KvError::InvalidArgs {
+            eprintln!("write failed: {}", w.error_message());
+        }
+        e
+    }
+
+    pub fn put(store: &EloqStore, tbl: &TableIdent, kvs: &[(&[u8], &[u8], u64)]) {
+        let batch = kvs
+            .iter()
+            .map(|(k, v, t)| WriteDataEntry::upsert(*k, *v, *t))
+            .collect();
+        assert_eq!(write(store, tbl, batch), KvError::NoError);
+    }
+
+    pub fn get(store: &EloqStore, tbl: &TableIdent, key: &[u8]) -> Result<KvEntry> {
+        let r = ReadRequest::new();
+        r.set_args(tbl.clone(), key.to_vec());
+        store.exec_sync(&r);
+        r.result().map(|_| r.entry().expect("entry on success"))
+    }
+
+    pub fn floor(store: &EloqStore, tbl: &TableIdent, key: &[u8]) -> Result<KvEntry> {
+        let r = FloorRequest::new();
+        r.set_args(tbl.clone(), key.to_vec());
+        store.exec_sync(&r);
+        r.result().map(|_| r.entry().expect("entry on success"))
+    }
+
+    pub fn scan(
+        store: &EloqStore,
+        tbl: &TableIdent,
+        begin: &[u8],
+        end: &[u8],
+    ) -> Result<Vec<KvEntry>> {
+        let s = ScanRequest::new();
+        s.set_args(tbl.clone(), begin.to_vec(), end.to_vec(), true);
+        store.exec_sync(&s);
+        s.result().map(|_| s.entries())
+    }
+
+    pub fn truncate(store: &EloqStore, tbl: &TableIdent, pos: &[u8]) -> KvError {
+        let t = TruncateRequest::new();
+        t.set_args(tbl.clone(), pos.to_vec());
+        store.exec_sync(&t)
+    }
+
+    /// `eloqstore check` on a store's files (the store must be stopped).
+    pub fn check_clean(opts: &KvOptions) {
+        let st = eloqstore::inspect::StoreReader::new(opts.clone()).unwrap();
+        let (_, problems) = eloqstore::inspect::check::check_store(&st, true).unwrap();
+        assert!(problems.is_empty(), "check: {}", problems[0]);
+    }
+}
