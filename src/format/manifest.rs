@@ -333,6 +333,19 @@ fn parse_record(file: &[u8], off: usize) -> Parsed<'_> {
     }
 }
 
+/// The snapshot record at the start of a manifest, by itself.
+pub fn first_snapshot(file: &[u8]) -> Result<SnapshotPayload> {
+    match parse_record(file, 0) {
+        Parsed::Record { payload, .. } => decode_snapshot(payload),
+        Parsed::BadChecksum { .. } => Err(Error::corrupted(
+            "manifest snapshot record checksum mismatch at offset 0",
+        )),
+        Parsed::Eof => Err(Error::corrupted(
+            "manifest is cut short inside its snapshot record",
+        )),
+    }
+}
+
 /// Replays a whole manifest file. Upstream's rules: a damaged snapshot
 /// record fails the load, damaged or cut-short log records at the end are
 /// ignored, and a damaged record followed by a good one is `Corrupted`.

@@ -105,12 +105,16 @@ pub fn check_partition(
         .open_partition(tbl, choice)
         .map_err(|e| problem_at(manifest_path.clone(), e))?;
     let st = reader.manifest();
-    verify_mapping(
-        reader.mapping(),
-        st.max_fp_id,
-        store.options().pages_per_file_shift,
-    )
-    .map_err(|e| problem_at(manifest_path.clone(), e))?;
+    let shift = store.options().pages_per_file_shift;
+    verify_mapping(reader.mapping(), st.max_fp_id, shift, false)
+        .map_err(|e| problem_at(manifest_path.clone(), e))?;
+    // Free-list links are checked in the snapshot record alone.
+    let snapshot = crate::io::blocking::read_file(&manifest_path)
+        .and_then(|bytes| crate::format::manifest::first_snapshot(&bytes))
+        .map_err(|e| problem_at(manifest_path.clone(), e))?;
+    let snap_table = crate::mapping::MappingTable::from_values(&snapshot.mapping);
+    verify_mapping(&snap_table, snapshot.max_fp_id, shift, true)
+        .map_err(|e| problem_at(manifest_path.clone(), e.context("snapshot record")))?;
     for fp in reader
         .mapping()
         .iter()
