@@ -105,9 +105,10 @@ impl EloqStore {
                 "cloud_store_path is set, but this engine does not support the cloud tier yet",
             ));
         }
-        if o.num_retained_archives > 0 {
+        if o.num_retained_archives > 0 && o.archive_interval_secs > 0 {
             return Err(Error::invalid_args(
-                "num_retained_archives > 0 enables the archiver, which this engine does not support yet",
+                "num_retained_archives > 0 with archive_interval_secs > 0 starts the periodic archiver, \
+                 which this engine does not support yet",
             ));
         }
         if o.data_append_mode && o.store_path.is_empty() {

@@ -12,3 +12,9 @@ pub fn restore_default_sigpipe() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
+
+pub mod fault;
+pub mod file;
+pub mod runtime;
+mod sync_driver;
+mod uring;

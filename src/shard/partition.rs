@@ -613,7 +613,7 @@ impl PageReader<'_> {
         ))
     }
 
-    fn from_memory(&self, fp: FilePageId) -> Option<Result<AlignedBuf>> {
+    fn memory_page(&self, fp: FilePageId) -> Option<Result<AlignedBuf>> {
         match &self.part.storage {
             Storage::Memory(m) => Some(m.borrow().pages.get(&fp).cloned().ok_or_else(|| {
                 Error::corrupted(format!(
@@ -628,7 +628,7 @@ impl PageReader<'_> {
 
 impl PageSource for PageReader<'_> {
     async fn read_page(&self, fp: FilePageId) -> Result<AlignedBuf> {
-        if let Some(r) = self.from_memory(fp) {
+        if let Some(r) = self.memory_page(fp) {
             return r;
         }
         let (file, off) = self.locate(fp)?;
@@ -644,7 +644,7 @@ impl PageSource for PageReader<'_> {
         if matches!(self.part.storage, Storage::Memory(_)) {
             return fps
                 .iter()
-                .map(|&fp| self.from_memory(fp).expect("memory"))
+                .map(|&fp| self.memory_page(fp).expect("memory"))
                 .collect();
         }
         let reqs = fps

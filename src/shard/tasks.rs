@@ -421,7 +421,7 @@ async fn expired_keys(
             }
         }
     }
-    let cmp = &*rctx.cmp;
+    let cmp = rctx.cmp;
     keys.sort_by(|a, b| cmp.compare(a, b));
     keys.dedup_by(|a, b| cmp.compare(a, b) == Ordering::Equal);
     Ok(keys)

@@ -1,0 +1,1553 @@
+//! The per-shard asynchronous runtime and its disk I/O.
+//!
+//! Each shard is one OS thread running one [`Runtime`]. Its tasks are
+//! `!Send` futures polled only on that thread, and only when woken (no busy
+//! polling). Disk operations are issued through an [`IoHandle`] and complete
+//! asynchronously, so a task waiting on the disk never stalls the shard's
+//! other tasks.
+//!
+//! # Loop
+//!
+//! The shard thread calls [`Runtime::turn`] in a loop. One turn polls every
+//! task that was ready when the turn began; hands queued operations to the
+//! driver; then, only if it polled no task and none is ready, blocks until
+//! an I/O completion, a
+//! [`RemoteWaker::wake`], a timer or the turn's timeout; finally it delivers
+//! completions and fires due timers, waking their tasks (which run in the
+//! next turn). A task that panics is logged and dropped; the thread goes on.
+//!
+//! # Backends
+//!
+//! * `io_uring` ([`Backend::Uring`]): operations become SQEs (read, writev,
+//!   fsync with or without `DATASYNC`), at most `queue_depth` per submission
+//!   (rounded to a power of two in 8..=32768) and at most twice that in the
+//!   kernel at once; the rest wait in the driver's queue and are never lost.
+//!   Remote wakes arrive through a read on an eventfd that stays armed.
+//!   Needs Linux 5.11 (`IORING_FEAT_EXT_ARG`, used for timed waits).
+//! * `sync` ([`Backend::Sync`]): the fallback for kernels and containers
+//!   without io_uring. Queued operations run one by one with `pread`,
+//!   `pwritev`, `fdatasync`/`fsync` in the turn's submit phase (so their
+//!   tasks resume in the next turn, exactly as with io_uring); the turn
+//!   blocks in `ppoll` on the eventfd when nothing is ready. A slow disk
+//!   stalls the whole shard with this backend.
+//!
+//! [`Backend::Auto`] tries io_uring and falls back to sync, logging why at
+//! info level. The environment variable `ELOQSTORE_IO` (`uring`, `sync` or
+//! `auto`) overrides `Backend::Auto`; explicit backends are never
+//! overridden, and an explicit `Uring` that cannot be set up is an error.
+//!
+//! # Memory safety of in-flight operations
+//!
+//! An operation owns its buffers, its iovecs and an `Rc<IoFile>` (so the
+//! descriptor stays open) in a table of the runtime, from submission until
+//! its completion arrives, whether or not the future awaiting it still
+//! exists: dropping the future only marks the operation abandoned. When the
+//! runtime is torn down it waits for every operation the kernel holds before
+//! freeing that table.
+//!
+//! # Faults
+//!
+//! With [`RuntimeConfig::faults`] set, every operation is first shown to the
+//! [`FaultInjector`]; see [`super::fault`].
+
+use std::cell::{Cell, RefCell};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::fmt;
+use std::fs::File;
+use std::future::Future;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::ThreadId;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, KvError, Result};
+use crate::format::page::AlignedBuf;
+
+use super::fault::{Fault, FaultInjector, IoOpInfo, IoOpKind};
+use super::file::{DIRECT_ALIGN, IoFile};
+use super::sync_driver::SyncDriver;
+use super::uring::UringDriver;
+
+/// The environment variable overriding [`Backend::Auto`].
+pub const BACKEND_ENV: &str = "ELOQSTORE_IO";
+
+/// The most bytes one read or write transfers (Linux's `MAX_RW_COUNT`).
+pub(super) const MAX_RW: usize = 0x7fff_f000;
+
+/// The most iovecs one writev carries (`IOV_MAX`).
+pub(super) const MAX_IOV: usize = 1024;
+
+/// Which disk driver a runtime uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Backend {
+    /// io_uring when it can be set up, else sync; `ELOQSTORE_IO` overrides.
+    #[default]
+    Auto,
+    /// io_uring, or an error from [`Runtime::new`].
+    Uring,
+    /// Blocking syscalls on the shard thread.
+    Sync,
+}
+
+impl Backend {
+    /// The backend to try: `self`, or for `Auto` what `ELOQSTORE_IO` says.
+    pub fn resolve(self) -> Backend {
+        if self != Backend::Auto {
+            return self;
+        }
+        match std::env::var(BACKEND_ENV) {
+            Ok(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "uring" | "io_uring" | "iouring" => Backend::Uring,
+                "sync" => Backend::Sync,
+                "" | "auto" => Backend::Auto,
+                other => {
+                    log::warn!("ignoring {BACKEND_ENV}={other:?} (expected uring, sync or auto)");
+                    Backend::Auto
+                }
+            },
+            Err(_) => Backend::Auto,
+        }
+    }
+}
+
+/// How to build a [`Runtime`].
+#[derive(Clone)]
+pub struct RuntimeConfig {
+    pub backend: Backend,
+    /// io_uring submission queue entries (`KvOptions::io_queue_size`),
+    /// rounded to a power of two in 8..=32768.
+    pub queue_depth: u32,
+    /// Test hook: injected I/O errors.
+    pub faults: Option<Arc<dyn FaultInjector>>,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            backend: Backend::Auto,
+            queue_depth: 4096,
+            faults: None,
+        }
+    }
+}
+
+impl RuntimeConfig {
+    pub fn with_backend(backend: Backend) -> RuntimeConfig {
+        RuntimeConfig {
+            backend,
+            ..RuntimeConfig::default()
+        }
+    }
+}
+
+impl fmt::Debug for RuntimeConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RuntimeConfig")
+            .field("backend", &self.backend)
+            .field("queue_depth", &self.queue_depth)
+            .field("faults", &self.faults.is_some())
+            .finish()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// A small slab.
+
+pub(super) struct Slab<T> {
+    entries: Vec<Option<T>>,
+    free: Vec<usize>,
+    len: usize,
+}
+
+impl<T> Default for Slab<T> {
+    fn default() -> Self {
+        Slab {
+            entries: Vec::new(),
+            free: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<T> Slab<T> {
+    fn insert_with(&mut self, f: impl FnOnce(usize) -> T) -> usize {
+        let id = match self.free.pop() {
+            Some(id) => id,
+            None => {
+                self.entries.push(None);
+                self.entries.len() - 1
+            }
+        };
+        self.entries[id] = Some(f(id));
+        self.len += 1;
+        id
+    }
+
+    pub(super) fn get_mut(&mut self, id: usize) -> Option<&mut T> {
+        self.entries.get_mut(id).and_then(Option::as_mut)
+    }
+
+    fn remove(&mut self, id: usize) -> Option<T> {
+        let v = self.entries.get_mut(id).and_then(Option::take)?;
+        self.free.push(id);
+        self.len -= 1;
+        Some(v)
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn into_values(self) -> impl Iterator<Item = T> {
+        self.entries.into_iter().flatten()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Remote wake-ups through an eventfd.
+
+/// The eventfd other threads (and the runtime's own teardown) signal.
+pub(super) struct RemoteInner {
+    efd: File,
+    pending: AtomicBool,
+}
+
+impl RemoteInner {
+    fn new() -> Result<RemoteInner> {
+        // SAFETY: eventfd takes plain integers and returns a new descriptor
+        // or -1; it touches no memory of ours.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(Error::from_io(&std::io::Error::last_os_error(), "eventfd"));
+        }
+        // SAFETY: `fd` is a freshly created descriptor nobody else owns.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(RemoteInner {
+            efd: File::from(owned),
+            pending: AtomicBool::new(false),
+        })
+    }
+
+    pub(super) fn fd(&self) -> RawFd {
+        self.efd.as_raw_fd()
+    }
+
+    /// Makes the eventfd readable unless a wake is already pending.
+    fn wake(&self) {
+        if !self.pending.swap(true, Ordering::AcqRel) {
+            self.signal();
+        }
+    }
+
+    /// Adds 1 to the eventfd counter regardless of `pending`.
+    pub(super) fn signal(&self) {
+        if let Err(e) = (&self.efd).write(&1u64.to_ne_bytes()) {
+            log::error!("cannot signal the runtime's eventfd: {e}");
+        }
+    }
+
+    /// Reads (and so resets) the eventfd counter; only call when it is
+    /// readable, since the descriptor is blocking.
+    pub(super) fn read_counter(&self) {
+        let mut b = [0u8; 8];
+        if let Err(e) = (&self.efd).read(&mut b) {
+            log::warn!("cannot read the runtime's eventfd: {e}");
+        }
+        self.consumed();
+    }
+
+    /// Called after the counter has been read: later wakes signal again.
+    /// (A swap, so that work published before a skipped signal is visible.)
+    pub(super) fn consumed(&self) {
+        self.pending.swap(false, Ordering::AcqRel);
+    }
+}
+
+/// Wakes a runtime from another thread: call [`wake`](Self::wake) after
+/// pushing work into the shard's channel; a `turn` blocked (or about to
+/// block) then returns promptly. Cheap to clone; `Send + Sync`.
+#[derive(Clone)]
+pub struct RemoteWaker {
+    inner: Arc<RemoteInner>,
+}
+
+impl RemoteWaker {
+    pub fn wake(&self) {
+        self.inner.wake();
+    }
+}
+
+impl fmt::Debug for RemoteWaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RemoteWaker")
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Tasks.
+
+thread_local! {
+    static THREAD_ID: ThreadId = std::thread::current().id();
+}
+
+fn on_thread(owner: ThreadId) -> bool {
+    THREAD_ID.try_with(|t| *t == owner).unwrap_or(false)
+}
+
+/// State shared with wakers, which std requires to be `Send + Sync`.
+struct Shared {
+    ready: Mutex<VecDeque<(usize, u64)>>,
+    owner: ThreadId,
+    remote: Arc<RemoteInner>,
+}
+
+impl Shared {
+    fn ready(&self) -> MutexGuard<'_, VecDeque<(usize, u64)>> {
+        self.ready.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn schedule(&self, id: usize, gen_: u64) {
+        self.ready().push_back((id, gen_));
+        // A wake from another thread must interrupt a blocked turn.
+        if !on_thread(self.owner) {
+            self.remote.wake();
+        }
+    }
+}
+
+struct TaskWaker {
+    id: usize,
+    gen_: u64,
+    scheduled: AtomicBool,
+    shared: Arc<Shared>,
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.scheduled.swap(true, Ordering::AcqRel) {
+            self.shared.schedule(self.id, self.gen_);
+        }
+    }
+}
+
+type BoxFuture = Pin<Box<dyn Future<Output = ()>>>;
+
+struct Task {
+    fut: Option<BoxFuture>,
+    state: Arc<TaskWaker>,
+    waker: Waker,
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s
+    } else {
+        "non-string panic payload"
+    }
+}
+
+/// Drops `v`, swallowing (and logging) a panic from its destructor.
+fn drop_quietly<T>(v: T) {
+    if let Err(p) = catch_unwind(AssertUnwindSafe(move || drop(v))) {
+        log::error!(
+            "a task panicked while being dropped: {}",
+            panic_message(&*p)
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Operations.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum OpKind {
+    Read,
+    Write,
+    Fsync,
+    Fdatasync,
+}
+
+/// One disk operation and everything its memory accesses depend on.
+/// `iov` lists the exact byte ranges the operation reads into or writes
+/// from; they point into the heap blocks of `bufs` / `vec`, which do not
+/// move when the `Op` does.
+pub(super) struct Op {
+    pub(super) kind: OpKind,
+    pub(super) file: Rc<IoFile>,
+    pub(super) offset: u64,
+    pub(super) iov: Vec<libc::iovec>,
+    bufs: Vec<AlignedBuf>,
+    vec: Vec<u8>,
+}
+
+impl Op {
+    /// Reads into `buf[start..]` from `offset`.
+    fn read_aligned(file: Rc<IoFile>, mut buf: AlignedBuf, start: usize, offset: u64) -> Op {
+        let start = start.min(buf.len());
+        let len = (buf.len() - start).min(MAX_RW);
+        let base = buf[start..].as_mut_ptr();
+        Op {
+            kind: OpKind::Read,
+            file,
+            offset,
+            iov: vec![libc::iovec {
+                iov_base: base.cast(),
+                iov_len: len,
+            }],
+            bufs: vec![buf],
+            vec: Vec::new(),
+        }
+    }
+
+    /// Reads into `vec[start..]` from `offset`.
+    fn read_vec(file: Rc<IoFile>, mut vec: Vec<u8>, start: usize, offset: u64) -> Op {
+        let start = start.min(vec.len());
+        let len = (vec.len() - start).min(MAX_RW);
+        let base = vec[start..].as_mut_ptr();
+        Op {
+            kind: OpKind::Read,
+            file,
+            offset,
+            iov: vec![libc::iovec {
+                iov_base: base.cast(),
+                iov_len: len,
+            }],
+            bufs: Vec::new(),
+            vec,
+        }
+    }
+
+    /// Writes the bytes of `bufs` (taken as one run) from byte `skip` on, at
+    /// file offset `offset + skip`.
+    fn write(file: Rc<IoFile>, bufs: Vec<AlignedBuf>, skip: usize, offset: u64) -> Op {
+        let mut iov = Vec::new();
+        let mut pos = 0usize;
+        let mut total = 0usize;
+        for b in &bufs {
+            let end = pos + b.len();
+            if end > skip && iov.len() < MAX_IOV && total < MAX_RW {
+                let from = skip.saturating_sub(pos);
+                let len = (b.len() - from).min(MAX_RW - total);
+                iov.push(libc::iovec {
+                    iov_base: b[from..].as_ptr().cast_mut().cast(),
+                    iov_len: len,
+                });
+                total += len;
+            }
+            pos = end;
+        }
+        Op {
+            kind: OpKind::Write,
+            file,
+            offset: offset + skip as u64,
+            iov,
+            bufs,
+            vec: Vec::new(),
+        }
+    }
+
+    fn sync(file: Rc<IoFile>, datasync: bool) -> Op {
+        Op {
+            kind: if datasync {
+                OpKind::Fdatasync
+            } else {
+                OpKind::Fsync
+            },
+            file,
+            offset: 0,
+            iov: Vec::new(),
+            bufs: Vec::new(),
+            vec: Vec::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.iov.iter().map(|v| v.iov_len).sum()
+    }
+
+    /// Trims the transfer to its first `n` bytes.
+    fn truncate(&mut self, n: usize) {
+        let mut left = n;
+        let mut keep = 0;
+        for v in self.iov.iter_mut() {
+            if left == 0 {
+                break;
+            }
+            v.iov_len = v.iov_len.min(left);
+            left -= v.iov_len;
+            keep += 1;
+        }
+        self.iov.truncate(keep);
+    }
+}
+
+/// What an awaited operation gives back.
+#[derive(Default)]
+struct OpDone {
+    /// Bytes transferred, or `-errno`.
+    res: i32,
+    bufs: Vec<AlignedBuf>,
+    vec: Vec<u8>,
+}
+
+pub(super) struct OpSlot {
+    pub(super) op: Op,
+    result: Option<i32>,
+    waker: Option<Waker>,
+    abandoned: bool,
+}
+
+/// When a turn may block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Wait {
+    /// Do not block.
+    No,
+    /// Until something happens.
+    Forever,
+    /// Until something happens or the instant passes.
+    Until(Instant),
+}
+
+pub(super) enum Driver {
+    Uring(Box<UringDriver>),
+    Sync(SyncDriver),
+}
+
+impl Driver {
+    fn name(&self) -> &'static str {
+        match self {
+            Driver::Uring(_) => "io_uring",
+            Driver::Sync(_) => "sync",
+        }
+    }
+
+    fn push(&mut self, id: usize, op: &mut Op) {
+        match self {
+            Driver::Uring(d) => d.push(id, op),
+            Driver::Sync(d) => d.push(id),
+        }
+    }
+
+    fn submit(&mut self, ops: &mut Slab<OpSlot>, wait: Wait) {
+        match self {
+            Driver::Uring(d) => d.submit(wait),
+            Driver::Sync(d) => d.submit(ops, wait),
+        }
+    }
+
+    fn reap(&mut self, out: &mut Vec<(usize, i32)>) {
+        match self {
+            Driver::Uring(d) => d.reap(out),
+            Driver::Sync(d) => d.reap(out),
+        }
+    }
+
+    /// Waits until the kernel holds no operation; false if that could not
+    /// be established (the caller must then leak the operations' memory).
+    fn drain(&mut self) -> bool {
+        match self {
+            Driver::Uring(d) => d.drain(),
+            Driver::Sync(d) => d.drain(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Timers.
+
+#[derive(Default)]
+struct Timers {
+    heap: BinaryHeap<Reverse<(Instant, u64)>>,
+    waiting: HashMap<u64, Option<Waker>>,
+    next_key: u64,
+}
+
+impl Timers {
+    fn next_deadline(&mut self) -> Option<Instant> {
+        while let Some(Reverse((at, key))) = self.heap.peek() {
+            if self.waiting.contains_key(key) {
+                return Some(*at);
+            }
+            self.heap.pop();
+        }
+        None
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The runtime.
+
+struct Inner {
+    shared: Arc<Shared>,
+    tasks: RefCell<Slab<Task>>,
+    next_gen: Cell<u64>,
+    ops: RefCell<Slab<OpSlot>>,
+    inflight: Cell<usize>,
+    driver: RefCell<Driver>,
+    backend: &'static str,
+    timers: RefCell<Timers>,
+    faults: Option<Arc<dyn FaultInjector>>,
+    scratch: RefCell<Vec<(usize, u64)>>,
+    completions: RefCell<Vec<(usize, i32)>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if !self.driver.get_mut().drain() {
+            log::error!("could not wait for in-flight I/O; leaking its buffers");
+            std::mem::forget(std::mem::take(self.ops.get_mut()));
+        }
+    }
+}
+
+/// A shard's executor and disk driver. `!Send`: create it on the thread
+/// that runs it.
+pub struct Runtime {
+    inner: Rc<Inner>,
+}
+
+impl Runtime {
+    /// A runtime with the configured backend (see the module docs).
+    pub fn new(cfg: &RuntimeConfig) -> Result<Runtime> {
+        let remote = Arc::new(RemoteInner::new()?);
+        let driver = match cfg.backend.resolve() {
+            Backend::Sync => Driver::Sync(SyncDriver::new(remote.clone())),
+            Backend::Uring => Driver::Uring(Box::new(
+                UringDriver::new(cfg.queue_depth, remote.clone())
+                    .map_err(|e| Error::from_io(&e, "set up io_uring"))?,
+            )),
+            Backend::Auto => match UringDriver::new(cfg.queue_depth, remote.clone()) {
+                Ok(d) => Driver::Uring(Box::new(d)),
+                Err(e) => {
+                    log::info!("io_uring unavailable ({e}); using synchronous I/O");
+                    Driver::Sync(SyncDriver::new(remote.clone()))
+                }
+            },
+        };
+        let shared = Arc::new(Shared {
+            ready: Mutex::new(VecDeque::new()),
+            owner: std::thread::current().id(),
+            remote,
+        });
+        Ok(Runtime {
+            inner: Rc::new(Inner {
+                shared,
+                tasks: RefCell::default(),
+                next_gen: Cell::new(0),
+                ops: RefCell::default(),
+                inflight: Cell::new(0),
+                backend: driver.name(),
+                driver: RefCell::new(driver),
+                timers: RefCell::default(),
+                faults: cfg.faults.clone(),
+                scratch: RefCell::default(),
+                completions: RefCell::default(),
+            }),
+        })
+    }
+
+    /// `"io_uring"` or `"sync"`.
+    pub fn backend_name(&self) -> &'static str {
+        self.inner.backend
+    }
+
+    /// A handle for tasks: spawning, disk I/O, timers.
+    pub fn handle(&self) -> IoHandle {
+        IoHandle {
+            inner: self.inner.clone(),
+        }
+    }
+
+    /// Adds a task; it is first polled in the next turn.
+    pub fn spawn(&self, fut: impl Future<Output = ()> + 'static) {
+        self.inner.spawn(Box::pin(fut));
+    }
+
+    /// A waker other threads use to interrupt [`turn`](Self::turn).
+    pub fn remote(&self) -> RemoteWaker {
+        RemoteWaker {
+            inner: self.inner.shared.remote.clone(),
+        }
+    }
+
+    /// One turn of the loop: polls every task ready when it begins, submits
+    /// queued I/O, then — only if the turn polled no task and none is ready
+    /// — blocks until an I/O completion, a remote wake, the next timer or
+    /// `timeout` (`None`: no limit), and finally delivers completions and
+    /// fires due timers (their tasks run in the next turn). A turn that
+    /// polled tasks never blocks, so a caller's loop can look at its own
+    /// state (channels, `task_count`) after every piece of work; an idle
+    /// runtime blocks on the next turn.
+    pub fn turn(&self, timeout: Option<Duration>) {
+        let inner = &self.inner;
+        let polled = inner.run_ready();
+        let wait = if polled == 0 && inner.shared.ready().is_empty() {
+            let now = Instant::now();
+            let timer = inner.timers.borrow_mut().next_deadline();
+            // A timeout too large to represent means no limit.
+            let limit = timeout.and_then(|t| now.checked_add(t));
+            match (timer, limit) {
+                (None, None) => Wait::Forever,
+                (Some(a), None) | (None, Some(a)) => Wait::Until(a),
+                (Some(a), Some(b)) => Wait::Until(a.min(b)),
+            }
+        } else {
+            Wait::No
+        };
+        {
+            let mut ops = inner.ops.borrow_mut();
+            inner.driver.borrow_mut().submit(&mut ops, wait);
+        }
+        inner.complete();
+        inner.fire_timers();
+    }
+
+    /// Live (unfinished) tasks.
+    pub fn task_count(&self) -> usize {
+        self.inner.tasks.borrow().len()
+    }
+
+    /// Operations handed to the driver and not yet completed.
+    pub fn inflight_io(&self) -> usize {
+        self.inner.inflight.get()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        // Tasks hold `IoHandle`s (an `Rc` to the runtime): drop them to break
+        // the cycle. Their destructors may spawn; repeat until none is left.
+        loop {
+            let tasks = std::mem::take(&mut *self.inner.tasks.borrow_mut());
+            if tasks.is_empty() {
+                break;
+            }
+            for t in tasks.into_values() {
+                drop_quietly(t);
+            }
+        }
+        self.inner.shared.ready().clear();
+        let timers = std::mem::take(&mut *self.inner.timers.borrow_mut());
+        drop(timers);
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("backend", &self.inner.backend)
+            .field("tasks", &self.task_count())
+            .field("inflight_io", &self.inflight_io())
+            .finish()
+    }
+}
+
+impl Inner {
+    fn spawn(&self, fut: BoxFuture) {
+        let gen_ = self.next_gen.get();
+        self.next_gen.set(gen_ + 1);
+        let id = self.tasks.borrow_mut().insert_with(|id| {
+            let state = Arc::new(TaskWaker {
+                id,
+                gen_,
+                scheduled: AtomicBool::new(true),
+                shared: self.shared.clone(),
+            });
+            Task {
+                fut: Some(fut),
+                waker: Waker::from(state.clone()),
+                state,
+            }
+        });
+        self.shared.ready().push_back((id, gen_));
+    }
+
+    /// Polls the tasks ready now; returns how many queue entries it took.
+    fn run_ready(&self) -> usize {
+        let mut batch = std::mem::take(&mut *self.scratch.borrow_mut());
+        batch.extend(self.shared.ready().drain(..));
+        for &(id, gen_) in &batch {
+            self.poll_task(id, gen_);
+        }
+        let n = batch.len();
+        batch.clear();
+        *self.scratch.borrow_mut() = batch;
+        n
+    }
+
+    fn poll_task(&self, id: usize, gen_: u64) {
+        let (mut fut, waker) = {
+            let mut tasks = self.tasks.borrow_mut();
+            let Some(t) = tasks.get_mut(id) else { return };
+            if t.state.gen_ != gen_ {
+                return;
+            }
+            let Some(fut) = t.fut.take() else { return };
+            t.state.scheduled.store(false, Ordering::Release);
+            (fut, t.waker.clone())
+        };
+        let mut cx = Context::from_waker(&waker);
+        match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx))) {
+            Ok(Poll::Pending) => {
+                if let Some(t) = self.tasks.borrow_mut().get_mut(id) {
+                    t.fut = Some(fut);
+                }
+            }
+            Ok(Poll::Ready(())) => {
+                let t = self.tasks.borrow_mut().remove(id);
+                drop_quietly(fut);
+                drop(t);
+            }
+            Err(p) => {
+                log::error!(
+                    "a shard task panicked and was dropped: {}",
+                    panic_message(&*p)
+                );
+                let t = self.tasks.borrow_mut().remove(id);
+                drop_quietly(fut);
+                drop(t);
+            }
+        }
+    }
+
+    /// Registers an operation (after consulting the fault injector) and
+    /// queues it with the driver.
+    fn start_op(self: &Rc<Self>, mut op: Op) -> OpFuture {
+        let mut immediate = None;
+        if let Some(faults) = &self.faults {
+            let kind = match op.kind {
+                OpKind::Read => IoOpKind::Read,
+                OpKind::Write => IoOpKind::Write,
+                OpKind::Fsync | OpKind::Fdatasync => IoOpKind::Sync,
+            };
+            let info = IoOpInfo {
+                kind,
+                file: op.file.path(),
+                file_kind: op.file.kind(),
+                offset: op.offset,
+                len: op.len(),
+            };
+            let short = match faults.check(&info) {
+                Some(Fault::Errno(e)) => {
+                    immediate = Some(if e == 0 { -libc::EIO } else { -e.abs() });
+                    None
+                }
+                Some(Fault::ShortWrite(n)) if kind == IoOpKind::Write => Some(n),
+                Some(Fault::ShortRead(n)) if kind == IoOpKind::Read => Some(n),
+                _ => None,
+            };
+            if let Some(n) = short {
+                // The kernel refuses unaligned O_DIRECT transfers.
+                let n = if op.file.is_direct() {
+                    n - n % DIRECT_ALIGN
+                } else {
+                    n
+                };
+                op.truncate(n);
+            }
+        }
+        let mut ops = self.ops.borrow_mut();
+        let id = ops.insert_with(|_| OpSlot {
+            op,
+            result: immediate,
+            waker: None,
+            abandoned: false,
+        });
+        if immediate.is_none() {
+            self.inflight.set(self.inflight.get() + 1);
+            if let Some(slot) = ops.get_mut(id) {
+                self.driver.borrow_mut().push(id, &mut slot.op);
+            }
+        }
+        OpFuture {
+            inner: self.clone(),
+            id,
+            finished: false,
+        }
+    }
+
+    /// Delivers the driver's completions to their operations.
+    fn complete(&self) {
+        let mut done = std::mem::take(&mut *self.completions.borrow_mut());
+        self.driver.borrow_mut().reap(&mut done);
+        if done.is_empty() {
+            *self.completions.borrow_mut() = done;
+            return;
+        }
+        let mut wakers = Vec::new();
+        let mut garbage = Vec::new();
+        {
+            let mut ops = self.ops.borrow_mut();
+            for &(id, res) in &done {
+                let Some(slot) = ops.get_mut(id) else {
+                    log::error!("completion for unknown I/O operation {id}");
+                    continue;
+                };
+                if slot.result.is_some() {
+                    log::error!("duplicate completion for I/O operation {id}");
+                    continue;
+                }
+                self.inflight.set(self.inflight.get().saturating_sub(1));
+                if slot.abandoned {
+                    garbage.extend(ops.remove(id));
+                } else {
+                    slot.result = Some(res);
+                    wakers.extend(slot.waker.take());
+                }
+            }
+        }
+        done.clear();
+        *self.completions.borrow_mut() = done;
+        drop(garbage);
+        for w in wakers {
+            w.wake();
+        }
+    }
+
+    fn fire_timers(&self) {
+        let mut wakers = Vec::new();
+        {
+            let mut timers = self.timers.borrow_mut();
+            if timers.heap.is_empty() {
+                return;
+            }
+            let now = Instant::now();
+            while let Some(Reverse((at, key))) = timers.heap.peek().copied() {
+                if at > now {
+                    break;
+                }
+                timers.heap.pop();
+                if let Some(w) = timers.waiting.get_mut(&key).and_then(Option::take) {
+                    wakers.push(w);
+                }
+            }
+        }
+        for w in wakers {
+            w.wake();
+        }
+    }
+}
+
+/// Awaits one operation; dropping it early abandons the operation (its
+/// buffers are freed when the completion arrives).
+struct OpFuture {
+    inner: Rc<Inner>,
+    id: usize,
+    finished: bool,
+}
+
+impl Future for OpFuture {
+    type Output = OpDone;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<OpDone> {
+        if self.finished {
+            return Poll::Ready(OpDone {
+                res: -libc::EINVAL,
+                ..OpDone::default()
+            });
+        }
+        let id = self.id;
+        let mut ops = self.inner.ops.borrow_mut();
+        let Some(slot) = ops.get_mut(id) else {
+            drop(ops);
+            self.finished = true;
+            log::error!("I/O operation {id} vanished");
+            return Poll::Ready(OpDone {
+                res: -libc::EIO,
+                ..OpDone::default()
+            });
+        };
+        if let Some(res) = slot.result {
+            let slot = ops.remove(id);
+            drop(ops);
+            self.finished = true;
+            return Poll::Ready(match slot {
+                Some(s) => OpDone {
+                    res,
+                    bufs: s.op.bufs,
+                    vec: s.op.vec,
+                },
+                None => OpDone {
+                    res: -libc::EIO,
+                    ..OpDone::default()
+                },
+            });
+        }
+        match &slot.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => slot.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for OpFuture {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let Ok(mut ops) = self.inner.ops.try_borrow_mut() else {
+            log::error!(
+                "I/O operation {} dropped during delivery; its slot leaks",
+                self.id
+            );
+            return;
+        };
+        let garbage = match ops.get_mut(self.id) {
+            Some(slot) if slot.result.is_some() => ops.remove(self.id),
+            Some(slot) => {
+                slot.abandoned = true;
+                slot.waker = None;
+                None
+            }
+            None => None,
+        };
+        drop(ops);
+        drop(garbage);
+    }
+}
+
+fn os_error(errno: i32, what: impl fmt::Display) -> Error {
+    Error::from_io(&std::io::Error::from_raw_os_error(errno.abs()), what)
+}
+
+fn check_direct(file: &IoFile, offset: u64, what: &str) -> Result<()> {
+    if file.is_direct() && !offset.is_multiple_of(DIRECT_ALIGN as u64) {
+        return Err(Error::invalid_args(format!(
+            "{what} {} at offset {offset}: O_DIRECT needs {DIRECT_ALIGN}-aligned offsets",
+            file.path().display()
+        )));
+    }
+    Ok(())
+}
+
+/// What tasks use to reach their runtime: spawning, disk I/O and timers.
+/// Cheap to clone; `!Send`.
+#[derive(Clone)]
+pub struct IoHandle {
+    inner: Rc<Inner>,
+}
+
+impl fmt::Debug for IoHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IoHandle")
+            .field("backend", &self.inner.backend)
+            .finish()
+    }
+}
+
+impl IoHandle {
+    /// `"io_uring"` or `"sync"`.
+    pub fn backend_name(&self) -> &'static str {
+        self.inner.backend
+    }
+
+    /// Adds a task to the runtime (usable from inside a task).
+    pub fn spawn(&self, fut: impl Future<Output = ()> + 'static) {
+        self.inner.spawn(Box::pin(fut));
+    }
+
+    /// Operations handed to the driver and not yet completed.
+    pub fn inflight_io(&self) -> usize {
+        self.inner.inflight.get()
+    }
+
+    /// One read of up to `buf.len()` bytes at `offset` (may be short; 0 at
+    /// end of file). The buffer comes back in every case.
+    pub async fn read_at(
+        &self,
+        file: &Rc<IoFile>,
+        buf: AlignedBuf,
+        offset: u64,
+    ) -> (Result<usize>, AlignedBuf) {
+        if let Err(e) = check_direct(file, offset, "read") {
+            return (Err(e), buf);
+        }
+        let mut done = self
+            .inner
+            .start_op(Op::read_aligned(file.clone(), buf, 0, offset))
+            .await;
+        let buf = done.bufs.pop().unwrap_or_else(|| AlignedBuf::zeroed(0));
+        if done.res < 0 {
+            let what = format!("read {} at offset {offset}", file.path().display());
+            return (Err(os_error(done.res, what)), buf);
+        }
+        (Ok(done.res as usize), buf)
+    }
+
+    /// Fills `buf` from `offset`, looping on short reads. End of file before
+    /// the buffer is full is a `KvError::EndOfFile` error naming the file
+    /// and offset.
+    pub async fn read_exact_at(
+        &self,
+        file: &Rc<IoFile>,
+        buf: AlignedBuf,
+        offset: u64,
+    ) -> Result<AlignedBuf> {
+        check_direct(file, offset, "read")?;
+        self.read_exact_from(file, buf, 0, offset).await
+    }
+
+    /// Continues filling `buf` whose first `filled` bytes are read.
+    async fn read_exact_from(
+        &self,
+        file: &Rc<IoFile>,
+        mut buf: AlignedBuf,
+        mut filled: usize,
+        offset: u64,
+    ) -> Result<AlignedBuf> {
+        let len = buf.len();
+        while filled < len {
+            if file.is_direct() && !filled.is_multiple_of(DIRECT_ALIGN) {
+                // A direct read stops short of an aligned size only at EOF.
+                return Err(eof_error(file, offset, filled, len));
+            }
+            let at = offset + filled as u64;
+            let mut done = self
+                .inner
+                .start_op(Op::read_aligned(file.clone(), buf, filled, at))
+                .await;
+            buf = done.bufs.pop().unwrap_or_else(|| AlignedBuf::zeroed(0));
+            if done.res < 0 {
+                return Err(os_error(
+                    done.res,
+                    format!("read {} at offset {at}", file.path().display()),
+                ));
+            }
+            if done.res == 0 || buf.len() != len {
+                return Err(eof_error(file, offset, filled, len));
+            }
+            filled += done.res as usize;
+        }
+        Ok(buf)
+    }
+
+    /// Reads up to `len` bytes from `offset` of a buffered (non-O_DIRECT)
+    /// file, stopping early only at end of file; returns what was read.
+    /// Manifests are read this way. On an O_DIRECT file: `InvalidArgs`.
+    pub async fn read_vec_at(&self, file: &Rc<IoFile>, len: usize, offset: u64) -> Result<Vec<u8>> {
+        if file.is_direct() {
+            return Err(Error::invalid_args(format!(
+                "read_vec_at on {}, which is open with O_DIRECT",
+                file.path().display()
+            )));
+        }
+        let mut vec = Vec::new();
+        vec.try_reserve_exact(len).map_err(|_| {
+            Error::new(
+                KvError::OutOfMem,
+                format!(
+                    "cannot allocate {len} bytes to read {}",
+                    file.path().display()
+                ),
+            )
+        })?;
+        vec.resize(len, 0);
+        let mut filled = 0;
+        while filled < len {
+            let at = offset + filled as u64;
+            let done = self
+                .inner
+                .start_op(Op::read_vec(file.clone(), vec, filled, at))
+                .await;
+            vec = done.vec;
+            if done.res < 0 {
+                return Err(os_error(
+                    done.res,
+                    format!("read {} at offset {at}", file.path().display()),
+                ));
+            }
+            if done.res == 0 || vec.len() != len {
+                break;
+            }
+            filled += done.res as usize;
+        }
+        vec.truncate(filled);
+        Ok(vec)
+    }
+
+    /// Writes `bufs`, one after another, at `offset` with writev, looping on
+    /// short writes; gives the buffers back for reuse.
+    pub async fn write_all_at(
+        &self,
+        file: &Rc<IoFile>,
+        mut bufs: Vec<AlignedBuf>,
+        offset: u64,
+    ) -> Result<Vec<AlignedBuf>> {
+        check_direct(file, offset, "write")?;
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        let mut written = 0;
+        while written < total {
+            let at = offset + written as u64;
+            let done = self
+                .inner
+                .start_op(Op::write(file.clone(), bufs, written, offset))
+                .await;
+            bufs = done.bufs;
+            if done.res < 0 {
+                return Err(os_error(
+                    done.res,
+                    format!("write {} at offset {at}", file.path().display()),
+                ));
+            }
+            if done.res == 0 {
+                return Err(Error::new(
+                    KvError::IoFail,
+                    format!(
+                        "write {} at offset {at} made no progress ({written} of {total} bytes written)",
+                        file.path().display()
+                    ),
+                ));
+            }
+            written += done.res as usize;
+        }
+        Ok(bufs)
+    }
+
+    /// `fdatasync`.
+    pub async fn fdatasync(&self, file: &Rc<IoFile>) -> Result<()> {
+        self.sync(file, true).await
+    }
+
+    /// `fsync`.
+    pub async fn fsync(&self, file: &Rc<IoFile>) -> Result<()> {
+        self.sync(file, false).await
+    }
+
+    async fn sync(&self, file: &Rc<IoFile>, datasync: bool) -> Result<()> {
+        let done = self.inner.start_op(Op::sync(file.clone(), datasync)).await;
+        if done.res < 0 {
+            let name = if datasync { "fdatasync" } else { "fsync" };
+            return Err(os_error(
+                done.res,
+                format!("{name} {}", file.path().display()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Issues one read of `page_size` bytes (rounded up to 4096) per
+    /// request, all at once, and waits for all; results in input order.
+    /// Short reads are completed as by [`read_exact_at`](Self::read_exact_at).
+    pub async fn read_many(
+        &self,
+        reqs: Vec<(Rc<IoFile>, u64)>,
+        page_size: usize,
+    ) -> Vec<Result<AlignedBuf>> {
+        let started: Vec<_> = reqs
+            .into_iter()
+            .map(|(file, offset)| {
+                let fut = check_direct(&file, offset, "read").map(|()| {
+                    self.inner.start_op(Op::read_aligned(
+                        file.clone(),
+                        AlignedBuf::zeroed(page_size),
+                        0,
+                        offset,
+                    ))
+                });
+                (file, offset, fut)
+            })
+            .collect();
+        let mut out = Vec::with_capacity(started.len());
+        for (file, offset, fut) in started {
+            let r = match fut {
+                Err(e) => Err(e),
+                Ok(fut) => {
+                    let mut done = fut.await;
+                    let buf = done.bufs.pop().unwrap_or_else(|| AlignedBuf::zeroed(0));
+                    if done.res < 0 {
+                        Err(os_error(
+                            done.res,
+                            format!("read {} at offset {offset}", file.path().display()),
+                        ))
+                    } else if done.res == 0 {
+                        Err(eof_error(&file, offset, 0, buf.len()))
+                    } else {
+                        self.read_exact_from(&file, buf, done.res as usize, offset)
+                            .await
+                    }
+                }
+            };
+            out.push(r);
+        }
+        out
+    }
+
+    /// Resolves once `d` has passed.
+    pub fn sleep(&self, d: Duration) -> Sleep {
+        Sleep {
+            inner: self.inner.clone(),
+            deadline: Instant::now().checked_add(d),
+            key: None,
+        }
+    }
+
+    /// Resolves at `deadline`.
+    pub fn sleep_until(&self, deadline: Instant) -> Sleep {
+        Sleep {
+            inner: self.inner.clone(),
+            deadline: Some(deadline),
+            key: None,
+        }
+    }
+
+    /// Lets every other ready task run before this one continues.
+    pub fn yield_now(&self) -> YieldNow {
+        YieldNow { yielded: false }
+    }
+}
+
+fn eof_error(file: &IoFile, offset: u64, filled: usize, len: usize) -> Error {
+    Error::new(
+        KvError::EndOfFile,
+        format!(
+            "end of file reading {} at offset {}: {filled} of {len} bytes read from offset {offset}",
+            file.path().display(),
+            offset + filled as u64
+        ),
+    )
+}
+
+/// The future of [`IoHandle::sleep`].
+pub struct Sleep {
+    inner: Rc<Inner>,
+    /// `None`: too far in the future to represent; never fires.
+    deadline: Option<Instant>,
+    key: Option<u64>,
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(deadline) = self.deadline else {
+            return Poll::Pending;
+        };
+        if Instant::now() >= deadline {
+            if let Some(key) = self.key.take() {
+                self.inner.timers.borrow_mut().waiting.remove(&key);
+            }
+            return Poll::Ready(());
+        }
+        let inner = self.inner.clone();
+        let mut timers = inner.timers.borrow_mut();
+        match self.key {
+            Some(key) => {
+                timers.waiting.insert(key, Some(cx.waker().clone()));
+            }
+            None => {
+                let key = timers.next_key;
+                timers.next_key += 1;
+                timers.heap.push(Reverse((deadline, key)));
+                timers.waiting.insert(key, Some(cx.waker().clone()));
+                self.key = Some(key);
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take()
+            && let Ok(mut timers) = self.inner.timers.try_borrow_mut()
+        {
+            timers.waiting.remove(&key);
+        }
+    }
+}
+
+/// The future of [`IoHandle::yield_now`].
+pub struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Notify.
+
+#[derive(Default)]
+struct NotifyState {
+    epoch: u64,
+    waiters: HashMap<u64, Waker>,
+    next_key: u64,
+}
+
+/// A single-threaded notification for tasks of one runtime ("partition
+/// loaded", "writer finished"): [`notify_all`](Self::notify_all) wakes every
+/// current waiter. A [`Notified`] future counts as waiting from the moment
+/// it is created, so `let n = notify.notified(); check(); n.await` misses no
+/// notification sent after `notified()` was called.
+#[derive(Clone, Default)]
+pub struct Notify {
+    state: Rc<RefCell<NotifyState>>,
+}
+
+impl Notify {
+    pub fn new() -> Notify {
+        Notify::default()
+    }
+
+    /// Resolves at the next `notify_all` after this call.
+    pub fn notified(&self) -> Notified {
+        Notified {
+            state: self.state.clone(),
+            epoch: self.state.borrow().epoch,
+            key: None,
+        }
+    }
+
+    /// Wakes every waiter.
+    pub fn notify_all(&self) {
+        let waiters = {
+            let mut st = self.state.borrow_mut();
+            st.epoch += 1;
+            std::mem::take(&mut st.waiters)
+        };
+        for (_, w) in waiters {
+            w.wake();
+        }
+    }
+
+    /// Tasks currently registered as waiting.
+    pub fn waiters(&self) -> usize {
+        self.state.borrow().waiters.len()
+    }
+}
+
+impl fmt::Debug for Notify {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Notify")
+            .field("waiters", &self.waiters())
+            .finish()
+    }
+}
+
+/// The future of [`Notify::notified`].
+pub struct Notified {
+    state: Rc<RefCell<NotifyState>>,
+    epoch: u64,
+    key: Option<u64>,
+}
+
+impl Future for Notified {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let state = self.state.clone();
+        let mut st = state.borrow_mut();
+        if st.epoch != self.epoch {
+            if let Some(key) = self.key.take() {
+                st.waiters.remove(&key);
+            }
+            return Poll::Ready(());
+        }
+        let key = match self.key {
+            Some(k) => k,
+            None => {
+                let k = st.next_key;
+                st.next_key += 1;
+                self.key = Some(k);
+                k
+            }
+        };
+        st.waiters.insert(key, cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+impl Drop for Notified {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take()
+            && let Ok(mut st) = self.state.try_borrow_mut()
+        {
+            st.waiters.remove(&key);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// block_on.
+
+struct CatchUnwind<F: Future>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = std::thread::Result<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match catch_unwind(AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Err(p) => Poll::Ready(Err(p)),
+        }
+    }
+}
+
+/// Runs the future `f` builds to completion on a temporary runtime (for
+/// tools and tests), then drops the runtime with any tasks `f` spawned that
+/// are still running. A panic inside the future is resumed on the caller.
+pub fn block_on_runtime<F, Fut>(cfg: &RuntimeConfig, f: F) -> Result<Fut::Output>
+where
+    F: FnOnce(IoHandle) -> Fut,
+    Fut: Future + 'static,
+    Fut::Output: 'static,
+{
+    let rt = Runtime::new(cfg)?;
+    let slot = Rc::new(RefCell::new(None));
+    let out = slot.clone();
+    let fut = CatchUnwind(Box::pin(f(rt.handle())));
+    rt.spawn(async move {
+        let r = fut.await;
+        *out.borrow_mut() = Some(r);
+    });
+    loop {
+        let r = slot.borrow_mut().take();
+        match r {
+            Some(Ok(v)) => return Ok(v),
+            Some(Err(p)) => {
+                drop(rt);
+                std::panic::resume_unwind(p)
+            }
+            None => {}
+        }
+        if rt.task_count() == 0 {
+            return Err(Error::new(
+                KvError::IoFail,
+                "the future given to block_on_runtime was dropped unfinished",
+            ));
+        }
+        rt.turn(None);
+    }
+}
+
+#[cfg(test)]
+mod tests;
