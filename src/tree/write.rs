@@ -109,6 +109,8 @@ pub struct TreeWriter<'a, S> {
     ttl: BTreeMap<Vec<u8>, bool>,
     segments: Vec<Segment>,
     leaves: HashMap<PageId, AlignedBuf>,
+    /// Leaves read ahead, all at once, for the batch's next leaf-index page.
+    prefetched: HashMap<PageId, AlignedBuf>,
     ttl_mode: bool,
 }
 
@@ -137,6 +139,7 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
             ttl: BTreeMap::new(),
             segments: Vec::new(),
             leaves: HashMap::new(),
+            prefetched: HashMap::new(),
             ttl_mode: false,
         }
     }
@@ -243,7 +246,10 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
     async fn apply_leaf(&mut self, id: Option<PageId>, batch: &[Change<'_>]) -> Result<Outcome> {
         let (base, prev, next) = match id {
             Some(id) => {
-                let buf = self.read.load_data(id).await?;
+                let buf = match self.prefetched.remove(&id) {
+                    Some(b) => b,
+                    None => self.read.load_data(id).await?,
+                };
                 let page =
                     DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {id}")))?;
                 (page.entries()?, page.prev_page_id(), page.next_page_id())
@@ -521,6 +527,9 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
         entries.extend(p.entries()?);
         drop(page);
         let cmp = self.cmp();
+        if leaf {
+            self.prefetch_leaves(&entries, batch).await?;
+        }
         let mut changed = false;
         let mut rebuilt = Vec::with_capacity(entries.len() + 4);
         let mut start = 0;
@@ -568,6 +577,46 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
         } else {
             Outcome::Replaced(list)
         })
+    }
+
+    /// Reads every leaf the batch touches under one leaf-index page at once
+    /// (random writes would otherwise wait for one leaf read at a time).
+    async fn prefetch_leaves(
+        &mut self,
+        entries: &[(Vec<u8>, PageId)],
+        batch: &[Change<'_>],
+    ) -> Result<()> {
+        let cmp = self.cmp();
+        let mut ids = Vec::new();
+        let mut start = 0;
+        for i in 0..entries.len() {
+            let end = match entries.get(i + 1) {
+                Some((hi, _)) => {
+                    start
+                        + batch[start..]
+                            .partition_point(|c| cmp.compare(c.key, hi) == Ordering::Less)
+                }
+                None => batch.len(),
+            };
+            if end > start {
+                ids.push(entries[i].1);
+            }
+            start = end;
+        }
+        if ids.len() < 2 {
+            return Ok(());
+        }
+        let fps = ids
+            .iter()
+            .map(|&id| self.read.file_page(id))
+            .collect::<Result<Vec<_>>>()?;
+        let pages = self.read.source.read_pages(&fps).await?;
+        for ((id, fp), page) in ids.into_iter().zip(fps).zip(pages) {
+            crate::format::page::verify_page(&page, &[PageType::Data], self.read.skip_checksum)
+                .map_err(|e| e.context(format_args!("page {id} (file page {fp})")))?;
+            self.prefetched.insert(id, page);
+        }
+        Ok(())
     }
 
     /// Builds index pages greedily from `(separator, child)` entries (the

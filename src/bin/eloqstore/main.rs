@@ -8,6 +8,9 @@
 //! ```
 //! Relative `store_path` entries in FILE are taken relative to FILE's folder.
 
+mod baseline;
+mod bench;
+
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -28,6 +31,11 @@ const USAGE: &str = "usage:
         print the decoded manifest
   eloqstore get      --options FILE --table T --partition P --key HEX [--floor]
         look one key up (or its floor)
+  eloqstore bench    [--kvoptions=FILE] --workload=W [simple_bench flags] [--json]
+        upstream simple_bench's workloads (load, write, read, scan, write-read,
+        write-scan) and flags; without --kvoptions a temporary store
+  eloqstore disk-baseline [--dir D] [--size-mb N] [--secs N] [--depth N]
+        sequential O_DIRECT write MB/s and random 4 KiB reads/s of the disk
 
 FILE is an upstream KvOptions INI file; relative store paths in it are
 resolved against FILE's folder.";
@@ -279,6 +287,48 @@ fn cmd_get(args: &Args) -> Result<ExitCode> {
     }
 }
 
+fn cmd_baseline(args: &Args) -> Result<ExitCode> {
+    args.only(&["dir", "size-mb", "secs", "depth", "json"])?;
+    let num = |name: &str, default: u64| -> Result<u64> {
+        args.get(name)
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| Error::invalid_args(format!("--{name} {v:?} is not a number")))
+            })
+            .unwrap_or(Ok(default))
+    };
+    let dir = args
+        .get("dir")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let b = baseline::measure(
+        &dir,
+        num("size-mb", 1024)?,
+        num("secs", 10)?,
+        num("depth", 64)? as usize,
+    )?;
+    if args.has("json") {
+        println!(
+            "{{\"dir\":\"{}\",\"backend\":\"{}\",\"o_direct\":{},\"seq_write_mib_per_sec\":{:.1},\"rand_read_4k_per_sec\":{:.0}}}",
+            dir.display(),
+            b.backend,
+            b.direct,
+            b.write_mib_s,
+            b.read_iops
+        );
+    } else {
+        println!(
+            "disk under {} ({} I/O, O_DIRECT {}):",
+            dir.display(),
+            b.backend,
+            b.direct
+        );
+        println!("  sequential write: {:.1} MiB/s", b.write_mib_s);
+        println!("  random 4 KiB read: {:.0} reads/s", b.read_iops);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run(argv: &[String]) -> Result<ExitCode> {
     let Some(cmd) = argv.first() else {
         eprintln!("{USAGE}");
@@ -290,6 +340,11 @@ fn run(argv: &[String]) -> Result<ExitCode> {
         "check" => cmd_check(&Args::parse(rest, &["archives"])?),
         "manifest" => cmd_manifest(&Args::parse(rest, &["archive"])?),
         "get" => cmd_get(&Args::parse(rest, &["floor", "archive"])?),
+        "bench" => {
+            bench::run(rest)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        "disk-baseline" => cmd_baseline(&Args::parse(rest, &["json"])?),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
