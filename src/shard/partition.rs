@@ -627,6 +627,10 @@ impl PageReader<'_> {
 }
 
 impl PageSource for PageReader<'_> {
+    async fn pause(&self) {
+        self.shard.io.yield_now().await;
+    }
+
     async fn read_page(&self, fp: FilePageId) -> Result<AlignedBuf> {
         if let Some(r) = self.memory_page(fp) {
             return r;

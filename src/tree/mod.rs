@@ -20,6 +20,12 @@ pub trait PageSource {
     /// Reads the page stored at `fp`. The bytes are verified by the caller.
     fn read_page(&self, fp: FilePageId) -> impl Future<Output = Result<AlignedBuf>>;
 
+    /// Lets other tasks of the thread run (long writes call this now and
+    /// then so that reads beside them are not held up).
+    fn pause(&self) -> impl Future<Output = ()> {
+        std::future::ready(())
+    }
+
     /// Reads several pages, in order. Sources that can overlap requests
     /// should override this.
     fn read_pages(&self, fps: &[FilePageId]) -> impl Future<Output = Result<Vec<AlignedBuf>>> {

@@ -111,6 +111,7 @@ pub struct TreeWriter<'a, S> {
     leaves: HashMap<PageId, AlignedBuf>,
     /// Leaves read ahead, all at once, for the batch's next leaf-index page.
     prefetched: HashMap<PageId, AlignedBuf>,
+    leaves_done: usize,
     ttl_mode: bool,
 }
 
@@ -140,6 +141,7 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
             segments: Vec::new(),
             leaves: HashMap::new(),
             prefetched: HashMap::new(),
+            leaves_done: 0,
             ttl_mode: false,
         }
     }
@@ -244,6 +246,10 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
 
     /// Merges a leaf's entries with its part of the batch and rebuilds it.
     async fn apply_leaf(&mut self, id: Option<PageId>, batch: &[Change<'_>]) -> Result<Outcome> {
+        self.leaves_done += 1;
+        if self.leaves_done % 16 == 0 {
+            self.read.source.pause().await;
+        }
         let (base, prev, next) = match id {
             Some(id) => {
                 let buf = match self.prefetched.remove(&id) {
