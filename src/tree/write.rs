@@ -247,7 +247,7 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
     /// Merges a leaf's entries with its part of the batch and rebuilds it.
     async fn apply_leaf(&mut self, id: Option<PageId>, batch: &[Change<'_>]) -> Result<Outcome> {
         self.leaves_done += 1;
-        if self.leaves_done % 16 == 0 {
+        if self.leaves_done.is_multiple_of(16) {
             self.read.source.pause().await;
         }
         let (base, prev, next) = match id {
