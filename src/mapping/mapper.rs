@@ -80,6 +80,13 @@ impl PageMapper {
         m
     }
 
+    /// Reserves room for `pages` mapping entries (`init_page_count`).
+    pub fn reserve(&mut self, pages: usize) {
+        if self.table.is_empty() {
+            self.table = MappingTable::with_capacity(pages);
+        }
+    }
+
     pub fn table(&self) -> &MappingTable {
         &self.table
     }

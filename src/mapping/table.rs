@@ -21,6 +21,15 @@ impl MappingTable {
         MappingTable::default()
     }
 
+    /// An empty table with room for `pages` entries before it reallocates
+    /// its chunk list (`KvOptions::init_page_count`).
+    pub fn with_capacity(pages: usize) -> MappingTable {
+        MappingTable {
+            chunks: Vec::with_capacity(pages.div_ceil(CHUNK_LEN)),
+            len: 0,
+        }
+    }
+
     pub fn from_values(values: &[u64]) -> MappingTable {
         let chunks = values
             .chunks(CHUNK_LEN)

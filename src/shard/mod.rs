@@ -47,6 +47,9 @@ pub struct ShardCtx {
     pub fds: FdCache,
     pub cache: IndexCache,
     pub env: Arc<StoreEnv>,
+    /// Page reads in flight, at most `buf_ring_size` (upstream's bound on
+    /// reads through its io_uring provided-buffer ring).
+    pub read_slots: util::Semaphore,
     partitions: RefCell<HashMap<TableIdent, Rc<Partition>>>,
     next_key: Cell<u64>,
     codecs: RefCell<Vec<ValueCodec>>,
@@ -203,6 +206,7 @@ fn run_shard(setup: ShardSetup, rt: Runtime, rx: Receiver<Msg>) {
             (setup.opts.buffer_pool_size / setup.opts.data_page_size.max(1) as u64) as usize,
         ),
         env: setup.env,
+        read_slots: util::Semaphore::new(setup.opts.buf_ring_size as usize),
         partitions: RefCell::default(),
         next_key: Cell::new(0),
         codecs: RefCell::default(),

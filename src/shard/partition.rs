@@ -602,11 +602,24 @@ impl PageReader<'_> {
             ))
         })?;
         let path = dir.join(data_file_name(file_id, term));
-        let file = self.shard.fds.get_or_open(
-            &path,
-            FileKind::Data,
-            OpenOptions::read_write().direct(true),
-        )?;
+        let file = self
+            .shard
+            .fds
+            .get_or_open(
+                &path,
+                FileKind::Data,
+                OpenOptions::read_write().direct(true),
+            )
+            .map_err(|e| {
+                if e.code() == KvError::NotFound {
+                    Error::corrupted(format!(
+                        "{} is referenced by the manifest but missing",
+                        path.display()
+                    ))
+                } else {
+                    e
+                }
+            })?;
         Ok((
             file,
             (fp & ((1u64 << shift) - 1)) * self.shard.opts.data_page_size as u64,
@@ -636,6 +649,7 @@ impl PageSource for PageReader<'_> {
             return r;
         }
         let (file, off) = self.locate(fp)?;
+        let _slot = self.shard.read_slots.acquire(1).await;
         let buf = AlignedBuf::zeroed(self.shard.opts.data_page_size as usize);
         self.shard
             .io
