@@ -14,6 +14,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets -- -D warnings
-echo "== cargo test"
-cargo test --release
+echo "== cargo test (io_uring)"
+ELOQSTORE_IO=uring cargo test --release
+echo "== cargo test (sync fallback driver)"
+ELOQSTORE_IO=sync cargo test --release
 echo "== all tests passed"

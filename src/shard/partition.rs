@@ -36,24 +36,63 @@ pub enum Storage {
     Memory(RefCell<MemFiles>),
 }
 
-/// What readers see: a committed state of both trees. Dropping the last
-/// reference hands the file pages the next version no longer uses back for
-/// reuse.
+/// What readers see: a committed state of both trees. File pages (and, in
+/// append mode, whole files) that later versions no longer use are freed
+/// only when this version and every older one are gone.
 pub struct Version {
     pub root: PageId,
     pub ttl_root: PageId,
     pub mapping: MappingTable,
     pub terms: Rc<TermMap>,
     pub dict: Option<Rc<Dictionary>>,
-    retire: RefCell<Vec<FilePageId>>,
-    sink: Rc<RefCell<Vec<FilePageId>>>,
-    live: Rc<Cell<usize>>,
+    seq: u64,
+    retirement: Rc<RefCell<Retirement>>,
 }
 
 impl Drop for Version {
     fn drop(&mut self) {
-        self.sink.borrow_mut().append(&mut self.retire.borrow_mut());
-        self.live.set(self.live.get() - 1);
+        self.retirement.borrow_mut().version_dropped(self.seq);
+    }
+}
+
+/// Bookkeeping of live versions and of what waits for older ones to go.
+#[derive(Default)]
+pub struct Retirement {
+    next_seq: u64,
+    /// Live versions by sequence number.
+    live: BTreeMap<u64, usize>,
+    /// File pages unused from the version after `key` on: reusable once no
+    /// version numbered `key` or lower is alive.
+    pending: BTreeMap<u64, Vec<FilePageId>>,
+    /// Reusable now.
+    released: Vec<FilePageId>,
+}
+
+impl Retirement {
+    fn version_dropped(&mut self, seq: u64) {
+        if let Some(n) = self.live.get_mut(&seq) {
+            *n -= 1;
+            if *n == 0 {
+                self.live.remove(&seq);
+            }
+        }
+        self.collect();
+    }
+
+    /// Moves every pending entry no live version can need to `released`.
+    fn collect(&mut self) {
+        let oldest = self.live.keys().next().copied().unwrap_or(u64::MAX);
+        while let Some(entry) = self.pending.first_entry() {
+            if *entry.key() >= oldest {
+                break;
+            }
+            let mut fps = entry.remove();
+            self.released.append(&mut fps);
+        }
+    }
+
+    pub fn live_count(&self) -> usize {
+        self.live.values().sum()
     }
 }
 
@@ -89,9 +128,7 @@ pub struct Partition {
     loading: Cell<bool>,
     loaded: Notify,
     pub writes: Rc<WriteQueue>,
-    /// File pages of dropped versions, waiting to join the pool.
-    released: Rc<RefCell<Vec<FilePageId>>>,
-    live_versions: Rc<Cell<usize>>,
+    retirement: Rc<RefCell<Retirement>>,
     versions_gone: Notify,
     pub last_used: Cell<u64>,
 }
@@ -106,8 +143,7 @@ impl Partition {
             loading: Cell::new(false),
             loaded: Notify::new(),
             writes: Rc::new(WriteQueue::default()),
-            released: Rc::default(),
-            live_versions: Rc::default(),
+            retirement: Rc::default(),
             versions_gone: Notify::new(),
             last_used: Cell::new(0),
         }
@@ -122,7 +158,7 @@ impl Partition {
 
     /// Whether the partition could be dropped from memory now.
     pub fn idle(&self) -> bool {
-        !self.writes.busy() && !self.loading.get() && self.live_versions.get() <= 1
+        !self.writes.busy() && !self.loading.get() && self.retirement.borrow().live_count() <= 1
     }
 
     /// Memory held by the loaded mapping.
@@ -146,16 +182,21 @@ impl Partition {
         terms: Rc<TermMap>,
         dict: Option<Rc<Dictionary>>,
     ) -> Rc<Version> {
-        self.live_versions.set(self.live_versions.get() + 1);
+        let seq = {
+            let mut r = self.retirement.borrow_mut();
+            let seq = r.next_seq;
+            r.next_seq += 1;
+            *r.live.entry(seq).or_default() += 1;
+            seq
+        };
         Rc::new(Version {
             root,
             ttl_root,
             mapping,
             terms,
             dict,
-            retire: RefCell::default(),
-            sink: self.released.clone(),
-            live: self.live_versions.clone(),
+            seq,
+            retirement: self.retirement.clone(),
         })
     }
 
@@ -187,7 +228,7 @@ impl Partition {
             if poisoned {
                 // Readers of the old version must finish before the manifest
                 // decides which pages are free.
-                while self.live_versions.get() > 0 {
+                while self.retirement.borrow().live_count() > 0 {
                     self.versions_gone.notified().await;
                 }
             }
@@ -201,7 +242,7 @@ impl Partition {
 
     /// Called when a version may have been dropped.
     pub fn poke(&self) {
-        if self.live_versions.get() == 0 {
+        if self.retirement.borrow().live_count() == 0 {
             self.versions_gone.notify_all();
         }
     }
@@ -257,7 +298,11 @@ impl Partition {
             dict.clone(),
         );
         // A fresh load owns every free page: nothing retired is pending.
-        self.released.borrow_mut().clear();
+        {
+            let mut r = self.retirement.borrow_mut();
+            r.pending.clear();
+            r.released.clear();
+        }
         *self.state.borrow_mut() = PartState::Loaded(Box::new(Loaded {
             version,
             mapper,
@@ -273,7 +318,7 @@ impl Partition {
     /// File pages released by dropped versions since the last call; they
     /// must leave the index cache before they are reused.
     pub fn take_released(&self) -> Vec<FilePageId> {
-        std::mem::take(&mut *self.released.borrow_mut())
+        std::mem::take(&mut self.retirement.borrow_mut().released)
     }
 
     /// A state for a partition being written for the first time.
@@ -393,7 +438,12 @@ impl Partition {
             }
             std::mem::replace(&mut l.version, version)
         };
-        old.retire.borrow_mut().extend(plan.released);
+        self.retirement
+            .borrow_mut()
+            .pending
+            .entry(old.seq)
+            .or_default()
+            .extend(plan.released);
         drop(old);
         self.poke();
         Ok(())

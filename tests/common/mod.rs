@@ -144,9 +144,16 @@ pub mod engine {
         o
     }
 
+    /// A started store. When `ELOQSTORE_IO` picks a driver, the store
+    /// must really use it (the suite runs once per driver in CI).
     pub fn started(opts: KvOptions) -> EloqStore {
         let s = EloqStore::new(opts).unwrap();
         s.start(0).unwrap();
+        match std::env::var("ELOQSTORE_IO").as_deref() {
+            Ok("sync") => assert_eq!(s.io_backend(), Some("sync")),
+            Ok("uring") => assert_eq!(s.io_backend(), Some("io_uring")),
+            _ => {}
+        }
         s
     }
 
