@@ -11,6 +11,7 @@ pub mod error;
 pub mod format;
 pub mod inspect;
 pub mod io;
+pub mod killpoint;
 pub mod logging;
 pub mod mapping;
 pub mod options;

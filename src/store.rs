@@ -4,13 +4,17 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::Duration;
 
 use crate::error::{Error, KvError, Result};
 use crate::io::fault::FaultInjector;
 use crate::io::runtime::{Backend, RuntimeConfig};
 use crate::options::{KvOptions, NUM_RESERVED_FD};
-use crate::request::{Body, Callback, KvRequest, Request, RequestType, TruncateRequest};
+use crate::request::{
+    ArchiveRequest, Body, Callback, GlobalArchiveRequest, KvRequest, Request, RequestType,
+    TruncateRequest,
+};
 use crate::shard::{Msg, ShardSetup, ShardThread, StoreEnv, spawn_shard};
 use crate::types::TableIdent;
 
@@ -18,6 +22,9 @@ struct Running {
     shards: Vec<ShardThread>,
     env: Arc<StoreEnv>,
     term: u64,
+    opts: Arc<KvOptions>,
+    /// The periodic archiver, when enabled.
+    archiver: Mutex<Option<(Arc<(Mutex<bool>, Condvar)>, std::thread::JoinHandle<()>)>>,
 }
 
 /// The key-value store.
@@ -105,10 +112,9 @@ impl EloqStore {
                 "cloud_store_path is set, but this engine does not support the cloud tier yet",
             ));
         }
-        if o.num_retained_archives > 0 && o.archive_interval_secs > 0 {
+        if o.num_retained_archives > 0 && o.archive_interval_secs > 0 && !o.data_append_mode {
             return Err(Error::invalid_args(
-                "num_retained_archives > 0 with archive_interval_secs > 0 starts the periodic archiver, \
-                 which this engine does not support yet",
+                "num_retained_archives > 0 starts the periodic archiver, which needs data_append_mode",
             ));
         }
         if o.data_append_mode && o.store_path.is_empty() {
@@ -191,11 +197,25 @@ impl EloqStore {
             }
         }
         log::info!("eloqstore started: {n} shards, {} I/O", shards[0].backend);
-        *self.running.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(Running {
+        let running = Arc::new(Running {
             shards,
             env,
             term: 0,
-        }));
+            opts: self.opts.clone(),
+            archiver: Mutex::new(None),
+        });
+        let o = &self.opts;
+        if o.data_append_mode && o.num_retained_archives > 0 && o.archive_interval_secs > 0 {
+            let stop = Arc::new((Mutex::new(false), Condvar::new()));
+            let (r, st) = (running.clone(), stop.clone());
+            let period = Duration::from_secs(o.archive_interval_secs as u64);
+            let handle = std::thread::Builder::new()
+                .name("eloqstore-archiver".into())
+                .spawn(move || archiver(r, st, period))
+                .map_err(|e| Error::from_io(&e, "spawning the archiver"))?;
+            *running.archiver.lock().unwrap_or_else(|e| e.into_inner()) = Some((stop, handle));
+        }
+        *self.running.write().unwrap_or_else(|e| e.into_inner()) = Some(running);
         Ok(())
     }
 
@@ -212,6 +232,17 @@ impl EloqStore {
         else {
             return;
         };
+        // The archiver first: it submits requests of its own.
+        let archiver = running
+            .archiver
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some((stop, handle)) = archiver {
+            *stop.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
+            stop.1.notify_all();
+            let _ = handle.join();
+        }
         for s in &running.shards {
             s.send(Msg::Stop);
         }
@@ -269,129 +300,241 @@ impl EloqStore {
         if !req.begin(user_data, callback) {
             return false;
         }
-        if let Err(e) = self.route(&running, req) {
+        if let Err(e) = route(&running, req) {
             req.complete(Err(e));
         }
         true
     }
+}
 
-    fn route(&self, running: &Arc<Running>, req: &Request) -> Result<()> {
-        match req.request_type() {
-            RequestType::DropTable => return self.drop_table(running, req),
-            RequestType::ListObject => {
-                return Err(Error::invalid_args(
-                    "ListObject needs a cloud store (cloud_store_path), which this engine does not support",
-                ));
-            }
-            RequestType::GlobalArchive => {
-                return Err(Error::invalid_args(
-                    "GlobalArchive requests are not supported by this engine yet",
-                ));
-            }
-            _ => {}
-        }
-        let tbl = req.table_id();
-        if !tbl.is_valid() {
+/// Sends a submitted request to the shard owning its partition, or fans it
+/// out (DropTable, GlobalArchive).
+fn route(running: &Arc<Running>, req: &Request) -> Result<()> {
+    match req.request_type() {
+        RequestType::DropTable => return drop_table(running, req),
+        RequestType::GlobalArchive => return global_archive(running, req),
+        RequestType::ListObject => {
             return Err(Error::invalid_args(
-                "the request's table ident has an empty table name",
+                "ListObject needs a cloud store (cloud_store_path), which this engine does not support",
             ));
         }
-        let shard = &running.shards[tbl.shard_index(running.shards.len() as u16)];
-        if !shard.send(Msg::Request(req.clone())) {
-            return Err(Error::new(KvError::NotRunning, "the shard has stopped"));
-        }
-        Ok(())
+        _ => {}
     }
-
-    /// Every partition of a table that exists (on disk, or in memory).
-    fn table_partitions(&self, running: &Running, table: &str) -> Result<Vec<TableIdent>> {
-        let mut out = Vec::new();
-        if self.opts.store_path.is_empty() {
-            let reg = running
-                .env
-                .memory_partitions
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            out.extend(reg.iter().filter(|t| t.tbl_name == table).cloned());
-            return Ok(out);
-        }
-        for root in &self.opts.store_path {
-            let rd = match std::fs::read_dir(root) {
-                Ok(rd) => rd,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(Error::from_io(&e, root)),
-            };
-            for ent in rd.flatten() {
-                let name = ent.file_name();
-                let Some(name) = name.to_str() else { continue };
-                if let Some(t) = TableIdent::parse(name)
-                    && t.tbl_name == table
-                    && t.to_string() == name
-                    && ent.file_type().map(|f| f.is_dir()).unwrap_or(false)
-                {
-                    out.push(t);
-                }
-            }
-        }
-        out.sort();
-        out.dedup();
-        Ok(out)
+    let tbl = req.table_id();
+    if !tbl.is_valid() {
+        return Err(Error::invalid_args(
+            "the request's table ident has an empty table name",
+        ));
     }
+    let shard = &running.shards[tbl.shard_index(running.shards.len() as u16)];
+    if !shard.send(Msg::Request(req.clone())) {
+        return Err(Error::new(KvError::NotRunning, "the shard has stopped"));
+    }
+    Ok(())
+}
 
-    /// Truncates every partition of the table; completes with the first
-    /// failure. Runs on the submitting thread, completes on a shard thread.
-    fn drop_table(&self, running: &Arc<Running>, req: &Request) -> Result<()> {
-        let table = match &req.state().body {
-            Body::DropTable { table } => table.clone(),
-            _ => unreachable!("drop table request"),
+/// Every partition that exists (on disk, or in memory), in order.
+fn all_partitions(running: &Running) -> Result<Vec<TableIdent>> {
+    let mut out = Vec::new();
+    if running.opts.store_path.is_empty() {
+        let reg = running
+            .env
+            .memory_partitions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        out.extend(reg.iter().cloned());
+        return Ok(out);
+    }
+    for root in &running.opts.store_path {
+        let rd = match std::fs::read_dir(root) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::from_io(&e, root)),
         };
-        if table.is_empty() {
-            return Err(Error::invalid_args("DropTable needs a table name"));
+        for ent in rd.flatten() {
+            let name = ent.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if let Some(t) = TableIdent::parse(name)
+                && t.to_string() == name
+                && ent.file_type().map(|f| f.is_dir()).unwrap_or(false)
+            {
+                out.push(t);
+            }
         }
-        let parts = self.table_partitions(running, &table)?;
-        if parts.is_empty() {
-            req.complete(Ok(()));
-            return Ok(());
-        }
-        struct Agg {
-            left: AtomicUsize,
-            first_err: Mutex<Option<Error>>,
-            parent: Request,
-        }
-        let agg = Arc::new(Agg {
-            left: AtomicUsize::new(parts.len()),
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// Completes a parent request once all its sub-requests completed, with
+/// the first failure.
+struct FanOut {
+    left: AtomicUsize,
+    first_err: Mutex<Option<Error>>,
+    parent: Request,
+}
+
+impl FanOut {
+    fn new(parent: &Request, n: usize) -> Arc<FanOut> {
+        Arc::new(FanOut {
+            left: AtomicUsize::new(n),
             first_err: Mutex::new(None),
-            parent: req.clone(),
-        });
-        for tbl in parts {
-            let sub = TruncateRequest::new();
-            sub.set_args(tbl, Vec::new());
-            let agg = agg.clone();
-            let cb = move |r: &Request| {
-                if let Err(e) = r.result() {
-                    agg.first_err
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .get_or_insert(e);
-                }
-                if agg.left.fetch_sub(1, Ordering::AcqRel) == 1 {
-                    let err = agg
-                        .first_err
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .take();
-                    agg.parent.complete(err.map_or(Ok(()), Err));
-                }
-            };
-            let sub_req = sub.untyped().clone();
-            if !sub_req.begin(0, Some(Box::new(cb))) {
-                continue;
+            parent: parent.clone(),
+        })
+    }
+
+    fn child_done(&self, r: &Request) {
+        if let Err(e) = r.result() {
+            self.first_err
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_or_insert(e);
+        }
+        if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let err = self
+                .first_err
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            self.parent.complete(err.map_or(Ok(()), Err));
+        }
+    }
+}
+
+/// Submits a sub-request whose completion reports to `fan`.
+fn submit_child(
+    running: &Arc<Running>,
+    fan: &Arc<FanOut>,
+    child: &Request,
+    then: impl FnOnce() + Send + 'static,
+) {
+    let f = fan.clone();
+    let cb = move |r: &Request| {
+        f.child_done(r);
+        then();
+    };
+    if !child.begin(0, Some(Box::new(cb))) {
+        return;
+    }
+    if let Err(e) = route(running, child) {
+        child.complete(Err(e));
+    }
+}
+
+/// Truncates every partition of the table; completes with the first
+/// failure. Runs on the submitting thread, completes on a shard thread.
+fn drop_table(running: &Arc<Running>, req: &Request) -> Result<()> {
+    let table = match &req.state().body {
+        Body::DropTable { table } => table.clone(),
+        _ => unreachable!("drop table request"),
+    };
+    if table.is_empty() {
+        return Err(Error::invalid_args("DropTable needs a table name"));
+    }
+    let parts: Vec<TableIdent> = all_partitions(running)?
+        .into_iter()
+        .filter(|t| t.tbl_name == table)
+        .collect();
+    if parts.is_empty() {
+        req.complete(Ok(()));
+        return Ok(());
+    }
+    let fan = FanOut::new(req, parts.len());
+    for tbl in parts {
+        let sub = TruncateRequest::new();
+        sub.set_args(tbl, Vec::new());
+        submit_child(running, &fan, sub.untyped(), || {});
+    }
+    Ok(())
+}
+
+/// Archives every partition (that `partition_filter` accepts) with one
+/// timestamp, at most `max_archive_tasks` at a time; completes with the
+/// first failure.
+fn global_archive(running: &Arc<Running>, req: &Request) -> Result<()> {
+    if !running.opts.data_append_mode {
+        return Err(Error::invalid_args(
+            "GlobalArchive requests need data_append_mode",
+        ));
+    }
+    let ts = match &req.state().body {
+        Body::GlobalArchive { snapshot_ts } => *snapshot_ts,
+        _ => unreachable!("global archive request"),
+    };
+    let ts = if ts == 0 {
+        crate::shard::util::now_us()
+    } else {
+        ts
+    };
+    let parts: Vec<TableIdent> = all_partitions(running)?
+        .into_iter()
+        .filter(|t| running.opts.partition_filter.as_ref().is_none_or(|f| f(t)))
+        .collect();
+    if parts.is_empty() {
+        req.complete(Ok(()));
+        return Ok(());
+    }
+    let fan = FanOut::new(req, parts.len());
+    let queue = Arc::new(Mutex::new(parts.into_iter()));
+    let width = (running.opts.max_archive_tasks as usize).max(1);
+    for _ in 0..width {
+        next_archive(running.clone(), fan.clone(), queue.clone(), ts);
+    }
+    Ok(())
+}
+
+/// Starts the next partition's archive; its completion starts another.
+fn next_archive(
+    running: Arc<Running>,
+    fan: Arc<FanOut>,
+    queue: Arc<Mutex<std::vec::IntoIter<TableIdent>>>,
+    ts: u64,
+) {
+    let Some(tbl) = queue.lock().unwrap_or_else(|e| e.into_inner()).next() else {
+        return;
+    };
+    let sub = ArchiveRequest::new();
+    sub.set_table_id(tbl);
+    sub.set_snapshot_timestamp(ts);
+    let (r, f, q) = (running.clone(), fan.clone(), queue.clone());
+    submit_child(&running, &fan, sub.untyped(), move || {
+        next_archive(r, f, q, ts)
+    });
+}
+
+/// The periodic archiver: a GlobalArchive every `archive_interval_secs`.
+fn archiver(running: Arc<Running>, stop: Arc<(Mutex<bool>, Condvar)>, period: Duration) {
+    loop {
+        let mut stopped = stop.0.lock().unwrap_or_else(|e| e.into_inner());
+        let deadline = std::time::Instant::now() + period;
+        while !*stopped {
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                break;
             }
-            if let Err(e) = self.route(running, &sub_req) {
-                sub_req.complete(Err(e));
+            stopped = stop
+                .1
+                .wait_timeout(stopped, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        if *stopped {
+            return;
+        }
+        drop(stopped);
+        let req = GlobalArchiveRequest::new();
+        let r = req.untyped();
+        if r.begin(0, None) {
+            if let Err(e) = route(&running, r) {
+                r.complete(Err(e));
+            }
+            r.wait();
+            match r.result() {
+                Ok(()) => log::info!("periodic archive done"),
+                Err(e) => log::warn!("periodic archive failed: {e}"),
             }
         }
-        Ok(())
     }
 }
 

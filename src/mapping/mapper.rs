@@ -3,6 +3,8 @@
 //! as upstream does, so snapshots serialise identically), the file page
 //! allocator and the file-term map.
 
+use std::collections::BTreeMap;
+
 use super::MappingTable;
 use crate::format::manifest::mapping_value::{self, INVALID, TYPE_FREE_LINK, TYPE_MASK};
 use crate::format::manifest::{ManifestState, TERM_KEY_MANIFEST, TermMap};
@@ -29,6 +31,8 @@ pub struct PageMapper {
     shift: u8,
     terms: TermMap,
     term: u64,
+    /// Mapped pages per data file (drives compaction and file GC).
+    file_live: BTreeMap<FileId, u32>,
 }
 
 impl PageMapper {
@@ -47,6 +51,7 @@ impl PageMapper {
             shift,
             terms: TermMap::new(),
             term,
+            file_live: BTreeMap::new(),
         }
     }
 
@@ -62,7 +67,10 @@ impl PageMapper {
         let mut used = Vec::new();
         for id in 0..st.mapping.len() as PageId {
             match mapping_value::as_file_page(st.mapping[id as usize]) {
-                Some(fp) => used.push(fp),
+                Some(fp) => {
+                    used.push(fp);
+                    *m.file_live.entry(fp >> shift).or_default() += 1;
+                }
                 None => m.free_page(id),
             }
         }
@@ -147,6 +155,9 @@ impl PageMapper {
 
     /// Returns a logical page id to the free list.
     pub fn free_page(&mut self, id: PageId) {
+        if let Some(old) = self.table.file_page(id) {
+            self.file_unmapped(old);
+        }
         let v = if self.free_head == MAX_PAGE_ID {
             INVALID
         } else {
@@ -159,7 +170,68 @@ impl PageMapper {
 
     /// Maps a logical page to a file page.
     pub fn set_file_page(&mut self, id: PageId, fp: FilePageId) {
+        if let Some(old) = self.table.file_page(id) {
+            self.file_unmapped(old);
+        }
+        *self.file_live.entry(fp >> self.shift).or_default() += 1;
         self.table.set(id, mapping_value::file_page(fp));
+    }
+
+    fn file_unmapped(&mut self, fp: FilePageId) {
+        let file = fp >> self.shift;
+        if let Some(n) = self.file_live.get_mut(&file) {
+            *n -= 1;
+            if *n == 0 {
+                self.file_live.remove(&file);
+            }
+        }
+    }
+
+    /// Mapped pages per data file (files without any are absent).
+    pub fn file_live(&self) -> &BTreeMap<FileId, u32> {
+        &self.file_live
+    }
+
+    /// The file new pages are appended to.
+    pub fn current_file(&self) -> FileId {
+        self.max_fp_id >> self.shift
+    }
+
+    /// Upstream's space-amplification trigger for compaction: the pages
+    /// between the oldest live file and the append point, less whole files
+    /// without live pages, over the live pages exceeds `factor` (integer
+    /// division, as upstream), once that span is at least a file; or the
+    /// table holds no live page but files exist.
+    pub fn needs_compaction(&self, factor: u8) -> bool {
+        if factor == 0 || !self.is_append() {
+            return false;
+        }
+        let live: u64 = self.file_live.values().map(|&n| n as u64).sum();
+        let Some(&min_file) = self.file_live.keys().next() else {
+            return self.max_fp_id > 0;
+        };
+        let per_file = 1u64 << self.shift;
+        let current = self.current_file();
+        let empty_between = (min_file..current)
+            .filter(|f| !self.file_live.contains_key(f))
+            .count() as u64;
+        let space = self
+            .max_fp_id
+            .saturating_sub(min_file << self.shift)
+            .saturating_sub(empty_between << self.shift);
+        space >= per_file && space / live.max(1) > factor as u64
+    }
+
+    /// Files older than the append point that compaction empties: those
+    /// whose pages-per-file over live pages exceeds `factor`.
+    pub fn compaction_victims(&self, factor: u8) -> Vec<FileId> {
+        let per_file = 1u64 << self.shift;
+        let current = self.current_file();
+        self.file_live
+            .iter()
+            .filter(|&(&f, &n)| f < current && per_file / n as u64 > factor as u64)
+            .map(|(&f, _)| f)
+            .collect()
     }
 
     /// A file page for the next page write, with upstream's term-map
@@ -221,6 +293,7 @@ impl PageMapper {
     /// Approximate memory held, for the partition metadata budget.
     pub fn memory_bytes(&self) -> usize {
         self.table.len() * 8
+            + self.file_live.len() * 24
             + match &self.alloc {
                 FileAllocator::Pooled { free } => free.capacity() * 8,
                 FileAllocator::Append => 0,

@@ -66,6 +66,13 @@ pub struct Retirement {
     pending: BTreeMap<u64, Vec<FilePageId>>,
     /// Reusable now.
     released: Vec<FilePageId>,
+    /// Data files no version after `key` uses: deletable once no version
+    /// numbered `key` or lower is alive.
+    pending_files: BTreeMap<u64, Vec<FileId>>,
+    /// Deletable now.
+    released_files: Vec<FileId>,
+    /// Files already scheduled for deletion.
+    doomed: BTreeSet<FileId>,
 }
 
 impl Retirement {
@@ -89,6 +96,13 @@ impl Retirement {
             let mut fps = entry.remove();
             self.released.append(&mut fps);
         }
+        while let Some(entry) = self.pending_files.first_entry() {
+            if *entry.key() >= oldest {
+                break;
+            }
+            let mut files = entry.remove();
+            self.released_files.append(&mut files);
+        }
     }
 
     pub fn live_count(&self) -> usize {
@@ -107,6 +121,11 @@ pub struct Loaded {
     pub sampler: DictSampler,
     /// Data files known to exist.
     pub files: BTreeSet<FileId>,
+    /// Earliest expiry in the TTL tree, if known (1: unknown but some
+    /// exist; `u64::MAX`: none).
+    pub next_expire: u64,
+    /// Data files the partition's archives reference (computed on demand).
+    pub archived_files: Option<BTreeSet<FileId>>,
 }
 
 pub enum PartState {
@@ -131,6 +150,9 @@ pub struct Partition {
     retirement: Rc<RefCell<Retirement>>,
     versions_gone: Notify,
     pub last_used: Cell<u64>,
+    /// A background compaction or TTL clean-up is queued.
+    pub compaction_queued: Cell<bool>,
+    pub cleanup_queued: Cell<bool>,
 }
 
 impl Partition {
@@ -146,6 +168,8 @@ impl Partition {
             retirement: Rc::default(),
             versions_gone: Notify::new(),
             last_used: Cell::new(0),
+            compaction_queued: Cell::new(false),
+            cleanup_queued: Cell::new(false),
         }
     }
 
@@ -302,6 +326,9 @@ impl Partition {
             let mut r = self.retirement.borrow_mut();
             r.pending.clear();
             r.released.clear();
+            r.pending_files.clear();
+            r.released_files.clear();
+            r.doomed.clear();
         }
         *self.state.borrow_mut() = PartState::Loaded(Box::new(Loaded {
             version,
@@ -311,6 +338,12 @@ impl Partition {
             dict_dirty: false,
             sampler: DictSampler::default(),
             files,
+            next_expire: if st.ttl_root == MAX_PAGE_ID {
+                u64::MAX
+            } else {
+                1
+            },
+            archived_files: None,
         }));
         Ok(())
     }
@@ -323,11 +356,12 @@ impl Partition {
 
     /// A state for a partition being written for the first time.
     pub fn create(&self, shard: &ShardCtx) {
-        let mapper = PageMapper::new(
+        let mut mapper = PageMapper::new(
             shard.opts.data_append_mode,
             shard.opts.pages_per_file_shift,
             shard.term,
         );
+        mapper.reserve(shard.opts.init_page_count as usize);
         let version = self.make_version(
             MAX_PAGE_ID,
             MAX_PAGE_ID,
@@ -343,7 +377,102 @@ impl Partition {
             dict_dirty: false,
             sampler: DictSampler::default(),
             files: BTreeSet::new(),
+            next_expire: u64::MAX,
+            archived_files: None,
         }));
+    }
+
+    // ---- file GC --------------------------------------------------------------
+
+    /// Schedules the deletion of data files nothing uses any more: no live
+    /// page of the current version, no archive, not at or past the append
+    /// point. They are deleted once every older version is gone.
+    pub async fn schedule_file_gc(&self, shard: &ShardCtx) -> Result<()> {
+        let Some(dir) = self.dir().map(Path::to_path_buf) else {
+            return Ok(());
+        };
+        let need_archives =
+            matches!(&*self.state.borrow(), PartState::Loaded(l) if l.archived_files.is_none());
+        if need_archives {
+            let archived = archived_file_ids(&dir, shard.opts.pages_per_file_shift)?;
+            if let PartState::Loaded(l) = &mut *self.state.borrow_mut() {
+                l.archived_files = Some(archived);
+            }
+        }
+        let (doomed, seq) = {
+            let st = self.state.borrow();
+            let PartState::Loaded(l) = &*st else {
+                return Ok(());
+            };
+            let live = l.mapper.file_live();
+            let current = l.mapper.current_file();
+            let archived = l.archived_files.as_ref().expect("computed above");
+            let r = self.retirement.borrow();
+            let doomed: Vec<FileId> = l
+                .files
+                .iter()
+                .copied()
+                .filter(|f| {
+                    *f < current
+                        && !live.contains_key(f)
+                        && !archived.contains(f)
+                        && !r.doomed.contains(f)
+                })
+                .collect();
+            (doomed, l.version.seq)
+        };
+        if doomed.is_empty() {
+            return Ok(());
+        }
+        let mut r = self.retirement.borrow_mut();
+        r.doomed.extend(doomed.iter().copied());
+        // Versions before the current one may still read these files.
+        match seq.checked_sub(1) {
+            Some(prev) => r.pending_files.entry(prev).or_default().extend(doomed),
+            None => r.released_files.extend(doomed),
+        }
+        r.collect();
+        Ok(())
+    }
+
+    /// Deletes the data files whose deletion no version waits for.
+    pub fn reap_files(&self, shard: &ShardCtx) -> Result<()> {
+        let files = std::mem::take(&mut self.retirement.borrow_mut().released_files);
+        if files.is_empty() {
+            return Ok(());
+        }
+        let Some(dir) = self.dir().map(Path::to_path_buf) else {
+            return Ok(());
+        };
+        let terms = match &*self.state.borrow() {
+            PartState::Loaded(l) => l.mapper.terms().clone(),
+            _ => return Ok(()),
+        };
+        for f in files {
+            let path = dir.join(data_file_name(
+                f,
+                terms.get(&f).copied().unwrap_or(shard.term),
+            ));
+            shard.fds.remove(&path);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::from_io(&e, path.display())),
+            }
+            if let PartState::Loaded(l) = &mut *self.state.borrow_mut() {
+                l.files.remove(&f);
+            }
+            self.retirement.borrow_mut().doomed.remove(&f);
+            crate::killpoint::hit("gc.deleted_file");
+        }
+        sync_dir(&dir)
+    }
+
+    /// Forgets the cached set of archived files (archives changed).
+    pub fn archives_changed(&self) {
+        if let PartState::Loaded(l) = &mut *self.state.borrow_mut() {
+            l.archived_files = None;
+        }
     }
 
     // ---- commit -------------------------------------------------------------
@@ -375,6 +504,7 @@ impl Partition {
             return Ok(());
         }
         let new_files = self.write_pages(shard, &plan, &mut files).await?;
+        crate::killpoint::hit("commit.pages_synced");
         let terms = plan.mapper.terms_for_manifest();
         let log_len = manifest::padded_len(manifest::log_payload_len(&plan.changes, &terms));
         let use_log = !force_snapshot
@@ -585,26 +715,65 @@ impl Partition {
                     std::fs::create_dir_all(dir).map_err(|e| Error::from_io(&e, dir.display()))?;
                     sync_dir(root)?;
                 }
-                let name = manifest_file_name(shard.term);
-                let path = dir.join(&name);
-                let tmp = dir.join(format!("{name}{}", crate::format::names::TMP_SUFFIX));
-                let _ = std::fs::remove_file(&tmp);
-                shard.fds.remove(&tmp);
-                let file = Rc::new(IoFile::open(
-                    &tmp,
-                    FileKind::Manifest,
-                    OpenOptions::read_write().direct(true).create(true),
-                )?);
-                shard.io.write_all_at(&file, vec![rec], 0).await?;
-                shard.io.fdatasync(&file).await?;
-                drop(file);
-                shard.fds.remove(&path);
-                std::fs::rename(&tmp, &path).map_err(|e| Error::from_io(&e, path.display()))?;
-                sync_dir(dir)?;
+                write_file_atomically(shard, dir, &manifest_file_name(shard.term), rec).await?;
             }
         }
         Ok(len)
     }
+
+    /// Writes the committed state as an archive `manifest_<term>_<ts>`.
+    pub async fn write_archive(&self, shard: &ShardCtx, ts: u64) -> Result<String> {
+        let Storage::Disk { dir, .. } = &self.storage else {
+            return Err(Error::invalid_args("archives need a store_path"));
+        };
+        let rec = {
+            let st = self.state.borrow();
+            let PartState::Loaded(l) = &*st else {
+                return Err(Error::new(KvError::IoFail, "partition is not loaded"));
+            };
+            let dict = l
+                .dict
+                .as_ref()
+                .map(|d| d.bytes().to_vec())
+                .unwrap_or_default();
+            let payload = manifest::encode_snapshot(
+                l.mapper.max_fp_id(),
+                &dict,
+                l.mapper.table().iter(),
+                &l.mapper.terms_for_manifest(),
+            );
+            manifest::encode_record(l.version.root, l.version.ttl_root, &payload)
+        };
+        let name = crate::format::names::archive_file_name(shard.term, ts);
+        write_file_atomically(shard, dir, &name, rec).await?;
+        self.archives_changed();
+        Ok(name)
+    }
+}
+
+/// Writes `name` in `dir` as upstream does: a temporary file, synced, then
+/// renamed over the name, then the directory synced.
+async fn write_file_atomically(
+    shard: &ShardCtx,
+    dir: &Path,
+    name: &str,
+    rec: AlignedBuf,
+) -> Result<()> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}{}", crate::format::names::TMP_SUFFIX));
+    let _ = std::fs::remove_file(&tmp);
+    shard.fds.remove(&tmp);
+    let file = Rc::new(IoFile::open(
+        &tmp,
+        FileKind::Manifest,
+        OpenOptions::read_write().direct(true).create(true),
+    )?);
+    shard.io.write_all_at(&file, vec![rec], 0).await?;
+    shard.io.fdatasync(&file).await?;
+    drop(file);
+    shard.fds.remove(&path);
+    std::fs::rename(&tmp, &path).map_err(|e| Error::from_io(&e, path.display()))?;
+    sync_dir(dir)
 }
 
 /// fsync of a directory, so that entries created or renamed in it persist.
@@ -749,4 +918,52 @@ pub fn read_ctx<'a>(
     ctx.skip_checksum = shard.opts.skip_verify_checksum;
     ctx.cache = Some((&shard.cache, reader.part.key));
     ctx
+}
+
+/// Data file ids the archives in a partition directory reference.
+fn archived_file_ids(dir: &Path, shift: u8) -> Result<BTreeSet<FileId>> {
+    let mut out = BTreeSet::new();
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(Error::from_io(&e, dir.display())),
+    };
+    for ent in rd.flatten() {
+        let name = ent.file_name();
+        let Some(PartitionFile::Archive { .. }) = name.to_str().and_then(classify) else {
+            continue;
+        };
+        let bytes =
+            std::fs::read(ent.path()).map_err(|e| Error::from_io(&e, ent.path().display()))?;
+        // An archive that cannot be read protects nothing but is kept.
+        match manifest::replay(&bytes) {
+            Ok(st) => out.extend(
+                st.mapping
+                    .iter()
+                    .filter_map(|&v| crate::format::manifest::mapping_value::as_file_page(v))
+                    .map(|fp| fp >> shift),
+            ),
+            Err(e) => log::warn!("archive {} is unreadable: {e}", ent.path().display()),
+        }
+    }
+    Ok(out)
+}
+
+/// Archive files of a partition directory, oldest first: (timestamp, name).
+pub fn list_archives(dir: &Path) -> Result<Vec<(u64, String)>> {
+    let mut out = Vec::new();
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(Error::from_io(&e, dir.display())),
+    };
+    for ent in rd.flatten() {
+        if let Some(name) = ent.file_name().to_str()
+            && let Some(PartitionFile::Archive { timestamp, .. }) = classify(name)
+        {
+            out.push((timestamp, name.to_string()));
+        }
+    }
+    out.sort();
+    Ok(out)
 }

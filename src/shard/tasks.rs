@@ -53,10 +53,19 @@ pub fn dispatch(ctx: &Rc<ShardCtx>, rt: &Runtime, req: Request) {
                 let res = read_task(&ctx, &part, &req).await;
                 part.poke();
                 done.finish(res);
+                // A reader may have held the last old version: files it kept
+                // alive can go now.
+                if let Err(e) = part.reap_files(&ctx) {
+                    log::warn!("{}: deleting unused data files: {e}", part.tbl);
+                }
                 ctx.trim_partitions();
             });
         }
-        RequestType::BatchWrite | RequestType::Truncate | RequestType::CleanExpired => {
+        RequestType::BatchWrite
+        | RequestType::Truncate
+        | RequestType::CleanExpired
+        | RequestType::Compact
+        | RequestType::Archive => {
             let part = ctx.partition(&tbl);
             // The ticket is taken on arrival: writes run in arrival order.
             let ticket = part.writes.ticket();
@@ -65,14 +74,9 @@ pub fn dispatch(ctx: &Rc<ShardCtx>, rt: &Runtime, req: Request) {
                 let res = write_task(&ctx, &part, &req, ticket).await;
                 part.poke();
                 done.finish(res);
+                after_write(&ctx, &part, ty != RequestType::CleanExpired);
                 ctx.trim_partitions();
             });
-        }
-        RequestType::Compact | RequestType::Archive => {
-            done.finish(Err(Error::invalid_args(format!(
-                "{} requests are not supported by this engine yet",
-                ty.as_str()
-            ))))
         }
         RequestType::ListObject => done.finish(Err(Error::invalid_args(
             "ListObject needs a cloud store (cloud_store_path), which this engine does not support",
@@ -226,6 +230,8 @@ enum WriteKind {
     Batch(Arc<Vec<WriteDataEntry>>),
     Truncate(Vec<u8>),
     CleanExpired,
+    Compact,
+    Archive(u64),
 }
 
 async fn write_task(
@@ -238,21 +244,39 @@ async fn write_task(
         Body::BatchWrite { batch } => WriteKind::Batch(batch.clone()),
         Body::Truncate { position } => WriteKind::Truncate(position.clone()),
         Body::CleanExpired => WriteKind::CleanExpired,
+        Body::Compact => WriteKind::Compact,
+        Body::Archive { snapshot_ts } => WriteKind::Archive(*snapshot_ts),
         _ => unreachable!("write request"),
     };
-    if let WriteKind::Batch(batch) = &kind {
-        validate_batch(ctx, batch)?;
-        if batch.is_empty() {
-            return Ok(());
+    match &kind {
+        WriteKind::Batch(batch) => {
+            validate_batch(ctx, batch)?;
+            if batch.is_empty() {
+                return Ok(());
+            }
         }
+        WriteKind::Compact | WriteKind::Archive(_) if !ctx.opts.data_append_mode => {
+            return Err(Error::invalid_args(format!(
+                "{} requests need data_append_mode",
+                req.request_type().as_str()
+            )));
+        }
+        _ => {}
     }
     ticket.acquire().await;
     part.ensure_loaded(ctx).await?;
     let missing = matches!(&*part.state.borrow(), PartState::Missing);
     if missing {
         match kind {
-            // Nothing to truncate or clean in a partition never written.
-            WriteKind::Truncate(_) | WriteKind::CleanExpired => return Ok(()),
+            // Nothing to truncate, clean or compact in a partition never
+            // written; nothing to archive either.
+            WriteKind::Truncate(_) | WriteKind::CleanExpired | WriteKind::Compact => return Ok(()),
+            WriteKind::Archive(_) => {
+                return Err(Error::not_found(format!(
+                    "partition {} does not exist",
+                    part.tbl
+                )));
+            }
             WriteKind::Batch(_) => {
                 part.create(ctx);
                 if ctx.opts.store_path.is_empty() {
@@ -267,10 +291,139 @@ async fn write_task(
         }
     }
     let mut codec = ctx.codec();
-    let res = apply_write(ctx, part, kind, &mut codec).await;
+    let res = match kind {
+        WriteKind::Compact => compact(ctx, part).await,
+        WriteKind::Archive(ts) => archive(ctx, part, ts).await,
+        kind => apply_write(ctx, part, kind, &mut codec).await,
+    };
     ctx.return_codec(codec);
     drop(ticket);
     res
+}
+
+/// Background work a commit may call for: compaction when the data files
+/// hold too much garbage, TTL clean-up when an expiry has passed. Each is
+/// queued behind the writes already waiting, at most one of each at once.
+fn after_write(ctx: &Rc<ShardCtx>, part: &Rc<Partition>, allow_cleanup: bool) {
+    let (want_compact, want_cleanup) = match &*part.state.borrow() {
+        PartState::Loaded(l) => (
+            l.mapper.needs_compaction(ctx.opts.file_amplify_factor) && !l.files.is_empty(),
+            allow_cleanup && l.next_expire <= now_ms(),
+        ),
+        _ => return,
+    };
+    if want_compact && !part.compaction_queued.replace(true) {
+        let mut ticket = part.writes.ticket();
+        let (ctx2, part2) = (ctx.clone(), part.clone());
+        ctx.io.spawn(async move {
+            ticket.acquire().await;
+            part2.compaction_queued.set(false);
+            if let Err(e) = compact(&ctx2, &part2).await {
+                log::warn!("{}: background compaction failed: {e}", part2.tbl);
+            }
+            drop(ticket);
+            part2.poke();
+        });
+    }
+    if want_cleanup && !part.cleanup_queued.replace(true) {
+        let mut ticket = part.writes.ticket();
+        let (ctx2, part2) = (ctx.clone(), part.clone());
+        ctx.io.spawn(async move {
+            ticket.acquire().await;
+            part2.cleanup_queued.set(false);
+            let mut codec = ctx2.codec();
+            if let Err(e) = apply_write(&ctx2, &part2, WriteKind::CleanExpired, &mut codec).await {
+                log::warn!("{}: background TTL clean-up failed: {e}", part2.tbl);
+            }
+            ctx2.return_codec(codec);
+            drop(ticket);
+            part2.poke();
+            // Compaction only: entries a clean-up cannot remove (stored
+            // timestamps above the clock) must not loop it.
+            after_write(&ctx2, &part2, false);
+        });
+    }
+}
+
+/// Moves live pages out of sparse data files, then deletes the files no
+/// version, archive or reader needs. Runs under the partition's write
+/// ticket; yields to other tasks between page batches.
+async fn compact(ctx: &ShardCtx, part: &Partition) -> Result<()> {
+    if !ctx.opts.data_append_mode || ctx.opts.file_amplify_factor == 0 {
+        return Ok(());
+    }
+    let factor = ctx.opts.file_amplify_factor;
+    let max_pages = (1usize << ctx.opts.pages_per_file_shift).max(8192);
+    for _ in 0..10_000 {
+        let released = part.take_released();
+        for fp in &released {
+            ctx.cache.remove(part.key, *fp);
+        }
+        let (version, mapper) = match &*part.state.borrow() {
+            PartState::Loaded(l) => (l.version.clone(), l.mapper.clone()),
+            _ => return Ok(()),
+        };
+        if !mapper.needs_compaction(factor) {
+            break;
+        }
+        let victims = mapper.compaction_victims(factor);
+        let reader = PageReader {
+            shard: ctx,
+            part,
+            terms: &version.terms,
+        };
+        let rctx = read_ctx(ctx, &reader, &version);
+        let plan = crate::tree::compact::compact(
+            &rctx,
+            mapper,
+            &victims,
+            max_pages,
+            version.root,
+            version.ttl_root,
+        )
+        .await?;
+        let Some(plan) = plan else { break };
+        crate::killpoint::hit("compact.before_commit");
+        part.commit(ctx, plan, false).await?;
+        crate::killpoint::hit("compact.committed");
+    }
+    part.schedule_file_gc(ctx).await?;
+    part.reap_files(ctx)
+}
+
+/// Writes an archive of the partition (after a compaction check), then
+/// keeps only the newest `num_retained_archives` archives when set.
+async fn archive(ctx: &ShardCtx, part: &Partition, ts: u64) -> Result<()> {
+    let empty = match &*part.state.borrow() {
+        PartState::Loaded(l) => l.version.root == MAX_PAGE_ID,
+        _ => true,
+    };
+    if empty {
+        return Err(Error::not_found(format!(
+            "partition {} holds no data to archive",
+            part.tbl
+        )));
+    }
+    compact(ctx, part).await?;
+    let ts = if ts == 0 { now_us() } else { ts };
+    let name = part.write_archive(ctx, ts).await?;
+    crate::killpoint::hit("archive.written");
+    log::info!("{}: archive {name} written", part.tbl);
+    let keep = ctx.opts.num_retained_archives as usize;
+    if let (true, Some(dir)) = (keep > 0, part.dir()) {
+        let archives = super::partition::list_archives(dir)?;
+        if archives.len() > keep {
+            for (_, old) in &archives[..archives.len() - keep] {
+                let path = dir.join(old);
+                std::fs::remove_file(&path).map_err(|e| Error::from_io(&e, path.display()))?;
+            }
+            super::partition::sync_dir(dir)?;
+            part.archives_changed();
+            part.schedule_file_gc(ctx).await?;
+            part.reap_files(ctx)?;
+        }
+    }
+    Ok(())
 }
 
 fn validate_batch(ctx: &ShardCtx, batch: &[WriteDataEntry]) -> Result<()> {
@@ -356,7 +509,11 @@ async fn apply_write(
         let mut w = TreeWriter::new(rctx, cfg, mapper, now, codec);
         let (root, ttl_root) = w.truncate_all();
         let plan = w.finish(root, ttl_root);
-        return part.commit(ctx, plan, true).await;
+        part.commit(ctx, plan, true).await?;
+        if let PartState::Loaded(l) = &mut *part.state.borrow_mut() {
+            l.next_expire = u64::MAX;
+        }
+        return Ok(());
     }
     let mut w = TreeWriter::new(rctx, cfg, mapper.clone(), now, codec)
         .with_compression(ctx.opts.enable_compression, dict.as_deref());
@@ -375,10 +532,12 @@ async fn apply_write(
             w.apply(version.root, version.ttl_root, &changes).await?
         }
         WriteKind::Truncate(pos) => w.truncate(version.root, version.ttl_root, pos).await?,
+        WriteKind::Compact | WriteKind::Archive(_) => unreachable!("not a tree write"),
         WriteKind::CleanExpired => {
             let keys = expired_keys(&read_ctx(ctx, &reader, &version), &version, now).await?;
             if keys.is_empty() {
-                return Ok(());
+                drop(w);
+                return update_next_expire(ctx, part, &kind, now).await;
             }
             let ts = now_us();
             let changes: Vec<Change<'_>> = keys
@@ -396,7 +555,56 @@ async fn apply_write(
     };
     let plan = w.finish(root, ttl_root);
     drop(mapper);
-    part.commit(ctx, plan, false).await
+    part.commit(ctx, plan, false).await?;
+    update_next_expire(ctx, part, &kind, now).await
+}
+
+/// Keeps the partition's earliest expiry current: new expiries lower it; a
+/// clean-up (or a tree rewritten by truncation) re-reads it from the TTL
+/// tree.
+async fn update_next_expire(
+    ctx: &ShardCtx,
+    part: &Partition,
+    kind: &WriteKind,
+    now: u64,
+) -> Result<()> {
+    let earliest_new = match kind {
+        WriteKind::Batch(batch) => batch
+            .iter()
+            .filter(|e| e.op == WriteOp::Upsert && e.expire_ts > now)
+            .map(|e| e.expire_ts)
+            .min(),
+        _ => None,
+    };
+    let version = match &mut *part.state.borrow_mut() {
+        PartState::Loaded(l) => {
+            if let Some(t) = earliest_new {
+                l.next_expire = l.next_expire.min(t);
+            }
+            if matches!(kind, WriteKind::Batch(_)) {
+                return Ok(());
+            }
+            l.version.clone()
+        }
+        _ => return Ok(()),
+    };
+    let reader = PageReader {
+        shard: ctx,
+        part,
+        terms: &version.terms,
+    };
+    let mut rctx = read_ctx(ctx, &reader, &version);
+    let bytewise = crate::format::comparator::BytewiseComparator;
+    rctx.cmp = &bytewise;
+    let mut cur = rctx.seek(version.ttl_root, b"", true, 1).await?;
+    let first = cur
+        .next(&rctx)
+        .await?
+        .and_then(|e| parse_ttl_key(&e.key).map(|(ts, _)| ts));
+    if let PartState::Loaded(l) = &mut *part.state.borrow_mut() {
+        l.next_expire = first.unwrap_or(u64::MAX);
+    }
+    Ok(())
 }
 
 /// User keys whose expiry has passed, from the TTL tree, in key order.

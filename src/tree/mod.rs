@@ -3,6 +3,7 @@
 //! the I/O layer implements; nothing here touches files.
 
 pub mod cache;
+pub mod compact;
 pub mod read;
 pub mod write;
 
