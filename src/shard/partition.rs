@@ -468,6 +468,30 @@ impl Partition {
         sync_dir(&dir)
     }
 
+    /// Whether compaction (or just file GC) has work: too much garbage in
+    /// live files, or data files without live pages that GC could delete.
+    pub fn needs_compaction(&self, factor: u8) -> bool {
+        let st = self.state.borrow();
+        let PartState::Loaded(l) = &*st else {
+            return false;
+        };
+        if !l.mapper.is_append() || factor == 0 || l.files.is_empty() {
+            return false;
+        }
+        if l.mapper.needs_compaction(factor) {
+            return true;
+        }
+        let live = l.mapper.file_live();
+        let current = l.mapper.current_file();
+        let r = self.retirement.borrow();
+        l.files.iter().any(|f| {
+            *f < current
+                && !live.contains_key(f)
+                && !r.doomed.contains(f)
+                && !l.archived_files.as_ref().is_some_and(|a| a.contains(f))
+        })
+    }
+
     /// Forgets the cached set of archived files (archives changed).
     pub fn archives_changed(&self) {
         if let PartState::Loaded(l) = &mut *self.state.borrow_mut() {

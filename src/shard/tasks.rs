@@ -307,7 +307,7 @@ async fn write_task(
 fn after_write(ctx: &Rc<ShardCtx>, part: &Rc<Partition>, allow_cleanup: bool) {
     let (want_compact, want_cleanup) = match &*part.state.borrow() {
         PartState::Loaded(l) => (
-            l.mapper.needs_compaction(ctx.opts.file_amplify_factor) && !l.files.is_empty(),
+            part.needs_compaction(ctx.opts.file_amplify_factor),
             allow_cleanup && l.next_expire <= now_ms(),
         ),
         _ => return,
