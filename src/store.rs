@@ -18,13 +18,16 @@ use crate::request::{
 use crate::shard::{Msg, ShardSetup, ShardThread, StoreEnv, spawn_shard};
 use crate::types::TableIdent;
 
+/// Wakes the archiver thread to stop it.
+type StopSignal = Arc<(Mutex<bool>, Condvar)>;
+
 struct Running {
     shards: Vec<ShardThread>,
     env: Arc<StoreEnv>,
     term: u64,
     opts: Arc<KvOptions>,
     /// The periodic archiver, when enabled.
-    archiver: Mutex<Option<(Arc<(Mutex<bool>, Condvar)>, std::thread::JoinHandle<()>)>>,
+    archiver: Mutex<Option<(StopSignal, std::thread::JoinHandle<()>)>>,
 }
 
 /// The key-value store.
@@ -504,7 +507,7 @@ fn next_archive(
 }
 
 /// The periodic archiver: a GlobalArchive every `archive_interval_secs`.
-fn archiver(running: Arc<Running>, stop: Arc<(Mutex<bool>, Condvar)>, period: Duration) {
+fn archiver(running: Arc<Running>, stop: StopSignal, period: Duration) {
     loop {
         let mut stopped = stop.0.lock().unwrap_or_else(|e| e.into_inner());
         let deadline = std::time::Instant::now() + period;
