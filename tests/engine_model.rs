@@ -29,7 +29,10 @@ fn val(rng: &mut StdRng) -> Vec<u8> {
     (0..len).map(|i| b.wrapping_add((i % 251) as u8)).collect()
 }
 
+#[derive(Default)]
 struct Cfg {
+    append: bool,
+    compression: bool,
     threads: u16,
     backend: Backend,
     memory: bool,
@@ -72,6 +75,12 @@ fn run(mut cfg: Cfg) {
         opts.buffer_pool_size = 4 * opts.data_page_size as u64;
     }
     opts.manifest_limit = 64 * 1024;
+    opts.data_append_mode = cfg.append;
+    opts.enable_compression = cfg.compression;
+    if cfg.append {
+        // Small files, so compaction and file GC run often.
+        opts.pages_per_file_shift = 5;
+    }
     let store = EloqStore::with_io(opts.clone(), cfg.backend, None).unwrap();
     store.start(0).unwrap();
     let mut rng = StdRng::seed_from_u64(cfg.seed);
@@ -240,6 +249,7 @@ fn model_one_shard_io_uring() {
         small_cache: false,
         seed: 1,
         ops: 1500,
+        ..Default::default()
     });
 }
 
@@ -252,6 +262,7 @@ fn model_three_shards_io_uring_small_cache() {
         small_cache: true,
         seed: 2,
         ops: 1500,
+        ..Default::default()
     });
 }
 
@@ -264,6 +275,7 @@ fn model_one_shard_sync_small_cache() {
         small_cache: true,
         seed: 3,
         ops: 1500,
+        ..Default::default()
     });
 }
 
@@ -276,6 +288,7 @@ fn model_three_shards_sync() {
         small_cache: false,
         seed: 4,
         ops: 1500,
+        ..Default::default()
     });
 }
 
@@ -288,5 +301,44 @@ fn model_in_memory() {
         small_cache: true,
         seed: 5,
         ops: 1500,
+        ..Default::default()
+    });
+}
+
+#[test]
+fn model_append_io_uring() {
+    run(Cfg {
+        append: true,
+        threads: 2,
+        backend: Backend::Uring,
+        seed: 11,
+        ops: 1500,
+        ..Default::default()
+    });
+}
+
+#[test]
+fn model_append_compression_sync_small_cache() {
+    run(Cfg {
+        append: true,
+        compression: true,
+        threads: 1,
+        backend: Backend::Sync,
+        small_cache: true,
+        seed: 12,
+        ops: 1500,
+        ..Default::default()
+    });
+}
+
+#[test]
+fn model_compression_pooled() {
+    run(Cfg {
+        compression: true,
+        threads: 3,
+        backend: Backend::Uring,
+        seed: 13,
+        ops: 1500,
+        ..Default::default()
     });
 }
