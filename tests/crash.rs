@@ -41,9 +41,21 @@ fn expected(p: u32, last: Option<u64>) -> State {
     st
 }
 
-/// Runs one writer until killed; returns the last acknowledged batch.
-fn run_writer(dir: &std::path::Path, start: u64, run_ms: u64, extra: &[&str]) -> Option<u64> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_eloqstore-crash-writer"))
+/// Runs one writer until killed (or until it aborts at `kill_at`); returns
+/// the last acknowledged batch and whether the kill point was reached.
+fn run_writer(
+    dir: &std::path::Path,
+    start: u64,
+    run_ms: u64,
+    extra: &[&str],
+    kill_at: Option<&str>,
+) -> (Option<u64>, bool) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_eloqstore-crash-writer"));
+    match kill_at {
+        Some(k) => cmd.env("ELOQSTORE_KILL_AT", k),
+        None => cmd.env_remove("ELOQSTORE_KILL_AT"),
+    };
+    let mut child = cmd
         .arg("--dir")
         .arg(dir)
         .arg("--start")
@@ -52,8 +64,15 @@ fn run_writer(dir: &std::path::Path, start: u64, run_ms: u64, extra: &[&str]) ->
         .arg("2")
         .args(extra)
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut s);
+        s
+    });
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
     let reader = std::thread::spawn(move || {
@@ -70,14 +89,19 @@ fn run_writer(dir: &std::path::Path, start: u64, run_ms: u64, extra: &[&str]) ->
     });
     rx.recv_timeout(Duration::from_secs(30))
         .expect("writer started");
-    std::thread::sleep(Duration::from_millis(run_ms));
-    // Child::kill sends SIGKILL.
-    child.kill().unwrap();
+    // Wait for the run time, or for the writer to abort at its kill point.
+    let deadline = std::time::Instant::now() + Duration::from_millis(run_ms);
+    while std::time::Instant::now() < deadline && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Child::kill sends SIGKILL (harmless if it already died).
+    let _ = child.kill();
     child.wait().unwrap();
-    reader.join().unwrap()
+    let stderr = err_reader.join().unwrap();
+    (reader.join().unwrap(), stderr.contains("kill point"))
 }
 
-fn crash_cycles(extra: &[&str], seed: u64) {
+fn crash_cycles(extra: &[&str], seed: u64, kill_points: &[&str]) {
     let cycles: usize = std::env::var("ELOQSTORE_CRASH_CYCLES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -85,15 +109,31 @@ fn crash_cycles(extra: &[&str], seed: u64) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("store");
     let mut opts = disk_opts(tmp.path(), 2);
-    opts.pages_per_file_shift = 8;
+    opts.pages_per_file_shift = extra
+        .iter()
+        .position(|a| *a == "--shift")
+        .map_or(8, |i| extra[i + 1].parse().unwrap());
     opts.data_append_mode = extra.contains(&"--append");
     opts.enable_compression = extra.contains(&"--compression");
     let mut rng = StdRng::seed_from_u64(seed);
     let mut durable: Option<u64> = None;
     let mut total_acked = 0;
+    let mut points_hit = 0;
     for cycle in 0..cycles {
         let start = durable.map_or(0, |d| d + 1);
-        let acked = run_writer(&dir, start, rng.random_range(30..400), extra);
+        // Every other cycle aborts at a kill point instead of a random kill.
+        let kill_at = (!kill_points.is_empty() && cycle % 2 == 1).then(|| {
+            let p = kill_points[(cycle / 2) % kill_points.len()];
+            format!("{p}:{}", rng.random_range(1..4))
+        });
+        let (acked, hit) = run_writer(
+            &dir,
+            start,
+            rng.random_range(30..400),
+            extra,
+            kill_at.as_deref(),
+        );
+        points_hit += hit as usize;
         if let Some(a) = acked {
             total_acked += a + 1 - start;
         }
@@ -150,10 +190,34 @@ fn crash_cycles(extra: &[&str], seed: u64) {
         total_acked > cycles as u64,
         "the writer made too little progress ({total_acked} batches)"
     );
-    println!("{cycles} kills, {total_acked} acknowledged batches, last durable {durable:?}");
+    if !kill_points.is_empty() {
+        assert!(
+            points_hit * 4 >= cycles,
+            "kill points reached in only {points_hit} of {cycles} cycles"
+        );
+    }
+    println!(
+        "{cycles} kills ({points_hit} at kill points), {total_acked} acknowledged batches, last durable {durable:?}"
+    );
 }
 
 #[test]
 fn kill_during_writes() {
-    crash_cycles(&[], 7);
+    crash_cycles(&[], 7, &[]);
+}
+
+/// Append mode with compression and small files: compaction and file GC
+/// run all the time; half the kills land exactly inside them.
+#[test]
+fn kill_during_compaction_and_gc() {
+    crash_cycles(
+        &["--append", "--compression", "--shift", "5"],
+        8,
+        &[
+            "compact.before_commit",
+            "compact.committed",
+            "gc.deleted_file",
+            "commit.pages_synced",
+        ],
+    );
 }

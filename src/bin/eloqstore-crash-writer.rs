@@ -4,7 +4,7 @@
 //! is a write soak:
 //!
 //! ```text
-//! eloqstore-crash-writer --dir DIR [--start N] [--count N] [--threads T] [--append] [--compression]
+//! eloqstore-crash-writer --dir DIR [--start N] [--count N] [--threads T] [--shift S] [--append] [--compression]
 //! ```
 
 #[path = "../../tests/common/crash_gen.rs"]
@@ -20,6 +20,7 @@ fn main() {
     let mut start = 0u64;
     let mut count = u64::MAX;
     let mut opts = KvOptions::default();
+    let mut shift = 8;
     let mut i = 0;
     while i < args.len() {
         let val = || args.get(i + 1).cloned().unwrap_or_default();
@@ -28,6 +29,7 @@ fn main() {
             "--start" => start = val().parse().expect("--start N"),
             "--count" => count = val().parse().expect("--count N"),
             "--threads" => opts.num_threads = val().parse().expect("--threads T"),
+            "--shift" => shift = val().parse().expect("--shift S"),
             "--append" => {
                 opts.data_append_mode = true;
                 i -= 1;
@@ -48,7 +50,7 @@ fn main() {
         std::process::exit(2)
     });
     opts.store_path = vec![dir];
-    opts.pages_per_file_shift = 8;
+    opts.pages_per_file_shift = shift;
     opts.manifest_limit = 256 * 1024;
     let store = EloqStore::new(opts).unwrap_or_else(|e| panic!("options: {e}"));
     store.start(0).unwrap_or_else(|e| panic!("start: {e}"));
