@@ -47,4 +47,21 @@ rm -rf "$base/store"
 ini false false
 run --workload=write --kv_size=1024 --batch_size=20000 --partitions=8 --max_key=$max_key --write_batchs=$((secs * 20))
 du -sb "$base/store" | awk '{print "on-disk bytes:", $1}'
+
+echo "== append mode (8 MiB files)"
+for comp in false true; do
+    rm -rf "$base/store"
+    ini true $comp 8MB
+    run --workload=write --values=text --kv_size=1024 --batch_size=20000 --partitions=8 --max_key=$max_key \
+        --write_batchs=$((secs * 10))
+    du -sb "$base/store" | awk -v c=$comp '{print "on-disk bytes (text values, compression " c "):", $1}'
+done
+rm -rf "$base/store"
+ini true false 8MB
+run --workload=write --kv_size=1024 --batch_size=20000 --partitions=8 --max_key=$max_key --write_batchs=$((secs * 10))
+echo "== append mode, overwrites with compaction"
+rm -rf "$base/store"
+run --load --kv_size=1024 --batch_size=20000 --partitions=8 --max_key=100000
+run --workload=write --kv_size=1024 --batch_size=20000 --partitions=8 --max_key=100000 --write_batchs=$((secs * 10))
+du -sb "$base/store" | awk '{print "on-disk bytes (800 MB live):", $1}'
 rm -rf "$base"

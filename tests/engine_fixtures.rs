@@ -117,6 +117,14 @@ fn fixtures_opened_written_and_checked() {
                 m.retain(|k, _| *k < pos);
             }
         }
+        // Append-mode stores also compact and collect files.
+        if opts.data_append_mode {
+            for tbl in model.keys() {
+                let c = CompactRequest::new();
+                c.set_table_id(tbl.clone());
+                assert_eq!(store.exec_sync(&c), KvError::NoError, "{} {tbl}", name(&fx));
+            }
+        }
         assert_matches(&store, &model, &format!("{} after writes", name(&fx)));
         store.stop();
         check_clean(&opts);

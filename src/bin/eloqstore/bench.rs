@@ -48,6 +48,9 @@ pub struct Flags {
     pub show_write_perf: bool,
     /// Ours: print one JSON line of results.
     pub json: bool,
+    /// Ours: value contents, `zeros` (simple_bench's) or `text` (a
+    /// realistic compressible mix, for compression figures).
+    pub values: String,
 }
 
 impl Default for Flags {
@@ -71,6 +74,7 @@ impl Default for Flags {
             scan_bytes: 0,
             show_write_perf: false,
             json: false,
+            values: "zeros".into(),
         }
     }
 }
@@ -138,6 +142,8 @@ impl Flags {
                 "load" => f.load = parse_bool(&name, &v)?,
                 "show_write_perf" => f.show_write_perf = parse_bool(&name, &v)?,
                 "json" => f.json = parse_bool(&name, &v)?,
+                "values" if v == "zeros" || v == "text" => f.values = v,
+                "values" => return Err(Error::invalid_args(format!("--values={v}: expected zeros or text"))),
                 other => return Err(Error::invalid_args(format!("unknown flag --{other}"))),
             }
         }
@@ -224,6 +230,27 @@ impl LatencySummary {
     }
 }
 
+/// A JSON-like record, different per key, about as compressible as
+/// typical application values.
+fn text_value(key: u64, len: usize) -> Vec<u8> {
+    const WORDS: [&str; 16] = [
+        "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett", "kilo",
+        "lima", "mike", "november", "oscar", "papa",
+    ];
+    let mut v = Vec::with_capacity(len + 64);
+    let mut x = key.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    while v.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(
+            format!("{{\"id\":{},\"tag\":\"{}\",\"n\":{}}},", key, WORDS[(x % 16) as usize], x % 1000).as_bytes(),
+        );
+    }
+    v.truncate(len);
+    v
+}
+
 fn encode_key(k: u64) -> Vec<u8> {
     k.to_be_bytes().to_vec()
 }
@@ -271,13 +298,9 @@ impl Writer {
             } else {
                 WriteOp::Upsert
             };
-            batch.push(WriteDataEntry::new(
-                encode_key(key),
-                vec![0u8; f.kv_size as usize - 8],
-                ts,
-                op,
-                0,
-            ));
+            let len = f.kv_size as usize - 8;
+            let value = if f.values == "text" { text_value(key, len) } else { vec![0u8; len] };
+            batch.push(WriteDataEntry::new(encode_key(key), value, ts, op, 0));
         }
         // As simple_bench: a partition's keys start over after max_key.
         if self.writing_key > f.max_key as u64 {
