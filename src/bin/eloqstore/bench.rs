@@ -143,7 +143,11 @@ impl Flags {
                 "show_write_perf" => f.show_write_perf = parse_bool(&name, &v)?,
                 "json" => f.json = parse_bool(&name, &v)?,
                 "values" if v == "zeros" || v == "text" => f.values = v,
-                "values" => return Err(Error::invalid_args(format!("--values={v}: expected zeros or text"))),
+                "values" => {
+                    return Err(Error::invalid_args(format!(
+                        "--values={v}: expected zeros or text"
+                    )));
+                }
                 other => return Err(Error::invalid_args(format!("unknown flag --{other}"))),
             }
         }
@@ -234,8 +238,8 @@ impl LatencySummary {
 /// typical application values.
 fn text_value(key: u64, len: usize) -> Vec<u8> {
     const WORDS: [&str; 16] = [
-        "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett", "kilo",
-        "lima", "mike", "november", "oscar", "papa",
+        "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
+        "juliett", "kilo", "lima", "mike", "november", "oscar", "papa",
     ];
     let mut v = Vec::with_capacity(len + 64);
     let mut x = key.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
@@ -244,7 +248,13 @@ fn text_value(key: u64, len: usize) -> Vec<u8> {
         x ^= x >> 7;
         x ^= x << 17;
         v.extend_from_slice(
-            format!("{{\"id\":{},\"tag\":\"{}\",\"n\":{}}},", key, WORDS[(x % 16) as usize], x % 1000).as_bytes(),
+            format!(
+                "{{\"id\":{},\"tag\":\"{}\",\"n\":{}}},",
+                key,
+                WORDS[(x % 16) as usize],
+                x % 1000
+            )
+            .as_bytes(),
         );
     }
     v.truncate(len);
@@ -299,7 +309,11 @@ impl Writer {
                 WriteOp::Upsert
             };
             let len = f.kv_size as usize - 8;
-            let value = if f.values == "text" { text_value(key, len) } else { vec![0u8; len] };
+            let value = if f.values == "text" {
+                text_value(key, len)
+            } else {
+                vec![0u8; len]
+            };
             batch.push(WriteDataEntry::new(encode_key(key), value, ts, op, 0));
         }
         // As simple_bench: a partition's keys start over after max_key.
