@@ -8,6 +8,7 @@
 //! `inspect` is the read-only toolkit behind the `eloqstore` command.
 
 pub mod error;
+pub mod ffi;
 pub mod format;
 pub mod inspect;
 pub mod io;

@@ -416,6 +416,14 @@ macro_rules! typed_request {
             pub fn untyped(&self) -> &Request {
                 &self.0
             }
+            /// A typed handle on an untyped request of this type.
+            ///
+            /// # Panics
+            /// If the request is of another type.
+            pub fn from_untyped(r: Request) -> Self {
+                assert_eq!(r.request_type(), $ty, "request type");
+                $name(r)
+            }
         }
 
         impl KvRequest for $name {

@@ -226,6 +226,10 @@ impl EloqStore {
     /// in-memory state (and an in-memory store's data) is dropped. Safe to
     /// call repeatedly or before `start`.
     pub fn stop(&self) {
+        if crate::shard::on_shard_thread() {
+            log::error!("stop called from a request callback: ignored (it would wait for itself)");
+            return;
+        }
         let _g = self.lifecycle.lock().unwrap_or_else(|e| e.into_inner());
         let Some(running) = self
             .running
@@ -277,6 +281,11 @@ impl EloqStore {
     /// already in flight is left alone (`InvalidArgs` is returned).
     pub fn exec_sync(&self, req: &impl KvRequest) -> KvError {
         let r = req.request();
+        if crate::shard::on_shard_thread() {
+            // Waiting here would block the shard that must run the request.
+            log::error!("exec_sync called from a request callback; use exec_async");
+            return KvError::InvalidArgs;
+        }
         if self.submit(r, 0, None) {
             r.wait();
             return r.error();

@@ -6,6 +6,7 @@
 //! [`ComparatorRef`] instead of a raw pointer and the partition filter an
 //! optional shared closure instead of an empty-able `std::function`.
 
+pub mod fields;
 pub mod ini;
 
 use std::fmt;

@@ -193,9 +193,20 @@ pub fn spawn_shard(setup: ShardSetup, cfg: RuntimeConfig) -> crate::Result<Shard
     }
 }
 
+thread_local! {
+    static ON_SHARD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the current thread is a shard thread (request callbacks run
+/// there; blocking on the store from them would deadlock).
+pub fn on_shard_thread() -> bool {
+    ON_SHARD.with(|c| c.get())
+}
+
 /// The body of a shard thread: receive requests, run them, exit after
 /// `Stop` once everything has finished.
 fn run_shard(setup: ShardSetup, rt: Runtime, rx: Receiver<Msg>) {
+    ON_SHARD.with(|c| c.set(true));
     let ctx = Rc::new(ShardCtx {
         id: setup.id,
         opts: setup.opts.clone(),

@@ -1,0 +1,677 @@
+//! Requests over the C ABI: one handle type for every request kind; the
+//! kind-specific setters and getters check the kind.
+
+use std::ffi::{CString, c_char};
+use std::sync::{Arc, Mutex};
+
+use super::{bytes, eloqstore_error, guard, guard_err, put};
+use crate::request::{
+    ArchiveRequest, BatchWriteRequest, Body, CleanExpiredRequest, CompactRequest, DropTableRequest,
+    FloorRequest, GlobalArchiveRequest, ListObjectRequest, ReadRequest, Request, RequestType,
+    ScanRequest, ScanResult, TruncateRequest,
+};
+use crate::types::{KvEntry, TableIdent, WriteDataEntry, WriteOp};
+
+/// Request kinds, with upstream `RequestType`'s numbers.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum eloqstore_request_type {
+    ELOQSTORE_REQ_READ = 0,
+    ELOQSTORE_REQ_FLOOR = 1,
+    ELOQSTORE_REQ_SCAN = 2,
+    ELOQSTORE_REQ_LIST_OBJECT = 3,
+    ELOQSTORE_REQ_BATCH_WRITE = 4,
+    ELOQSTORE_REQ_TRUNCATE = 5,
+    ELOQSTORE_REQ_DROP_TABLE = 6,
+    ELOQSTORE_REQ_ARCHIVE = 7,
+    ELOQSTORE_REQ_COMPACT = 8,
+    ELOQSTORE_REQ_CLEAN_EXPIRED = 9,
+    ELOQSTORE_REQ_GLOBAL_ARCHIVE = 10,
+}
+
+/// Batch entry operations, with upstream `WriteOp`'s numbers.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum eloqstore_write_op {
+    ELOQSTORE_UPSERT = 0,
+    ELOQSTORE_DELETE = 1,
+}
+
+/// One result entry. The pointers refer to memory owned by the request and
+/// stay valid until it is executed again or freed.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct eloqstore_entry {
+    pub key: *const u8,
+    pub key_len: usize,
+    pub value: *const u8,
+    pub value_len: usize,
+    pub timestamp: u64,
+    pub expire_ts: u64,
+}
+
+/// Called once when a request submitted with `eloqstore_store_exec_async`
+/// completes, on a store thread.
+pub type eloqstore_callback =
+    Option<unsafe extern "C" fn(req: *mut eloqstore_request, user_data: u64)>;
+
+/// A request of any kind. Created by `eloqstore_request_new`, freed by
+/// `eloqstore_request_free`.
+pub struct eloqstore_request {
+    pub(crate) req: Request,
+    /// Results copied out for stable pointers, taken on first access after
+    /// completion.
+    out: Mutex<Outputs>,
+}
+
+#[derive(Default)]
+struct Outputs {
+    taken: bool,
+    entry: Option<KvEntry>,
+    scan: Option<Arc<ScanResult>>,
+    message: CString,
+}
+
+impl eloqstore_request {
+    /// Forgets copied results before a new execution.
+    pub(crate) fn reset_outputs(&self) {
+        *self.out.lock().unwrap_or_else(|e| e.into_inner()) = Outputs::default();
+    }
+
+    fn outputs(&self) -> std::sync::MutexGuard<'_, Outputs> {
+        let mut o = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        if !o.taken && self.req.is_done() {
+            o.taken = true;
+            let s = self.req.state();
+            match &s.body {
+                Body::Read { out, .. } | Body::Floor { out, .. } => o.entry = out.clone(),
+                Body::Scan { out, .. } => o.scan = Some(out.clone()),
+                _ => {}
+            }
+            drop(s);
+            o.message =
+                CString::new(self.req.error_message().replace('\0', " ")).unwrap_or_default();
+        }
+        o
+    }
+}
+
+/// A new handle on an existing Arc-managed request pointer.
+///
+/// # Safety
+/// `req` must be a live pointer returned by `eloqstore_request_new`.
+pub(crate) unsafe fn handle_arc(req: *mut eloqstore_request) -> Arc<eloqstore_request> {
+    // SAFETY: the pointer came from Arc::into_raw and the handle is live,
+    // so its count is at least one while we add ours.
+    unsafe {
+        Arc::increment_strong_count(req.cast_const());
+        Arc::from_raw(req.cast_const())
+    }
+}
+
+/// The request behind a handle, if it is not NULL.
+///
+/// # Safety
+/// `req` NULL or a live handle.
+unsafe fn get<'a>(req: *const eloqstore_request) -> Option<&'a eloqstore_request> {
+    // SAFETY: null or live per the contract.
+    unsafe { req.as_ref() }
+}
+
+/// A new request of the given kind (`eloqstore_request_type` value), or
+/// NULL for an unknown kind. Free with `eloqstore_request_free`.
+#[unsafe(no_mangle)]
+pub extern "C" fn eloqstore_request_new(kind: u8) -> *mut eloqstore_request {
+    guard(std::ptr::null_mut(), || {
+        let req = match kind {
+            0 => ReadRequest::new().untyped().clone(),
+            1 => FloorRequest::new().untyped().clone(),
+            2 => ScanRequest::new().untyped().clone(),
+            3 => ListObjectRequest::new().untyped().clone(),
+            4 => BatchWriteRequest::new().untyped().clone(),
+            5 => TruncateRequest::new().untyped().clone(),
+            6 => DropTableRequest::new().untyped().clone(),
+            7 => ArchiveRequest::new().untyped().clone(),
+            8 => CompactRequest::new().untyped().clone(),
+            9 => CleanExpiredRequest::new().untyped().clone(),
+            10 => GlobalArchiveRequest::new().untyped().clone(),
+            _ => return std::ptr::null_mut(),
+        };
+        Arc::into_raw(Arc::new(eloqstore_request {
+            req,
+            out: Mutex::default(),
+        }))
+        .cast_mut()
+    })
+}
+
+/// Releases the caller's handle (NULL is ignored). A request in flight
+/// still completes and its callback still runs.
+///
+/// # Safety
+/// `req` NULL or a live handle, not used again afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_request_free(req: *mut eloqstore_request) {
+    guard((), || {
+        if !req.is_null() {
+            // SAFETY: created by Arc::into_raw; this releases the caller's
+            // reference exactly once.
+            drop(unsafe { Arc::from_raw(req.cast_const()) });
+        }
+    })
+}
+
+/// The request's kind (`eloqstore_request_type`), 255 for NULL.
+///
+/// # Safety
+/// `req` NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_request_type_of(req: *const eloqstore_request) -> u8 {
+    // SAFETY: null or live per the contract.
+    guard(255, || {
+        unsafe { get(req) }.map_or(255, |r| r.req.request_type() as u8)
+    })
+}
+
+fn with_req(
+    req: *const eloqstore_request,
+    f: impl FnOnce(&eloqstore_request) -> eloqstore_error,
+) -> eloqstore_error {
+    guard_err(|| {
+        // SAFETY: callers pass null or a live handle.
+        match unsafe { get(req) } {
+            None => eloqstore_error::ELOQSTORE_INVALID_ARGS,
+            // Arguments may change only while the request is not in flight.
+            Some(r) if !r.req.is_done() => eloqstore_error::ELOQSTORE_BUSY,
+            Some(r) => f(r),
+        }
+    })
+}
+
+fn kind_is(r: &eloqstore_request, kinds: &[RequestType]) -> bool {
+    kinds.contains(&r.req.request_type())
+}
+
+const BAD: eloqstore_error = eloqstore_error::ELOQSTORE_INVALID_ARGS;
+const OK: eloqstore_error = eloqstore_error::ELOQSTORE_OK;
+
+/// Sets the partition: table name `(name, len)` and partition id.
+/// `ELOQSTORE_BUSY` while the request is in flight (as for every setter).
+///
+/// # Safety
+/// `req` NULL or a live handle; `name` valid for `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_request_set_table(
+    req: *mut eloqstore_request,
+    name: *const u8,
+    len: usize,
+    partition: u32,
+) -> eloqstore_error {
+    with_req(req, |r| {
+        // SAFETY: valid for `len` bytes per the contract.
+        let Some(n) = (unsafe { bytes(name, len) }) else {
+            return BAD;
+        };
+        let Ok(n) = std::str::from_utf8(n) else {
+            return BAD;
+        };
+        r.req.set_table_id(TableIdent::new(n, partition));
+        OK
+    })
+}
+
+/// Sets the key of a Read or Floor request.
+///
+/// # Safety
+/// `req` NULL or a live handle; `key` valid for `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_request_set_key(
+    req: *mut eloqstore_request,
+    key: *const u8,
+    len: usize,
+) -> eloqstore_error {
+    with_req(req, |r| {
+        // SAFETY: valid for `len` bytes per the contract.
+        let Some(k) = (unsafe { bytes(key, len) }) else {
+            return BAD;
+        };
+        match &mut r.req.state().body {
+            Body::Read { key, out } | Body::Floor { key, out } => {
+                *key = k.to_vec();
+                *out = None;
+                OK
+            }
+            _ => BAD,
+        }
+    })
+}
+
+/// Sets a Scan's range: keys in `[begin, end)` (`(begin, end)` when
+/// `begin_inclusive` is false); empty `begin` = from the first key, empty
+/// `end` = unbounded.
+///
+/// # Safety
+/// `req` NULL or a live handle; `begin`/`end` valid for their lengths.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_scan_set_range(
+    req: *mut eloqstore_request,
+    begin: *const u8,
+    begin_len: usize,
+    end: *const u8,
+    end_len: usize,
+    begin_inclusive: bool,
+) -> eloqstore_error {
+    with_req(req, |r| {
+        // SAFETY: valid for their lengths per the contract.
+        let (Some(b), Some(e)) = (unsafe { bytes(begin, begin_len) }, unsafe {
+            bytes(end, end_len)
+        }) else {
+            return BAD;
+        };
+        if !kind_is(r, &[RequestType::Scan]) {
+            return BAD;
+        }
+        let tbl = r.req.table_id();
+        ScanRequest::from_untyped(r.req.clone()).set_args(
+            tbl,
+            b.to_vec(),
+            e.to_vec(),
+            begin_inclusive,
+        );
+        OK
+    })
+}
+
+/// Per-execution Scan limits: at most `entries` entries and `bytes` bytes
+/// (key + value + 16 per entry); 0 = unlimited.
+///
+/// # Safety
+/// `req` NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_scan_set_pagination(
+    req: *mut eloqstore_request,
+    entries: usize,
+    bytes: usize,
+) -> eloqstore_error {
+    with_req(req, |r| {
+        if !kind_is(r, &[RequestType::Scan]) {
+            return BAD;
+        }
+        ScanRequest::from_untyped(r.req.clone()).set_pagination(entries, bytes);
+        OK
+    })
+}
+
+/// Leaf pages a Scan reads ahead (0 = 6, at most 128).
+///
+/// # Safety
+/// `req` NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_scan_set_prefetch(
+    req: *mut eloqstore_request,
+    pages: usize,
+) -> eloqstore_error {
+    with_req(req, |r| {
+        if !kind_is(r, &[RequestType::Scan]) {
+            return BAD;
+        }
+        ScanRequest::from_untyped(r.req.clone()).set_prefetch_page_num(pages);
+        OK
+    })
+}
+
+/// Appends an entry to a BatchWrite: `op` is `eloqstore_write_op`;
+/// `expire_ts` in ms since the epoch (0 = never). Keys must be added in
+/// ascending order without duplicates (checked at execution).
+///
+/// # Safety
+/// `req` NULL or a live handle; `key`/`value` valid for their lengths.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_batch_add(
+    req: *mut eloqstore_request,
+    key: *const u8,
+    key_len: usize,
+    value: *const u8,
+    value_len: usize,
+    timestamp: u64,
+    op: u8,
+    expire_ts: u64,
+) -> eloqstore_error {
+    with_req(req, |r| {
+        // SAFETY: valid for their lengths per the contract.
+        let (Some(k), Some(v)) = (unsafe { bytes(key, key_len) }, unsafe {
+            bytes(value, value_len)
+        }) else {
+            return BAD;
+        };
+        let op = match op {
+            0 => WriteOp::Upsert,
+            1 => WriteOp::Delete,
+            _ => return BAD,
+        };
+        match &mut r.req.state().body {
+            Body::BatchWrite { batch } => {
+                Arc::make_mut(batch).push(WriteDataEntry::new(k, v, timestamp, op, expire_ts));
+                OK
+            }
+            _ => BAD,
+        }
+    })
+}
+
+/// Empties a BatchWrite's batch.
+///
+/// # Safety
+/// `req` NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_batch_clear(req: *mut eloqstore_request) -> eloqstore_error {
+    with_req(req, |r| match &mut r.req.state().body {
+        Body::BatchWrite { batch } => {
+            *batch = Arc::default();
+            OK
+        }
+        _ => BAD,
+    })
+}
+
+/// Entries in a BatchWrite's batch (0 for NULL or another kind).
+///
+/// # Safety
+/// `req` NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_batch_len(req: *const eloqstore_request) -> usize {
+    guard(0, || {
+        // SAFETY: null or live per the contract.
+        match unsafe { get(req) }.map(|r| r.req.state()) {
+            Some(s) => match &s.body {
+                Body::BatchWrite { batch } => batch.len(),
+                _ => 0,
+            },
+            None => 0,
+        }
+    })
+}
+
+/// Sets a Truncate's position: keys `>=` it are deleted (empty = all).
+///
+/// # Safety
+/// `req` NULL or a live handle; `pos` valid for `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_truncate_set_position(
+    req: *mut eloqstore_request,
+    pos: *const u8,
+    len: usize,
+) -> eloqstore_error {
+    with_req(req, |r| {
+        // SAFETY: valid for `len` bytes per the contract.
+        let Some(p) = (unsafe { bytes(pos, len) }) else {
+            return BAD;
+        };
+        match &mut r.req.state().body {
+            Body::Truncate { position } => {
+                *position = p.to_vec();
+                OK
+            }
+            _ => BAD,
+        }
+    })
+}
+
+/// Sets a DropTable's table name.
+///
+/// # Safety
+/// `req` NULL or a live handle; `name` valid for `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_drop_table_set_name(
+    req: *mut eloqstore_request,
+    name: *const u8,
+    len: usize,
+) -> eloqstore_error {
+    with_req(req, |r| {
+        // SAFETY: valid for `len` bytes per the contract.
+        let Some(n) = (unsafe { bytes(name, len) }) else {
+            return BAD;
+        };
+        let Ok(n) = std::str::from_utf8(n) else {
+            return BAD;
+        };
+        if !kind_is(r, &[RequestType::DropTable]) {
+            return BAD;
+        }
+        DropTableRequest::from_untyped(r.req.clone()).set_args(n);
+        OK
+    })
+}
+
+/// Sets the snapshot timestamp of an Archive or GlobalArchive (0 = now,
+/// in microseconds).
+///
+/// # Safety
+/// `req` NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_archive_set_timestamp(
+    req: *mut eloqstore_request,
+    ts: u64,
+) -> eloqstore_error {
+    with_req(req, |r| match &mut r.req.state().body {
+        Body::Archive { snapshot_ts } | Body::GlobalArchive { snapshot_ts } => {
+            *snapshot_ts = ts;
+            OK
+        }
+        _ => BAD,
+    })
+}
+
+/// True when not in flight (a request never submitted is done); true for
+/// NULL.
+///
+/// # Safety
+/// `req` NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_request_is_done(req: *const eloqstore_request) -> bool {
+    // SAFETY: null or live per the contract.
+    guard(true, || unsafe { get(req) }.is_none_or(|r| r.req.is_done()))
+}
+
+/// Blocks until the request completes (returns at once if it is done).
+///
+/// # Safety
+/// `req` NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_request_wait(req: *const eloqstore_request) {
+    guard((), || {
+        // SAFETY: null or live per the contract.
+        if let Some(r) = unsafe { get(req) } {
+            r.req.wait();
+        }
+    })
+}
+
+/// The error of the last completed execution (`ELOQSTORE_INVALID_ARGS`
+/// for NULL).
+///
+/// # Safety
+/// `req` NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_request_error(req: *const eloqstore_request) -> eloqstore_error {
+    // SAFETY: null or live per the contract.
+    guard_err(|| unsafe { get(req) }.map_or(BAD, |r| r.req.error().into()))
+}
+
+/// A message naming what failed ("" on success or while in flight). Valid
+/// until the request is executed again or freed.
+///
+/// # Safety
+/// `req` NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_request_error_message(
+    req: *const eloqstore_request,
+) -> *const c_char {
+    guard(c"".as_ptr(), || {
+        // SAFETY: null or live per the contract.
+        match unsafe { get(req) } {
+            Some(r) if r.req.is_done() => r.outputs().message.as_ptr(),
+            _ => c"".as_ptr(),
+        }
+    })
+}
+
+/// Whether the last error is retryable (OpenFileLimit, TryAgain, Busy).
+///
+/// # Safety
+/// `req` NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_request_retryable(req: *const eloqstore_request) -> bool {
+    // SAFETY: null or live per the contract.
+    guard(false, || {
+        unsafe { get(req) }.is_some_and(|r| r.req.retryable())
+    })
+}
+
+/// The user data of the last submission (0 for NULL).
+///
+/// # Safety
+/// `req` NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_request_user_data(req: *const eloqstore_request) -> u64 {
+    // SAFETY: null or live per the contract.
+    guard(0, || unsafe { get(req) }.map_or(0, |r| r.req.user_data()))
+}
+
+/// The entry a completed Read or Floor found (for Floor, `key` is the floor
+/// key). `ELOQSTORE_NOT_FOUND` when there is none, `ELOQSTORE_BUSY` while
+/// in flight, `ELOQSTORE_INVALID_ARGS` for other kinds. The pointers stay
+/// valid until the request is executed again or freed.
+///
+/// # Safety
+/// `req` NULL or a live handle; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_request_result(
+    req: *const eloqstore_request,
+    out: *mut eloqstore_entry,
+) -> eloqstore_error {
+    guard_err(|| {
+        // SAFETY: null or live per the contract.
+        let Some(r) = (unsafe { get(req) }) else {
+            return BAD;
+        };
+        if !kind_is(r, &[RequestType::Read, RequestType::Floor]) {
+            return BAD;
+        }
+        if !r.req.is_done() {
+            return eloqstore_error::ELOQSTORE_BUSY;
+        }
+        let o = r.outputs();
+        match &o.entry {
+            Some(e) => {
+                // SAFETY: null or writable per the contract; the pointers
+                // refer to `o.entry`, kept until reset.
+                unsafe { put(out, entry_of(e)) };
+                OK
+            }
+            None => eloqstore_error::ELOQSTORE_NOT_FOUND,
+        }
+    })
+}
+
+fn entry_of(e: &KvEntry) -> eloqstore_entry {
+    eloqstore_entry {
+        key: e.key.as_ptr(),
+        key_len: e.key.len(),
+        value: e.value.as_ptr(),
+        value_len: e.value.len(),
+        timestamp: e.timestamp,
+        expire_ts: e.expire_ts,
+    }
+}
+
+fn scan_result(r: &eloqstore_request) -> Option<Arc<ScanResult>> {
+    if !kind_is(r, &[RequestType::Scan]) || !r.req.is_done() {
+        return None;
+    }
+    r.outputs().scan.clone()
+}
+
+/// Entries the last Scan execution returned (0 for NULL, other kinds or
+/// while in flight).
+///
+/// # Safety
+/// `req` NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_scan_entry_count(req: *const eloqstore_request) -> usize {
+    // SAFETY: null or live per the contract.
+    guard(0, || {
+        unsafe { get(req) }
+            .and_then(scan_result)
+            .map_or(0, |s| s.entries.len())
+    })
+}
+
+/// Entry `index` of the last Scan execution; pointers valid until the
+/// request is executed again or freed.
+///
+/// # Safety
+/// `req` NULL or a live handle; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_scan_entry(
+    req: *const eloqstore_request,
+    index: usize,
+    out: *mut eloqstore_entry,
+) -> eloqstore_error {
+    guard_err(|| {
+        // SAFETY: null or live per the contract.
+        let Some(s) = unsafe { get(req) }.and_then(scan_result) else {
+            return BAD;
+        };
+        match s.entries.get(index) {
+            // SAFETY: null or writable; the entries live in the Arc the
+            // request's outputs keep until reset.
+            Some(e) => {
+                unsafe { put(out, entry_of(e)) };
+                OK
+            }
+            None => BAD,
+        }
+    })
+}
+
+/// Whether the last Scan stopped at a pagination limit with more entries
+/// in range.
+///
+/// # Safety
+/// `req` NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_scan_has_remaining(req: *const eloqstore_request) -> bool {
+    // SAFETY: null or live per the contract.
+    guard(false, || {
+        unsafe { get(req) }
+            .and_then(scan_result)
+            .is_some_and(|s| s.has_remaining)
+    })
+}
+
+/// Size of the last Scan result: entry count and bytes (key + value + 16
+/// per entry).
+///
+/// # Safety
+/// `req` NULL or a live handle; `count`/`bytes` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_scan_result_size(
+    req: *const eloqstore_request,
+    count: *mut usize,
+    bytes: *mut usize,
+) -> eloqstore_error {
+    guard_err(|| {
+        // SAFETY: null or live per the contract.
+        let Some(s) = unsafe { get(req) }.and_then(scan_result) else {
+            return BAD;
+        };
+        let (c, b) = s.size();
+        // SAFETY: null or writable per the contract.
+        unsafe {
+            put(count, c);
+            put(bytes, b);
+        }
+        OK
+    })
+}

@@ -1,0 +1,141 @@
+//! The C ABI called from Rust: a quick end-to-end path through every kind
+//! of handle (the C suite in ffi-tests/ covers each function and bad input).
+
+use std::ffi::{CStr, c_char};
+use std::ptr;
+
+use eloqstore::ffi::*;
+
+fn cs(s: &str) -> std::ffi::CString {
+    std::ffi::CString::new(s).unwrap()
+}
+
+#[test]
+fn write_read_scan_through_the_c_abi() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = cs(dir.path().join("store").to_str().unwrap());
+    // SAFETY: every pointer below is a live handle or a valid C string.
+    unsafe {
+        let opts = eloqstore_options_new();
+        let paths = [path.as_ptr()];
+        assert_eq!(
+            eloqstore_options_set_store_paths(opts, paths.as_ptr(), 1),
+            eloqstore_error::ELOQSTORE_OK
+        );
+        assert_eq!(
+            eloqstore_options_set_uint(opts, cs("num_threads").as_ptr(), 2),
+            eloqstore_error::ELOQSTORE_OK
+        );
+        assert_eq!(
+            eloqstore_options_set_uint(opts, cs("no_such_option").as_ptr(), 2),
+            eloqstore_error::ELOQSTORE_INVALID_ARGS
+        );
+        let msg = CStr::from_ptr(eloqstore_last_error_message())
+            .to_str()
+            .unwrap();
+        assert!(msg.contains("no_such_option"), "{msg}");
+        let mut store = ptr::null_mut();
+        assert_eq!(
+            eloqstore_store_new(opts, &mut store),
+            eloqstore_error::ELOQSTORE_OK
+        );
+        eloqstore_options_free(opts);
+        assert_eq!(
+            eloqstore_store_start(store, 0),
+            eloqstore_error::ELOQSTORE_OK
+        );
+
+        let w = eloqstore_request_new(eloqstore_request_type::ELOQSTORE_REQ_BATCH_WRITE as u8);
+        assert_eq!(
+            eloqstore_request_set_table(w, b"t".as_ptr(), 1, 3),
+            eloqstore_error::ELOQSTORE_OK
+        );
+        for i in 0..100u32 {
+            let k = format!("k{i:03}");
+            let v = [0u8, 1, 2, i as u8];
+            assert_eq!(
+                eloqstore_batch_add(w, k.as_ptr(), k.len(), v.as_ptr(), v.len(), 1, 0, 0),
+                eloqstore_error::ELOQSTORE_OK
+            );
+        }
+        assert_eq!(
+            eloqstore_store_exec_sync(store, w),
+            eloqstore_error::ELOQSTORE_OK
+        );
+
+        let r = eloqstore_request_new(eloqstore_request_type::ELOQSTORE_REQ_READ as u8);
+        eloqstore_request_set_table(r, b"t".as_ptr(), 1, 3);
+        eloqstore_request_set_key(r, b"k042".as_ptr(), 4);
+        assert_eq!(
+            eloqstore_store_exec_sync(store, r),
+            eloqstore_error::ELOQSTORE_OK
+        );
+        let mut e = std::mem::zeroed::<eloqstore_entry>();
+        assert_eq!(
+            eloqstore_request_result(r, &mut e),
+            eloqstore_error::ELOQSTORE_OK
+        );
+        assert_eq!(
+            std::slice::from_raw_parts(e.value, e.value_len),
+            [0, 1, 2, 42]
+        );
+
+        let s = eloqstore_request_new(eloqstore_request_type::ELOQSTORE_REQ_SCAN as u8);
+        eloqstore_request_set_table(s, b"t".as_ptr(), 1, 3);
+        eloqstore_scan_set_range(s, ptr::null(), 0, ptr::null(), 0, true);
+        eloqstore_scan_set_pagination(s, 10, 0);
+        assert_eq!(
+            eloqstore_store_exec_sync(store, s),
+            eloqstore_error::ELOQSTORE_OK
+        );
+        assert_eq!(eloqstore_scan_entry_count(s), 10);
+        assert!(eloqstore_scan_has_remaining(s));
+
+        // Async with a callback, freeing the request while in flight.
+        static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        unsafe extern "C" fn cb(req: *mut eloqstore_request, ud: u64) {
+            // SAFETY: the handle is valid during the callback.
+            assert_eq!(
+                unsafe { eloqstore_request_error(req) },
+                eloqstore_error::ELOQSTORE_OK
+            );
+            CALLS.fetch_add(ud, std::sync::atomic::Ordering::SeqCst);
+        }
+        let a = eloqstore_request_new(eloqstore_request_type::ELOQSTORE_REQ_READ as u8);
+        eloqstore_request_set_table(a, b"t".as_ptr(), 1, 3);
+        eloqstore_request_set_key(a, b"k001".as_ptr(), 4);
+        assert!(eloqstore_store_exec_async(store, a, Some(cb), 5));
+        eloqstore_request_free(a);
+        eloqstore_store_stop(store);
+        assert_eq!(CALLS.load(std::sync::atomic::Ordering::SeqCst), 5);
+        assert!(eloqstore_store_is_stopped(store));
+        assert_eq!(
+            eloqstore_store_exec_sync(store, r),
+            eloqstore_error::ELOQSTORE_NOT_RUNNING
+        );
+
+        // Null handles are refused, not dereferenced.
+        assert_eq!(
+            eloqstore_store_exec_sync(ptr::null_mut(), r),
+            eloqstore_error::ELOQSTORE_INVALID_ARGS
+        );
+        assert_eq!(
+            eloqstore_request_set_key(ptr::null_mut(), b"x".as_ptr(), 1),
+            eloqstore_error::ELOQSTORE_INVALID_ARGS
+        );
+        assert_eq!(
+            eloqstore_request_set_key(r, ptr::null(), 5),
+            eloqstore_error::ELOQSTORE_INVALID_ARGS
+        );
+        assert_eq!(
+            eloqstore_batch_add(r, b"x".as_ptr(), 1, ptr::null(), 0, 1, 0, 0),
+            eloqstore_error::ELOQSTORE_INVALID_ARGS
+        );
+        let _: *const c_char = eloqstore_request_error_message(ptr::null());
+        for h in [w, r, s] {
+            eloqstore_request_free(h);
+        }
+        eloqstore_store_free(store);
+        eloqstore_store_free(ptr::null_mut());
+    }
+}
