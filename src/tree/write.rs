@@ -526,12 +526,7 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
         if depth > 64 {
             return Err(Error::corrupted("tree deeper than 64 levels"));
         }
-        let page = self.read.load_index(id).await?;
-        let p = IndexPage::parse(&page).map_err(|e| e.context(format_args!("page {id}")))?;
-        let leaf = p.is_leaf_index();
-        let mut entries = vec![(Vec::new(), p.leftmost())];
-        entries.extend(p.entries()?);
-        drop(page);
+        let (leaf, mut entries) = self.index_entries(id).await?;
         let cmp = self.cmp();
         if leaf {
             self.prefetch_leaves(&entries, batch).await?;
@@ -560,29 +555,44 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
             } else {
                 Box::pin(self.apply_index(child, sub, depth + 1)).await?
             };
-            match out {
-                Outcome::Same => rebuilt.push((sep, child)),
-                Outcome::Replaced(list) => {
-                    changed = true;
-                    for (k, (s, c)) in list.into_iter().enumerate() {
-                        rebuilt.push((if k == 0 { sep.clone() } else { s }, c));
-                    }
-                }
-            }
+            changed |= splice(&mut rebuilt, sep, child, out);
         }
+        Ok(self.finish_index(id, leaf, changed, rebuilt))
+    }
+
+    /// A parsed index page: whether its children are leaves, and its
+    /// `(separator, child)` entries with the leftmost pointer first (under
+    /// an empty separator).
+    async fn index_entries(&self, id: PageId) -> Result<(bool, Vec<(Vec<u8>, PageId)>)> {
+        let page = self.read.load_index(id).await?;
+        let p = IndexPage::parse(&page).map_err(|e| e.context(format_args!("page {id}")))?;
+        let mut entries = vec![(Vec::new(), p.leftmost())];
+        entries.extend(p.entries()?);
+        Ok((p.is_leaf_index(), entries))
+    }
+
+    /// The outcome of an index page whose entries became `entries`: as it
+    /// was, freed, rebuilt under its id, or split.
+    fn finish_index(
+        &mut self,
+        id: PageId,
+        leaf: bool,
+        changed: bool,
+        entries: Vec<(Vec<u8>, PageId)>,
+    ) -> Outcome {
         if !changed {
-            return Ok(Outcome::Same);
+            return Outcome::Same;
         }
-        if rebuilt.is_empty() {
+        if entries.is_empty() {
             self.free(id);
-            return Ok(Outcome::Replaced(Vec::new()));
+            return Outcome::Replaced(Vec::new());
         }
-        let list = self.build_index(Some(id), leaf, rebuilt);
-        Ok(if list.len() == 1 {
+        let list = self.build_index(Some(id), leaf, entries);
+        if list.len() == 1 {
             Outcome::Same
         } else {
             Outcome::Replaced(list)
-        })
+        }
     }
 
     /// Reads every leaf the batch touches under one leaf-index page at once
@@ -760,12 +770,7 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
         if depth > 64 {
             return Err(Error::corrupted("tree deeper than 64 levels"));
         }
-        let page = self.read.load_index(id).await?;
-        let p = IndexPage::parse(&page).map_err(|e| e.context(format_args!("page {id}")))?;
-        let leaf = p.is_leaf_index();
-        let mut entries = vec![(Vec::new(), p.leftmost())];
-        entries.extend(p.entries()?);
-        drop(page);
+        let (leaf, mut entries) = self.index_entries(id).await?;
         let cmp = self.cfg.cmp;
         // Children entirely at or above `pos` go; the one holding `pos` is
         // cut; those below stay.
@@ -778,38 +783,17 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
         }
         let (sep, child) = kept.pop().expect("cut child");
         let out = if leaf {
-            self.truncate_leaf(child, pos, true).await?
+            self.truncate_leaf(child, pos).await?
         } else {
             Box::pin(self.truncate_index(child, pos, depth + 1)).await?
         };
-        let mut changed = changed_tail;
-        match out {
-            Outcome::Same => kept.push((sep, child)),
-            Outcome::Replaced(list) => {
-                changed = true;
-                for (k, (s, c)) in list.into_iter().enumerate() {
-                    kept.push((if k == 0 { sep.clone() } else { s }, c));
-                }
-            }
-        }
-        if !changed {
-            return Ok(Outcome::Same);
-        }
-        if kept.is_empty() {
-            self.free(id);
-            return Ok(Outcome::Replaced(Vec::new()));
-        }
-        let list = self.build_index(Some(id), leaf, kept);
-        Ok(if list.len() == 1 {
-            Outcome::Same
-        } else {
-            Outcome::Replaced(list)
-        })
+        let changed = splice(&mut kept, sep, child, out) | changed_tail;
+        Ok(self.finish_index(id, leaf, changed, kept))
     }
 
     /// Keeps the keys below `pos` of one leaf; everything after it in the
     /// chain is gone, so its next link becomes the end.
-    async fn truncate_leaf(&mut self, id: PageId, pos: &[u8], _last: bool) -> Result<Outcome> {
+    async fn truncate_leaf(&mut self, id: PageId, pos: &[u8]) -> Result<Outcome> {
         let buf = self.read.load_data(id).await?;
         let page = DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {id}")))?;
         let prev = page.prev_page_id();
@@ -893,6 +877,24 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
             writes,
             changes: self.changes,
             released: self.released,
+        }
+    }
+}
+
+/// Puts a child's outcome into its parent's entry list (the first
+/// replacement keeps the parent's separator); true if the list changed.
+fn splice(entries: &mut Vec<(Vec<u8>, PageId)>, sep: Vec<u8>, child: PageId, out: Outcome) -> bool {
+    match out {
+        Outcome::Same => {
+            entries.push((sep, child));
+            false
+        }
+        Outcome::Replaced(list) => {
+            let mut sep = Some(sep);
+            for (s, c) in list {
+                entries.push((sep.take().unwrap_or(s), c));
+            }
+            true
         }
     }
 }
