@@ -507,7 +507,7 @@ impl Partition {
     pub async fn commit(
         &self,
         shard: &ShardCtx,
-        plan: WritePlan,
+        mut plan: WritePlan,
         force_snapshot: bool,
     ) -> Result<()> {
         let (dict_dirty, dict, manifest_size, mut files) = match &*self.state.borrow() {
@@ -527,7 +527,21 @@ impl Partition {
         if plan.changes.is_empty() && !force_snapshot {
             return Ok(());
         }
-        let new_files = self.write_pages(shard, &plan, &mut files).await?;
+        // Index pages are kept for the cache; every page buffer moves to
+        // the writes.
+        let index_pages: Vec<(FilePageId, AlignedBuf)> = plan
+            .writes
+            .iter()
+            .filter(|w| w.is_index)
+            .map(|w| (w.fp, w.page.clone()))
+            .collect();
+        let writes: Vec<(FilePageId, AlignedBuf)> = std::mem::take(&mut plan.writes)
+            .into_iter()
+            .map(|w| (w.fp, w.page))
+            .collect();
+        let new_files = self
+            .write_pages(shard, writes, plan.mapper.terms(), &mut files)
+            .await?;
         crate::killpoint::hit("commit.pages_synced");
         let terms = plan.mapper.terms_for_manifest();
         let log_len = manifest::padded_len(manifest::log_payload_len(&plan.changes, &terms));
@@ -571,10 +585,8 @@ impl Partition {
             Rc::new(plan.mapper.terms().clone()),
             dict,
         );
-        for w in &plan.writes {
-            if w.is_index {
-                shard.cache.insert(self.key, w.fp, Rc::new(w.page.clone()));
-            }
+        for (fp, page) in index_pages {
+            shard.cache.insert(self.key, fp, Rc::new(page));
         }
         let old = {
             let mut st = self.state.borrow_mut();
@@ -603,24 +615,22 @@ impl Partition {
         Ok(())
     }
 
-    /// Writes and syncs the plan's pages. Returns whether files were created.
+    /// Writes and syncs pages. Returns whether files were created.
     async fn write_pages(
         &self,
         shard: &ShardCtx,
-        plan: &WritePlan,
+        writes: Vec<(FilePageId, AlignedBuf)>,
+        terms: &TermMap,
         files: &mut BTreeSet<FileId>,
     ) -> Result<bool> {
         let (dir, root) = match &self.storage {
             Storage::Memory(m) => {
-                let mut m = m.borrow_mut();
-                for w in &plan.writes {
-                    m.pages.insert(w.fp, w.page.clone());
-                }
+                m.borrow_mut().pages.extend(writes);
                 return Ok(false);
             }
             Storage::Disk { dir, root } => (dir, root),
         };
-        if plan.writes.is_empty() {
+        if writes.is_empty() {
             return Ok(false);
         }
         let opts = &shard.opts;
@@ -633,24 +643,19 @@ impl Partition {
             created_dir = true;
         }
         // Runs of consecutive slots per file, at most max_write_batch_pages.
-        let mut by_file: BTreeMap<FileId, Vec<(u64, &AlignedBuf)>> = BTreeMap::new();
-        for w in &plan.writes {
+        let mut by_file: BTreeMap<FileId, Vec<(u64, AlignedBuf)>> = BTreeMap::new();
+        for (fp, page) in writes {
             by_file
-                .entry(w.fp >> shift)
+                .entry(fp >> shift)
                 .or_default()
-                .push((w.fp & ((1u64 << shift) - 1), &w.page));
+                .push((fp & ((1u64 << shift) - 1), page));
         }
         let mut created = false;
         let mut handles = Vec::new();
         let mut runs = Vec::new();
         for (file_id, mut pages) in by_file {
             pages.sort_by_key(|p| p.0);
-            let term = plan
-                .mapper
-                .terms()
-                .get(&file_id)
-                .copied()
-                .unwrap_or(shard.term);
+            let term = terms.get(&file_id).copied().unwrap_or(shard.term);
             let path = dir.join(data_file_name(file_id, term));
             let is_new = !files.contains(&file_id);
             let file = shard.fds.get_or_open(
@@ -667,15 +672,17 @@ impl Partition {
             }
             handles.push(file.clone());
             let max_run = opts.max_write_batch_pages.max(1) as usize;
-            let mut i = 0;
-            while i < pages.len() {
-                let mut j = i + 1;
-                while j < pages.len() && pages[j].0 == pages[j - 1].0 + 1 && j - i < max_run {
-                    j += 1;
+            let mut pages = pages.into_iter().peekable();
+            while let Some((start, first)) = pages.next() {
+                let mut bufs = vec![first];
+                while bufs.len() < max_run
+                    && pages
+                        .peek()
+                        .is_some_and(|p| p.0 == start + bufs.len() as u64)
+                {
+                    bufs.push(pages.next().expect("peeked").1);
                 }
-                let bufs: Vec<AlignedBuf> = pages[i..j].iter().map(|p| (*p.1).clone()).collect();
-                runs.push((file.clone(), pages[i].0 * page_size as u64, bufs));
-                i = j;
+                runs.push((file.clone(), start * page_size as u64, bufs));
             }
         }
         // Writes go out concurrently, a bounded number at a time.
