@@ -182,6 +182,8 @@ struct Inner {
     done_cv: Condvar,
     user_data: AtomicU64,
     callback: Mutex<Option<Callback>>,
+    /// Submissions so far (results belong to the latest).
+    generation: AtomicU64,
 }
 
 /// A handle to one request of any type.
@@ -221,6 +223,7 @@ impl Request {
                 done_cv: Condvar::new(),
                 user_data: AtomicU64::new(0),
                 callback: Mutex::new(None),
+                generation: AtomicU64::new(0),
             }),
         }
     }
@@ -316,9 +319,21 @@ impl Request {
             let mut s = self.state();
             s.err = KvError::NoError;
             s.message.clear();
+            // Results of an earlier execution never outlive a new one.
+            match &mut s.body {
+                Body::Read { out, .. } | Body::Floor { out, .. } => *out = None,
+                Body::Scan { out, .. } => *out = Arc::default(),
+                _ => {}
+            }
         }
+        self.inner.generation.fetch_add(1, Ordering::AcqRel);
         self.inner.done.store(false, Ordering::Release);
         true
+    }
+
+    /// Number of submissions so far; results belong to the latest.
+    pub(crate) fn generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::Acquire)
     }
 
     /// Publishes the outcome, marks the request done, wakes waiters and runs

@@ -66,22 +66,23 @@ pub struct eloqstore_request {
 
 #[derive(Default)]
 struct Outputs {
-    taken: bool,
+    /// The submission these copies belong to (0: none copied yet).
+    generation: u64,
     entry: Option<KvEntry>,
     scan: Option<Arc<ScanResult>>,
     message: CString,
 }
 
 impl eloqstore_request {
-    /// Forgets copied results before a new execution.
-    pub(crate) fn reset_outputs(&self) {
-        *self.out.lock().unwrap_or_else(|e| e.into_inner()) = Outputs::default();
-    }
-
+    /// The results of the latest completed execution, copied out once so
+    /// that pointers into them stay valid until the next execution's
+    /// results are read (or the handle is freed).
     fn outputs(&self) -> std::sync::MutexGuard<'_, Outputs> {
         let mut o = self.out.lock().unwrap_or_else(|e| e.into_inner());
-        if !o.taken && self.req.is_done() {
-            o.taken = true;
+        let generation = self.req.generation();
+        if o.generation != generation && self.req.is_done() {
+            *o = Outputs::default();
+            o.generation = generation;
             let s = self.req.state();
             match &s.body {
                 Body::Read { out, .. } | Body::Floor { out, .. } => o.entry = out.clone(),

@@ -126,7 +126,6 @@ pub unsafe extern "C" fn eloqstore_store_exec_sync(
         let (Some(s), Some(r)) = (unsafe { store.as_ref() }, unsafe { req.as_ref() }) else {
             return invalid("NULL store or request");
         };
-        r.reset_outputs();
         s.inner.exec_sync(&r.req).into()
     })
 }
@@ -158,7 +157,6 @@ pub unsafe extern "C" fn eloqstore_store_exec_async(
         if !r.req.is_done() {
             return false;
         }
-        r.reset_outputs();
         match callback {
             None => {
                 // The user data is still recorded for eloqstore_request_user_data.
