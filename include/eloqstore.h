@@ -181,21 +181,6 @@ typedef struct {
  */
 typedef void (*eloqstore_callback)(eloqstore_request *req, uint64_t user_data);
 
-/**
- * Data file number.
- */
-typedef uint64_t FileId;
-
-/**
- * Logical page id (a B+tree node or an overflow page).
- */
-typedef uint32_t PageId;
-
-/**
- * Physical page slot: `(file_id << pages_per_file_shift) | slot`.
- */
-typedef uint64_t FilePageId;
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -391,9 +376,10 @@ eloqstore_error eloqstore_options_get_store_path(const eloqstore_options *opts,
 int eloqstore_options_field_kind(const char *name);
 
 /**
- * A comparator over C callbacks; `name` is copied; `destroy(ctx)` (if
- * given) runs when the last store or options using it are freed. NULL
- * (with a message) if `compare` is NULL.
+ * A comparator over C callbacks; `name` is copied. The call always takes
+ * ownership of `ctx`: `destroy(ctx)` (if given) runs exactly once — when
+ * the last store or options using the comparator are freed, or at once
+ * when this call fails. NULL (with a message) if `compare` is NULL.
  *
  * # Safety
  * The callbacks must be valid and thread-safe for as long as any store
@@ -425,8 +411,10 @@ eloqstore_error eloqstore_options_set_comparator(eloqstore_options *opts,
                                                  const eloqstore_comparator *cmp);
 
 /**
- * Sets the partition filter (NULL `filter` clears it). `destroy(ctx)` runs
- * when the last options or store using it are freed.
+ * Sets the partition filter (NULL `filter` clears it). The call always
+ * takes ownership of `ctx`: `destroy(ctx)` (if given) runs exactly once —
+ * when the last options or store using the filter are freed, or at once
+ * when the filter is NULL or the call fails.
  *
  * # Safety
  * `opts` NULL or a live handle; the callbacks valid and thread-safe while

@@ -10,6 +10,21 @@ command -v make >/dev/null 2>&1 || missing+=(make)
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+# nm and readelf: tests/c_symbols.rs inspects the shared library.
+command -v nm >/dev/null 2>&1 || missing+=(binutils)
+command -v readelf >/dev/null 2>&1 || missing+=(binutils)
+# libclang (and clang's own headers) for bindgen in tests/c_layout.rs,
+# unless LIBCLANG_PATH points at another installation.
+if [[ -z "${LIBCLANG_PATH:-}" ]] && command -v dpkg >/dev/null 2>&1 &&
+    ! dpkg -s libclang-dev >/dev/null 2>&1; then
+    missing+=(libclang-dev)
+fi
+# Catch2 for the C++ layer's tests, which scripts/test.sh builds with CMake
+# (cpp-compat/ accepts Debian's Catch2 v2 package).
+if [[ -f "$(dirname "$0")/../cpp-compat/CMakeLists.txt" ]] && command -v dpkg >/dev/null 2>&1 &&
+    ! dpkg -s catch2 >/dev/null 2>&1; then
+    missing+=(catch2)
+fi
 
 if ((${#missing[@]})); then
     echo "installing: ${missing[*]}"
@@ -17,6 +32,8 @@ if ((${#missing[@]})); then
     [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
     export DEBIAN_FRONTEND=noninteractive
     "${sudo_cmd[@]}" apt-get update -qq
+    # (sorted and unique: binutils may be listed twice)
+    mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
     "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}"
 fi
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project: formatting, lints, unit, integration,
-# property and fixture tests. Installs missing system packages first.
+# property and fixture tests; then the C ABI tests (C, under ASan too, and
+# Python) through CMake and ctest. Installs missing system packages first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -18,4 +19,20 @@ echo "== cargo test (io_uring)"
 ELOQSTORE_IO=uring cargo test --release
 echo "== cargo test (sync fallback driver)"
 ELOQSTORE_IO=sync cargo test --release
+
+# The C ABI from C and Python: CMake builds the library with cargo (into
+# build/cargo), the C tests of ffi-tests/ (and the C++ layer's tests), and
+# ctest runs them with the Python ctypes test. Then the same C tests again,
+# compiled with AddressSanitizer (leak detection on), in build/asan, which
+# reuses the cargo build of build/.
+jobs=$(nproc 2>/dev/null || echo 2)
+echo "== cmake build + ctest (C ABI, C++ layer, Python)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j"$jobs"
+(cd build && ctest --output-on-failure -j"$jobs")
+echo "== cmake build + ctest under AddressSanitizer"
+cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DELOQSTORE_ASAN=ON \
+    -DELOQSTORE_CARGO_TARGET_DIR="$PWD/build/cargo"
+cmake --build build/asan -j"$jobs"
+(cd build/asan && ctest --output-on-failure -j"$jobs")
 echo "== all tests passed"

@@ -538,9 +538,10 @@ pub unsafe extern "C" fn eloqstore_options_field_kind(name: *const c_char) -> c_
     })
 }
 
-/// A comparator over C callbacks; `name` is copied; `destroy(ctx)` (if
-/// given) runs when the last store or options using it are freed. NULL
-/// (with a message) if `compare` is NULL.
+/// A comparator over C callbacks; `name` is copied. The call always takes
+/// ownership of `ctx`: `destroy(ctx)` (if given) runs exactly once — when
+/// the last store or options using the comparator are freed, or at once
+/// when this call fails. NULL (with a message) if `compare` is NULL.
 ///
 /// # Safety
 /// The callbacks must be valid and thread-safe for as long as any store
@@ -612,8 +613,10 @@ pub unsafe extern "C" fn eloqstore_options_set_comparator(
     })
 }
 
-/// Sets the partition filter (NULL `filter` clears it). `destroy(ctx)` runs
-/// when the last options or store using it are freed.
+/// Sets the partition filter (NULL `filter` clears it). The call always
+/// takes ownership of `ctx`: `destroy(ctx)` (if given) runs exactly once —
+/// when the last options or store using the filter are freed, or at once
+/// when the filter is NULL or the call fails.
 ///
 /// # Safety
 /// `opts` NULL or a live handle; the callbacks valid and thread-safe while
