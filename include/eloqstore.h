@@ -449,8 +449,9 @@ void eloqstore_request_free(eloqstore_request *req);
 uint8_t eloqstore_request_type_of(const eloqstore_request *req);
 
 /**
- * Sets the partition: table name `(name, len)` and partition id.
- * `ELOQSTORE_BUSY` while the request is in flight (as for every setter).
+ * Sets the partition: table name `(name, len)` and partition id. The
+ * name is a byte string (need not be UTF-8); an empty name, `/` or NUL
+ * in it is refused when the request is executed. `ELOQSTORE_BUSY` while the request is in flight (as for every setter).
  *
  * # Safety
  * `req` NULL or a live handle; `name` valid for `len` bytes.
@@ -544,7 +545,8 @@ eloqstore_error eloqstore_truncate_set_position(eloqstore_request *req,
                                                 size_t len);
 
 /**
- * Sets a DropTable's table name.
+ * Sets a DropTable's table name (a byte string, as for
+ * `eloqstore_request_set_table`).
  *
  * # Safety
  * `req` NULL or a live handle; `name` valid for `len` bytes.

@@ -107,7 +107,7 @@ pub(crate) enum Body {
         position: Vec<u8>,
     },
     DropTable {
-        table: String,
+        table: Vec<u8>,
     },
     Archive {
         snapshot_ts: u64,
@@ -150,9 +150,7 @@ impl Body {
             RequestType::Truncate => Body::Truncate {
                 position: Vec::new(),
             },
-            RequestType::DropTable => Body::DropTable {
-                table: String::new(),
-            },
+            RequestType::DropTable => Body::DropTable { table: Vec::new() },
             RequestType::Archive => Body::Archive { snapshot_ts: 0 },
             RequestType::Compact => Body::Compact,
             RequestType::CleanExpired => Body::CleanExpired,
@@ -773,7 +771,7 @@ impl TruncateRequest {
 }
 
 impl DropTableRequest {
-    pub fn set_args(&self, table: impl Into<String>) {
+    pub fn set_args(&self, table: impl Into<Vec<u8>>) {
         let table = table.into();
         let mut s = self.0.state();
         s.tbl = if table.is_empty() {
@@ -784,7 +782,7 @@ impl DropTableRequest {
         s.body = Body::DropTable { table };
     }
 
-    pub fn table_name(&self) -> String {
+    pub fn table_name(&self) -> Vec<u8> {
         match &self.0.state().body {
             Body::DropTable { table } => table.clone(),
             _ => unreachable!("typed request"),

@@ -333,11 +333,7 @@ fn route(running: &Arc<Running>, req: &Request) -> Result<()> {
         _ => {}
     }
     let tbl = req.table_id();
-    if !tbl.is_valid() {
-        return Err(Error::invalid_args(
-            "the request's table ident has an empty table name",
-        ));
-    }
+    tbl.check()?;
     let shard = &running.shards[tbl.shard_index(running.shards.len() as u16)];
     if !shard.send(Msg::Request(req.clone())) {
         return Err(Error::new(KvError::NotRunning, "the shard has stopped"));
@@ -365,9 +361,8 @@ fn all_partitions(running: &Running) -> Result<Vec<TableIdent>> {
         };
         for ent in rd.flatten() {
             let name = ent.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if let Some(t) = TableIdent::parse(name)
-                && t.to_string() == name
+            if let Some(t) = TableIdent::parse_bytes(name.as_encoded_bytes())
+                && t.dir_name() == name
                 && ent.file_type().map(|f| f.is_dir()).unwrap_or(false)
             {
                 out.push(t);

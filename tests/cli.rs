@@ -90,12 +90,13 @@ fn manifest_and_get_commands() {
     let (key, entry) = entries.iter().nth(5).unwrap();
     let key_hex = eloqstore::inspect::hex(key);
     let part = tbl.partition_id.to_string();
+    let name = tbl.name_lossy().into_owned();
     let out = eloqstore(&[
         "get",
         "--options",
         ini,
         "--table",
-        &tbl.tbl_name,
+        &name,
         "--partition",
         &part,
         "--key",
@@ -111,7 +112,7 @@ fn manifest_and_get_commands() {
         "--options",
         ini,
         "--table",
-        &tbl.tbl_name,
+        &name,
         "--partition",
         &part,
         "--key",

@@ -180,7 +180,7 @@ fn global_archive_shares_a_timestamp_and_honours_the_filter() {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = append_opts(dir.path());
     opts.max_archive_tasks = 1;
-    opts.partition_filter = Some(Arc::new(|t: &TableIdent| t.tbl_name == "a"));
+    opts.partition_filter = Some(Arc::new(|t: &TableIdent| t.tbl_name == b"a"));
     let s = started(opts);
     for t in ["a", "b"] {
         for p in 0..5 {

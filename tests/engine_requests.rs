@@ -426,3 +426,39 @@ fn async_requests_and_callbacks() {
         assert_eq!(r.value(), b"v127");
     });
 }
+
+/// Table names are byte strings: a non-UTF-8 name stores, reads back,
+/// names its directory with the same bytes, and drops; names that cannot
+/// be directory names are refused.
+#[test]
+fn byte_string_table_names() {
+    both(|s, o| {
+        let name: &[u8] = b"t\xff\xfe";
+        let t = TableIdent::new(name, 3);
+        put(s, &t, &[(b"a", b"1", 1)]);
+        assert_eq!(get(s, &t, b"a").unwrap().value, b"1");
+        if let Some(root) = o.store_path.first() {
+            use std::os::unix::ffi::OsStrExt;
+            let names: Vec<Vec<u8>> = std::fs::read_dir(root)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().as_bytes().to_vec())
+                .collect();
+            assert!(names.contains(&b"t\xff\xfe.3".to_vec()), "{names:?}");
+        }
+        let d = DropTableRequest::new();
+        d.set_args(name);
+        assert_eq!(s.exec_sync(&d), KvError::NoError, "{}", d.error_message());
+        assert_eq!(get(s, &t, b"a").unwrap_err().code(), KvError::NotFound);
+        for bad in [&b"a/b"[..], b"a\0b"] {
+            let t = TableIdent::new(bad, 0);
+            let r = ReadRequest::new();
+            r.set_args(t, b"a".to_vec());
+            assert_eq!(s.exec_sync(&r), KvError::InvalidArgs);
+            assert!(
+                r.error_message().contains("table name"),
+                "{}",
+                r.error_message()
+            );
+        }
+    });
+}

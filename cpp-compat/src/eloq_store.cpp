@@ -265,8 +265,7 @@ KvError KvRequest::LoadArgs(eloqstore_request *req, std::string &why)
                                     name.size(),
                                     tbl_id_.partition_id_) != ELOQSTORE_OK)
     {
-        why = "the table name \"" + name +
-              "\" cannot be used: table names must be UTF-8";
+        why = "the table name could not be passed to the engine";
         return KvError::InvalidArgs;
     }
     return KvError::NoError;
@@ -630,8 +629,7 @@ KvError DropTableRequest::LoadArgs(eloqstore_request *req, std::string &why)
             req, compat::Bytes(table_name_), table_name_.size()) !=
         ELOQSTORE_OK)
     {
-        why = "the table name \"" + table_name_ +
-              "\" cannot be used: table names must be UTF-8";
+        why = "the table name could not be passed to the engine";
         return KvError::InvalidArgs;
     }
     return KvError::NoError;

@@ -138,15 +138,29 @@ TEST_CASE("invalid batches fail with InvalidArgs and change nothing",
     // An operation that is neither Upsert nor Delete.
     CHECK(run({{"a", "1", 2, static_cast<es::WriteOp>(7)}}) ==
           es::KvError::InvalidArgs);
-    // A table name that is not UTF-8 cannot name a partition.
+    // A table name that cannot name a directory is refused.
     {
         es::BatchWriteRequest req;
-        req.SetArgs({std::string("\xff\xfe", 2), 0},
+        req.SetArgs({std::string("a/b"), 0},
                     {{"a", "1", 2, es::WriteOp::Upsert}});
         store->ExecSync(&req);
         CHECK(req.Error() == es::KvError::InvalidArgs);
-        CHECK(std::string(req.ErrMessage()).find("UTF-8") !=
+        CHECK(std::string(req.ErrMessage()).find("table name") !=
               std::string::npos);
+    }
+    // Table names are byte strings, as in upstream: one that is not UTF-8
+    // stores and reads back.
+    {
+        const es::TableIdent odd(std::string("\xff\xfe", 2), 0);
+        es::BatchWriteRequest req;
+        req.SetArgs(odd, {{"a", "1", 2, es::WriteOp::Upsert}});
+        store->ExecSync(&req);
+        CHECK(req.Error() == es::KvError::NoError);
+        es::ReadRequest read;
+        read.SetArgs(odd, "a");
+        store->ExecSync(&read);
+        CHECK(read.Error() == es::KvError::NoError);
+        CHECK(read.value_ == "1");
     }
     // Nothing changed.
     part.CheckAll();

@@ -196,8 +196,9 @@ fn kind_is(r: &eloqstore_request, kinds: &[RequestType]) -> bool {
 const BAD: eloqstore_error = eloqstore_error::ELOQSTORE_INVALID_ARGS;
 const OK: eloqstore_error = eloqstore_error::ELOQSTORE_OK;
 
-/// Sets the partition: table name `(name, len)` and partition id.
-/// `ELOQSTORE_BUSY` while the request is in flight (as for every setter).
+/// Sets the partition: table name `(name, len)` and partition id. The
+/// name is a byte string (need not be UTF-8); an empty name, `/` or NUL
+/// in it is refused when the request is executed. `ELOQSTORE_BUSY` while the request is in flight (as for every setter).
 ///
 /// # Safety
 /// `req` NULL or a live handle; `name` valid for `len` bytes.
@@ -211,9 +212,6 @@ pub unsafe extern "C" fn eloqstore_request_set_table(
     with_req(req, |r| {
         // SAFETY: valid for `len` bytes per the contract.
         let Some(n) = (unsafe { bytes(name, len) }) else {
-            return BAD;
-        };
-        let Ok(n) = std::str::from_utf8(n) else {
             return BAD;
         };
         r.req.set_table_id(TableIdent::new(n, partition));
@@ -418,7 +416,8 @@ pub unsafe extern "C" fn eloqstore_truncate_set_position(
     })
 }
 
-/// Sets a DropTable's table name.
+/// Sets a DropTable's table name (a byte string, as for
+/// `eloqstore_request_set_table`).
 ///
 /// # Safety
 /// `req` NULL or a live handle; `name` valid for `len` bytes.
@@ -433,13 +432,10 @@ pub unsafe extern "C" fn eloqstore_drop_table_set_name(
         let Some(n) = (unsafe { bytes(name, len) }) else {
             return BAD;
         };
-        let Ok(n) = std::str::from_utf8(n) else {
-            return BAD;
-        };
         if !kind_is(r, &[RequestType::DropTable]) {
             return BAD;
         }
-        DropTableRequest::from_untyped(r.req.clone()).set_args(n);
+        DropTableRequest::from_untyped(r.req.clone()).set_args(n.to_vec());
         OK
     })
 }

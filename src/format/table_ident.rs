@@ -1,51 +1,98 @@
 //! `TableIdent`: a table name and a partition id. Its string form
 //! `<name>.<partition>` names the partition directory.
+//!
+//! Table names are byte strings, as upstream's `std::string`: any bytes,
+//! UTF-8 or not. The engine refuses only names that cannot name a
+//! directory (see [`TableIdent::check`]).
 
+use std::ffi::OsString;
 use std::fmt;
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
 
 /// Identifies one partition of one table.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TableIdent {
-    pub tbl_name: String,
+    pub tbl_name: Vec<u8>,
     pub partition_id: u32,
 }
 
 impl TableIdent {
     pub const SEPARATOR: char = '.';
 
-    pub fn new(tbl_name: impl Into<String>, partition_id: u32) -> TableIdent {
+    pub fn new(tbl_name: impl Into<Vec<u8>>, partition_id: u32) -> TableIdent {
         TableIdent {
             tbl_name: tbl_name.into(),
             partition_id,
         }
     }
 
-    /// A table ident is valid when its name is non-empty.
+    /// A table ident is valid when its name is non-empty (upstream's rule).
     pub fn is_valid(&self) -> bool {
         !self.tbl_name.is_empty()
+    }
+
+    /// Whether the engine can store this partition: a valid name that can
+    /// be a directory name (no `/`, no NUL; upstream does not check and
+    /// would write outside its store path).
+    pub fn check(&self) -> Result<()> {
+        if !self.is_valid() {
+            return Err(Error::invalid_args("the table name is empty"));
+        }
+        if self.tbl_name.iter().any(|&b| b == b'/' || b == 0) {
+            return Err(Error::invalid_args(format!(
+                "table name {:?} contains '/' or NUL, which cannot name a directory",
+                self.name_lossy()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The name for messages (invalid UTF-8 replaced).
+    pub fn name_lossy(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.tbl_name)
+    }
+
+    /// The partition directory's name, `<name>.<partition>`, as bytes.
+    pub fn dir_name(&self) -> OsString {
+        let mut b = self.tbl_name.clone();
+        b.push(b'.');
+        b.extend_from_slice(self.partition_id.to_string().as_bytes());
+        OsString::from_vec(b)
+    }
+
+    /// Parses `<name>.<partition>` (see [`parse_bytes`](Self::parse_bytes)).
+    pub fn parse(s: &str) -> Option<TableIdent> {
+        TableIdent::parse_bytes(s.as_bytes())
     }
 
     /// Parses `<name>.<partition>`, splitting at the last dot. The partition
     /// part is read like C's `stoul`: leading whitespace and a sign are
     /// accepted, parsing stops at the first non-digit, and trailing text is
     /// ignored. Anything else gives `None`.
-    pub fn parse(s: &str) -> Option<TableIdent> {
-        let (name, rest) = s.rsplit_once(Self::SEPARATOR)?;
-        let rest = rest.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-        let (neg, digits) = match rest.as_bytes().first() {
+    pub fn parse_bytes(s: &[u8]) -> Option<TableIdent> {
+        let dot = s.iter().rposition(|&b| b == b'.')?;
+        let (name, rest) = (&s[..dot], &s[dot + 1..]);
+        let ws = rest
+            .iter()
+            .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
+            .count();
+        let rest = &rest[ws..];
+        let (neg, digits) = match rest.first() {
             Some(b'+') => (false, &rest[1..]),
             Some(b'-') => (true, &rest[1..]),
             _ => (false, rest),
         };
         let end = digits
-            .bytes()
+            .iter()
             .position(|b| !b.is_ascii_digit())
             .unwrap_or(digits.len());
         if end == 0 {
             return None;
         }
-        let v: u64 = digits[..end].parse().ok()?;
+        let v: u64 = std::str::from_utf8(&digits[..end]).ok()?.parse().ok()?;
         let v = if neg { v.wrapping_neg() } else { v };
         // stoul yields an unsigned long that is then narrowed to u32.
         let id = v as u32;
@@ -71,13 +118,13 @@ impl TableIdent {
     pub fn store_path<P: AsRef<Path>>(&self, disks: &[P]) -> PathBuf {
         disks[self.disk_index(disks.len())]
             .as_ref()
-            .join(self.to_string())
+            .join(self.dir_name())
     }
 }
 
 impl fmt::Display for TableIdent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.tbl_name, self.partition_id)
+        write!(f, "{}.{}", self.name_lossy(), self.partition_id)
     }
 }
 
@@ -100,6 +147,14 @@ mod tests {
         assert_eq!(TableIdent::parse("nodot"), None);
         assert_eq!(TableIdent::parse(".5"), None);
         assert!(!TableIdent::default().is_valid());
+        let odd = TableIdent::new(vec![0xff, b'x'], 2);
+        assert!(odd.check().is_ok());
+        assert_eq!(
+            TableIdent::parse_bytes(odd.dir_name().as_encoded_bytes()),
+            Some(odd)
+        );
+        assert!(TableIdent::new("a/b", 0).check().is_err());
+        assert!(TableIdent::new(vec![b'a', 0], 0).check().is_err());
     }
 
     #[test]

@@ -61,17 +61,16 @@ impl StoreReader {
                 if !ent.file_type().map(|t| t.is_dir()).unwrap_or(false) {
                     continue;
                 }
-                if let Some(t) = ent.file_name().to_str().and_then(TableIdent::parse) {
-                    // Only directories named exactly as the ident prints.
-                    if t.to_string() == ent.file_name().to_string_lossy() {
+                let name = ent.file_name();
+                if let Some(t) = TableIdent::parse_bytes(name.as_encoded_bytes()) {
+                    // Only directories named exactly as the ident names them.
+                    if t.dir_name() == name {
                         out.push(t);
                     }
                 }
             }
         }
-        out.sort_by(|a, b| {
-            (a.tbl_name.as_bytes(), a.partition_id).cmp(&(b.tbl_name.as_bytes(), b.partition_id))
-        });
+        out.sort_by(|a, b| (&a.tbl_name, a.partition_id).cmp(&(&b.tbl_name, b.partition_id)));
         out.dedup();
         Ok(out)
     }
@@ -287,7 +286,7 @@ impl PartitionReader {
 pub fn tsv_line(tbl: &TableIdent, e: &KvEntry) -> String {
     format!(
         "{}\t{}\t{}\t{}\t{}\t{}",
-        tbl.tbl_name,
+        tbl.name_lossy(),
         tbl.partition_id,
         hex(&e.key),
         hex(&e.value),

@@ -73,7 +73,7 @@ impl ShardCtx {
             let root =
                 PathBuf::from(&self.opts.store_path[tbl.disk_index(self.opts.store_path.len())]);
             Storage::Disk {
-                dir: root.join(tbl.to_string()),
+                dir: root.join(tbl.dir_name()),
                 root,
             }
         };

@@ -115,9 +115,7 @@ pub fn stored_content(fixture: &Path) -> Content {
 pub fn tsv_lines(c: &Content) -> Vec<String> {
     let mut lines = Vec::new();
     let mut tables: Vec<&TableIdent> = c.keys().collect();
-    tables.sort_by(|a, b| {
-        (a.tbl_name.as_bytes(), a.partition_id).cmp(&(b.tbl_name.as_bytes(), b.partition_id))
-    });
+    tables.sort_by(|a, b| (&a.tbl_name, a.partition_id).cmp(&(&b.tbl_name, b.partition_id)));
     for t in tables {
         for e in c[t].values() {
             lines.push(eloqstore::inspect::tsv_line(t, e));

@@ -141,7 +141,7 @@ fn cmd_scan(args: &Args) -> Result<ExitCode> {
     let out = std::io::stdout();
     let mut out = std::io::BufWriter::new(out.lock());
     for tbl in store.partitions()? {
-        if table.is_some_and(|t| t != tbl.tbl_name)
+        if table.is_some_and(|t| t.as_bytes() != tbl.tbl_name.as_slice())
             || partition.is_some_and(|p| p != tbl.partition_id)
         {
             continue;
