@@ -1,4 +1,4 @@
-"""Tests of the ctypes bindings (python/eloqstore.py) against the real
+"""Tests of the ctypes bindings (ffi-tests/python/eloqstore.py) against the real
 libeloqstore.so, loaded at run time (see eloqstore._candidates; ctest sets
 ELOQSTORE_LIB). Plain unittest, no third-party packages:
 
@@ -14,7 +14,9 @@ import unittest
 
 import eloqstore
 
-HEADER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "include", "eloqstore.h")
+HEADER = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "include", "eloqstore.h"
+)
 
 
 class Base(unittest.TestCase):

@@ -113,7 +113,7 @@ class Entry(Structure):
 CALLBACK = CFUNCTYPE(None, c_void_p, c_uint64)
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-_REPO = os.path.dirname(_HERE)
+_REPO = os.path.dirname(os.path.dirname(_HERE))  # ffi-tests/python -> repository
 
 
 def _candidates():
