@@ -186,6 +186,36 @@ static void callback_thread_and_user_data(eloqstore_store *s) {
   eloqstore_request_free(r);
 }
 
+/* Requests refused before reaching a partition (a rejection mark, a table
+   name that cannot name a directory) still call back on a store thread,
+   never inside exec_async. */
+static void early_failures_on_store_thread(eloqstore_store *s) {
+  reset_calls();
+  eloqstore_request *r = new_read("k00003");
+  const char *why = "argument out of range";
+  CHECK_OK(eloqstore_request_reject(r, (const uint8_t *)why, strlen(why)));
+  CHECK(eloqstore_store_exec_async(s, r, on_done, 1));
+  wait_calls(1);
+  eloqstore_request_wait(r);
+  CHECK_ERR(calls[0].err, ELOQSTORE_INVALID_ARGS);
+  CHECK(!pthread_equal(calls[0].thread, pthread_self()));
+  CHECK(strstr(eloqstore_request_error_message(r), why) != NULL);
+  /* The mark stays until cleared; then the same request runs. */
+  CHECK_ERR(eloqstore_store_exec_sync(s, r), ELOQSTORE_INVALID_ARGS);
+  CHECK_OK(eloqstore_request_reject(r, NULL, 0));
+  CHECK_OK(eloqstore_store_exec_sync(s, r));
+  CHECK_ERR(eloqstore_request_reject(r, NULL, 3), ELOQSTORE_OK); /* NULL clears */
+  CHECK_ERR(eloqstore_request_reject(NULL, NULL, 0), ELOQSTORE_INVALID_ARGS);
+  /* A table name with '/' is refused by the engine, on a store thread. */
+  CHECK_OK(eloqstore_request_set_table(r, (const uint8_t *)"a/b", 3, 0));
+  CHECK(eloqstore_store_exec_async(s, r, on_done, 2));
+  wait_calls(2);
+  eloqstore_request_wait(r);
+  CHECK_ERR(calls[1].err, ELOQSTORE_INVALID_ARGS);
+  CHECK(!pthread_equal(calls[1].thread, pthread_self()));
+  eloqstore_request_free(r);
+}
+
 static void busy_while_in_flight(eloqstore_store *s) {
   reset_calls();
   const uint8_t *x = (const uint8_t *)"x";
@@ -416,6 +446,7 @@ int main(void) {
   eloqstore_store *s = open_gated(dir);
   CHECK_OK(h_write_range(s, "t", 0, "k", "v", 0, 100, 1));
   callback_thread_and_user_data(s);
+  early_failures_on_store_thread(s);
   busy_while_in_flight(s);
   freed_in_flight(s);
   from_callbacks(s);

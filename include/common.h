@@ -31,20 +31,19 @@ inline const size_t page_align = static_cast<size_t>(sysconf(_SC_PAGESIZE));
 // Term of each data file, as stored in manifests.
 using FileIdTermMapping = std::unordered_map<FileId, uint64_t>;
 
-// Appends `mapping` to dst: a fixed32 byte count, then varint64 pairs
-// (file id, term).
+// Replaces dst with `mapping`: a fixed32 byte count, then varint64 pairs
+// (file id, term). (Upstream documents "appends" but replaces, and so do
+// we: callers written against it rely on what it does.)
 inline void SerializeFileIdTermMapping(const FileIdTermMapping &mapping,
                                        std::string &dst)
 {
-    const size_t start = dst.size();
-    dst.append(4, '\0');
+    dst.assign(4, '\0');
     for (const auto &[file_id, term] : mapping)
     {
         PutVarint64(&dst, file_id);
         PutVarint64(&dst, term);
     }
-    EncodeFixed32(dst.data() + start,
-                  static_cast<uint32_t>(dst.size() - start - 4));
+    EncodeFixed32(dst.data(), static_cast<uint32_t>(dst.size() - 4));
 }
 
 // Reads what SerializeFileIdTermMapping wrote into `mapping`; false (and
@@ -89,29 +88,20 @@ inline std::pair<std::string_view, std::string_view> ParseFileName(
     return {name.substr(0, sep), name.substr(sep + 1)};
 }
 
-// A non-empty string of decimal digits that fits in 64 bits.
+// Parses all of `str` as strtoull does in base 10 (leading blanks and a
+// sign accepted, "-1" wraps), as upstream; `out` is written whenever `str`
+// is not empty. Unlike upstream, never reads past the end of `str`.
 inline bool ParseUint64(std::string_view str, uint64_t &out)
 {
     if (str.empty())
     {
         return false;
     }
-    uint64_t v = 0;
-    for (char c : str)
-    {
-        if (c < '0' || c > '9')
-        {
-            return false;
-        }
-        const uint64_t digit = static_cast<uint64_t>(c - '0');
-        if (v > (UINT64_MAX - digit) / 10)
-        {
-            return false;
-        }
-        v = v * 10 + digit;
-    }
-    out = v;
-    return true;
+    const std::string copy(str);
+    errno = 0;
+    char *end = nullptr;
+    out = std::strtoull(copy.c_str(), &end, 10);
+    return errno == 0 && end == copy.c_str() + copy.size();
 }
 
 // "<file id>_<term>" (the suffix of a data file name).

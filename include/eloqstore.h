@@ -545,6 +545,21 @@ eloqstore_error eloqstore_truncate_set_position(eloqstore_request *req,
                                                 size_t len);
 
 /**
+ * Marks the request's arguments as invalid: while marked, executing it
+ * fails with `ELOQSTORE_INVALID_ARGS` and `message` (UTF-8; invalid bytes
+ * are replaced), delivered like any other failure: an async callback runs
+ * on a store thread, never inside `eloqstore_store_exec_async`. A NULL
+ * `message` clears the mark. For bindings whose own argument types can
+ * hold values this API refuses (the C++ layer's out-of-range `WriteOp`).
+ *
+ * # Safety
+ * `req` NULL or a live handle; `message` NULL or valid for `len` bytes.
+ */
+eloqstore_error eloqstore_request_reject(eloqstore_request *req,
+                                         const uint8_t *message,
+                                         size_t len);
+
+/**
  * Sets a DropTable's table name (a byte string, as for
  * `eloqstore_request_set_table`).
  *

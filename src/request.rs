@@ -164,6 +164,8 @@ pub(crate) struct State {
     pub body: Body,
     pub err: KvError,
     pub message: String,
+    /// Set by [`Request::reject_arguments`]: the next execution fails with it.
+    pub rejected: Option<Error>,
 }
 
 /// A completion callback: runs once, on the thread that completes the
@@ -213,6 +215,7 @@ impl Request {
                     body: Body::new(ty),
                     err: KvError::NoError,
                     message: String::new(),
+                    rejected: None,
                 }),
                 // A request never submitted reports done, as upstream.
                 done: AtomicBool::new(true),
@@ -246,6 +249,15 @@ impl Request {
 
     pub fn set_table_id(&self, tbl: TableIdent) {
         self.state().tbl = tbl;
+    }
+
+    /// With `Some(message)`, makes every execution fail with `InvalidArgs`
+    /// and that message, completed by the store like any other failure (a
+    /// callback still runs on a shard thread), until cleared with `None`.
+    /// For front ends whose own argument types can hold values this API
+    /// cannot (the C++ layer's `WriteOp`).
+    pub fn reject_arguments(&self, message: Option<String>) {
+        self.state().rejected = message.map(Error::invalid_args);
     }
 
     pub fn error(&self) -> KvError {

@@ -313,15 +313,40 @@ impl EloqStore {
             return false;
         }
         if let Err(e) = route(&running, req) {
-            req.complete(Err(e));
+            complete_on_shard(&running, req, Err(e));
         }
         true
+    }
+}
+
+/// Completes a request that failed before reaching a shard (or needs no
+/// shard work) on a shard thread all the same, so a callback never runs
+/// inside `exec_async` on the caller's thread (where a lock the caller
+/// holds could deadlock it). Inline only when the shards have stopped.
+fn complete_on_shard(running: &Running, req: &Request, result: Result<()>) {
+    let tbl = req.table_id();
+    let n = running.shards.len();
+    let shard = if n == 0 {
+        None
+    } else {
+        running.shards.get(tbl.shard_index(n as u16))
+    };
+    match shard {
+        Some(s) => {
+            if let Err(Msg::Complete(r, res)) = s.send_back(Msg::Complete(req.clone(), result)) {
+                r.complete(res);
+            }
+        }
+        None => req.complete(result),
     }
 }
 
 /// Sends a submitted request to the shard owning its partition, or fans it
 /// out (DropTable, GlobalArchive).
 fn route(running: &Arc<Running>, req: &Request) -> Result<()> {
+    if let Some(e) = req.state().rejected.clone() {
+        return Err(e);
+    }
     match req.request_type() {
         RequestType::DropTable => return drop_table(running, req),
         RequestType::GlobalArchive => return global_archive(running, req),
@@ -425,7 +450,7 @@ fn submit_child(
         return;
     }
     if let Err(e) = route(running, child) {
-        child.complete(Err(e));
+        complete_on_shard(running, child, Err(e));
     }
 }
 
@@ -444,7 +469,7 @@ fn drop_table(running: &Arc<Running>, req: &Request) -> Result<()> {
         .filter(|t| t.tbl_name == table)
         .collect();
     if parts.is_empty() {
-        req.complete(Ok(()));
+        complete_on_shard(running, req, Ok(()));
         return Ok(());
     }
     let fan = FanOut::new(req, parts.len());
@@ -479,7 +504,7 @@ fn global_archive(running: &Arc<Running>, req: &Request) -> Result<()> {
         .filter(|t| running.opts.partition_filter.as_ref().is_none_or(|f| f(t)))
         .collect();
     if parts.is_empty() {
-        req.complete(Ok(()));
+        complete_on_shard(running, req, Ok(()));
         return Ok(());
     }
     let fan = FanOut::new(req, parts.len());

@@ -462,3 +462,49 @@ fn byte_string_table_names() {
         }
     });
 }
+
+/// A request refused before it reaches a partition (bad arguments, a
+/// rejection mark, a DropTable with nothing to drop) still completes on a
+/// shard thread: an async callback never runs inside `exec_async`.
+#[test]
+fn early_failures_complete_on_a_shard_thread() {
+    both(|s, _| {
+        let caller = std::thread::current().id();
+        let run = |r: &Request| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            assert!(s.exec_async(r, 7, move |done| {
+                let name = std::thread::current().name().map(str::to_owned);
+                tx.send((
+                    std::thread::current().id(),
+                    name,
+                    done.error(),
+                    done.error_message(),
+                ))
+                .unwrap();
+            }));
+            let (id, name, err, msg) = rx.recv().unwrap();
+            assert_ne!(id, caller);
+            assert!(name.unwrap_or_default().starts_with("eloqstore-shard"));
+            (err, msg)
+        };
+        let bad = ReadRequest::new();
+        bad.set_args(TableIdent::new("a/b", 0), b"k".to_vec());
+        assert_eq!(run(bad.untyped()).0, KvError::InvalidArgs);
+
+        let marked = ReadRequest::new();
+        marked.set_args(TableIdent::new("t", 0), b"k".to_vec());
+        marked
+            .untyped()
+            .reject_arguments(Some("argument 3 is out of range".into()));
+        let (err, msg) = run(marked.untyped());
+        assert_eq!(err, KvError::InvalidArgs);
+        assert!(msg.contains("argument 3 is out of range"), "{msg}");
+        // Cleared, the same request runs normally.
+        marked.untyped().reject_arguments(None);
+        assert_eq!(run(marked.untyped()).0, KvError::NotFound);
+
+        let d = DropTableRequest::new();
+        d.set_args("nothing-here");
+        assert_eq!(run(d.untyped()).0, KvError::NoError);
+    });
+}

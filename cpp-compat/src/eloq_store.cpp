@@ -67,6 +67,10 @@ std::string_view ViewOf(const std::variant<std::string_view, std::string> &v)
 struct RequestBridge
 {
     // Creates the C handle if needed and copies the arguments into it.
+    // Arguments the C ABI refuses mark the handle rejected, so the engine
+    // fails the execution with the reason like any other error (an async
+    // callback still runs on a store thread). Fails only when no handle
+    // can be made.
     static KvError Prepare(KvRequest *req, std::string &why)
     {
         if (req->handle_ == nullptr)
@@ -80,7 +84,17 @@ struct RequestBridge
                 return KvError::InvalidArgs;
             }
         }
-        return req->LoadArgs(req->handle_, why);
+        eloqstore_request_reject(req->handle_, nullptr, 0);
+        std::string reason;
+        if (req->LoadArgs(req->handle_, reason) != KvError::NoError &&
+            eloqstore_request_reject(
+                req->handle_, compat::Bytes(reason), reason.size()) !=
+                ELOQSTORE_OK)
+        {
+            why = std::move(reason);
+            return KvError::InvalidArgs;
+        }
+        return KvError::NoError;
     }
 
     static void PublishDone(KvRequest *req)
@@ -780,11 +794,13 @@ bool EloqStore::SendRequest(KvRequest *req,
                          " request is still in flight");
         return false;
     }
+    // As upstream, the user data and callback are set even when the store
+    // turns the request away.
+    RequestBridge::SetUserPart(req, data, std::move(callback));
     if (store_ == nullptr || eloqstore_store_is_stopped(store_))
     {
         return false;
     }
-    RequestBridge::SetUserPart(req, data, std::move(callback));
     std::string why;
     const KvError err = RequestBridge::Prepare(req, why);
     if (err != KvError::NoError)

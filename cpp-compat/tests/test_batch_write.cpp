@@ -2,7 +2,9 @@
 #include <algorithm>
 #include <catch2/catch_test_macros.hpp>
 #include <random>
+#include <future>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "eloq_store.h"
@@ -138,6 +140,29 @@ TEST_CASE("invalid batches fail with InvalidArgs and change nothing",
     // An operation that is neither Upsert nor Delete.
     CHECK(run({{"a", "1", 2, static_cast<es::WriteOp>(7)}}) ==
           es::KvError::InvalidArgs);
+    // Refused asynchronously, the callback still runs on a store thread
+    // (never inside ExecAsyn, where a lock the caller holds would deadlock
+    // it), and a corrected request then runs.
+    {
+        es::BatchWriteRequest req;
+        req.SetArgs({"inv-async", 0},
+                    {{"a", "1", 2, static_cast<es::WriteOp>(7)}});
+        std::promise<std::thread::id> where;
+        REQUIRE(store->ExecAsyn(&req, 5, [&](es::KvRequest *)
+                                { where.set_value(std::this_thread::get_id()); }));
+        CHECK(where.get_future().get() != std::this_thread::get_id());
+        req.Wait();
+        CHECK(req.Error() == es::KvError::InvalidArgs);
+        CHECK(std::string(req.ErrMessage()).find("WriteOp") !=
+              std::string::npos);
+        req.batch_[0].op_ = es::WriteOp::Upsert;
+        store->ExecSync(&req);
+        CHECK(req.Error() == es::KvError::NoError);
+        es::ReadRequest read;
+        read.SetArgs({"inv-async", 0}, "a");
+        store->ExecSync(&read);
+        CHECK(read.value_ == "1");
+    }
     // A table name that cannot name a directory is refused.
     {
         es::BatchWriteRequest req;

@@ -307,11 +307,18 @@ TEST_CASE("file names of the on-disk format", "[helpers]")
     CHECK(id == 123);
     CHECK(term == 5);
     for (const char *bad : {"", "123", "abc", "123_abc", "abc_5", "1_", "_1",
-                            "1_-2", "1_+2"})
+                            "1_2x"})
     {
         INFO(bad);
         CHECK_FALSE(es::ParseDataFileSuffix(bad, id, term));
+        CHECK(id == 0);  // outputs reset on failure, as upstream
+        CHECK(term == 0);
     }
+    // Numbers follow strtoull, as upstream: a sign is accepted.
+    CHECK(es::ParseDataFileSuffix("1_+2", id, term));
+    CHECK(term == 2);
+    CHECK(es::ParseDataFileSuffix("1_-2", id, term));
+    CHECK(term == UINT64_MAX - 1);
 
     std::optional<uint64_t> ts;
     CHECK(es::ParseManifestFileSuffix("5", term, ts));
@@ -340,7 +347,15 @@ TEST_CASE("file names of the on-disk format", "[helpers]")
     CHECK_FALSE(es::ParseUint64("18446744073709551616", n));
     CHECK_FALSE(es::ParseUint64("", n));
     CHECK_FALSE(es::ParseUint64("12a", n));
-    CHECK_FALSE(es::ParseUint64(" 1", n));
+    // strtoull's rules, as upstream: blanks and a sign are accepted.
+    CHECK(es::ParseUint64(" 1", n));
+    CHECK(n == 1);
+    CHECK(es::ParseUint64("-1", n));
+    CHECK(n == UINT64_MAX);
+    // Only the view is parsed, not what follows it in memory.
+    const std::string longer = "123456";
+    CHECK(es::ParseUint64(std::string_view(longer).substr(0, 3), n));
+    CHECK(n == 123);
 
     // Generated names parse back.
     for (uint64_t f : {0ULL, 1ULL, 999999ULL})
@@ -366,12 +381,12 @@ TEST_CASE("file names of the on-disk format", "[helpers]")
 TEST_CASE("file-term mapping serialisation", "[helpers]")
 {
     es::FileIdTermMapping m{{1, 5}, {300, 7}, {UINT64_MAX, 0}};
-    std::string buf = "prefix";
+    // Replaces what the buffer held (upstream's behaviour).
+    std::string buf = "previous contents";
     es::SerializeFileIdTermMapping(m, buf);
-    CHECK(es::DecodeFixed32(buf.data() + 6) == buf.size() - 10);
+    CHECK(es::DecodeFixed32(buf.data()) == buf.size() - 4);
     es::FileIdTermMapping back;
-    REQUIRE(es::DeserializeFileIdTermMapping(
-        std::string_view(buf).substr(6), back));
+    REQUIRE(es::DeserializeFileIdTermMapping(buf, back));
     CHECK(back == m);
 
     std::string empty;

@@ -416,6 +416,36 @@ pub unsafe extern "C" fn eloqstore_truncate_set_position(
     })
 }
 
+/// Marks the request's arguments as invalid: while marked, executing it
+/// fails with `ELOQSTORE_INVALID_ARGS` and `message` (UTF-8; invalid bytes
+/// are replaced), delivered like any other failure: an async callback runs
+/// on a store thread, never inside `eloqstore_store_exec_async`. A NULL
+/// `message` clears the mark. For bindings whose own argument types can
+/// hold values this API refuses (the C++ layer's out-of-range `WriteOp`).
+///
+/// # Safety
+/// `req` NULL or a live handle; `message` NULL or valid for `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_request_reject(
+    req: *mut eloqstore_request,
+    message: *const u8,
+    len: usize,
+) -> eloqstore_error {
+    with_req(req, |r| {
+        if message.is_null() {
+            r.req.reject_arguments(None);
+            return OK;
+        }
+        // SAFETY: valid for `len` bytes per the contract.
+        let Some(m) = (unsafe { bytes(message, len) }) else {
+            return BAD;
+        };
+        let m = String::from_utf8_lossy(m).into_owned();
+        r.req.reject_arguments(Some(m));
+        OK
+    })
+}
+
 /// Sets a DropTable's table name (a byte string, as for
 /// `eloqstore_request_set_table`).
 ///

@@ -27,6 +27,8 @@ use partition::{MemFiles, Partition, Storage};
 /// What a shard receives from the store.
 pub enum Msg {
     Request(Request),
+    /// Complete a request that needs no shard work, on this shard's thread.
+    Complete(Request, crate::error::Result<()>),
     /// Finish every queued and running request, then exit.
     Stop,
 }
@@ -129,6 +131,9 @@ impl ShardCtx {
 /// A running shard thread, as the store sees it.
 pub struct ShardThread {
     pub tx: Sender<Msg>,
+    /// False once the shard's inbox closed (see [`Inbox`]); held while
+    /// sending so that no message slips in after the final drain.
+    open: Arc<Mutex<bool>>,
     pub waker: RemoteWaker,
     pub join: Mutex<Option<JoinHandle<()>>>,
     pub backend: &'static str,
@@ -137,9 +142,19 @@ pub struct ShardThread {
 impl ShardThread {
     /// Hands a message to the shard and wakes it.
     pub fn send(&self, msg: Msg) -> bool {
-        let ok = self.tx.send(msg).is_ok();
+        self.send_back(msg).is_ok()
+    }
+
+    /// Sends a message; gives it back when the shard has exited.
+    pub fn send_back(&self, msg: Msg) -> std::result::Result<(), Msg> {
+        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if !*open {
+            return Err(msg);
+        }
+        let r = self.tx.send(msg).map_err(|e| e.0);
+        drop(open);
         self.waker.wake();
-        ok
+        r
     }
 
     /// Waits for the thread to exit (after `Msg::Stop`).
@@ -156,6 +171,11 @@ impl ShardThread {
 /// Starts a shard thread; its runtime is built on the thread itself.
 pub fn spawn_shard(setup: ShardSetup, cfg: RuntimeConfig) -> crate::Result<ShardThread> {
     let (tx, rx) = channel::<Msg>();
+    let open = Arc::new(Mutex::new(true));
+    let inbox = Inbox {
+        rx,
+        open: open.clone(),
+    };
     let (ready_tx, ready_rx) = channel();
     let id = setup.id;
     let join = std::thread::Builder::new()
@@ -169,12 +189,13 @@ pub fn spawn_shard(setup: ShardSetup, cfg: RuntimeConfig) -> crate::Result<Shard
                 }
             };
             let _ = ready_tx.send(Ok((rt.remote(), rt.backend_name())));
-            run_shard(setup, rt, rx);
+            run_shard(setup, rt, &inbox.rx);
         })
         .map_err(|e| crate::Error::from_io(&e, "spawning a shard thread"))?;
     match ready_rx.recv() {
         Ok(Ok((waker, backend))) => Ok(ShardThread {
             tx,
+            open,
             waker,
             join: Mutex::new(Some(join)),
             backend,
@@ -205,7 +226,7 @@ pub fn on_shard_thread() -> bool {
 
 /// The body of a shard thread: receive requests, run them, exit after
 /// `Stop` once everything has finished.
-fn run_shard(setup: ShardSetup, rt: Runtime, rx: Receiver<Msg>) {
+fn run_shard(setup: ShardSetup, rt: Runtime, rx: &Receiver<Msg>) {
     ON_SHARD.with(|c| c.set(true));
     let ctx = Rc::new(ShardCtx {
         id: setup.id,
@@ -228,6 +249,7 @@ fn run_shard(setup: ShardSetup, rt: Runtime, rx: Receiver<Msg>) {
         loop {
             match rx.try_recv() {
                 Ok(Msg::Request(req)) => tasks::dispatch(&ctx, &rt, req),
+                Ok(Msg::Complete(req, result)) => req.complete(result),
                 Ok(Msg::Stop) => stopping = true,
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
@@ -242,6 +264,30 @@ fn run_shard(setup: ShardSetup, rt: Runtime, rx: Receiver<Msg>) {
         rt.turn(None);
     }
     log::debug!("shard {} stopped", ctx.id);
+}
+
+/// The shard thread's end of its channel. Dropped when the thread exits
+/// (normally or by a panic), it refuses later sends and completes whatever
+/// is still queued, so no submitted request is left waiting forever.
+struct Inbox {
+    rx: Receiver<Msg>,
+    open: Arc<Mutex<bool>>,
+}
+
+impl Drop for Inbox {
+    fn drop(&mut self) {
+        *self.open.lock().unwrap_or_else(|e| e.into_inner()) = false;
+        while let Ok(msg) = self.rx.try_recv() {
+            match msg {
+                Msg::Request(r) => r.complete(Err(crate::Error::new(
+                    crate::KvError::NotRunning,
+                    "the store stopped before the request ran",
+                ))),
+                Msg::Complete(r, result) => r.complete(result),
+                Msg::Stop => {}
+            }
+        }
+    }
 }
 
 /// What a shard thread needs to start.
