@@ -284,6 +284,27 @@ fn field_mut<'a>(
     }
 }
 
+/// Reads a field with `get` into `*out` (null `out`: only checks it).
+///
+/// # Safety
+/// `opts` and `name` as for [`field`]; `out` NULL or writable.
+unsafe fn get_into<T>(
+    opts: *const eloqstore_options,
+    name: *const c_char,
+    out: *mut T,
+    get: impl FnOnce(&KvOptions, &str) -> crate::Result<T>,
+) -> eloqstore_error {
+    match field(opts, name).map(|(o, n)| get(o, n)) {
+        Ok(Ok(v)) => {
+            // SAFETY: null or writable per the caller's guarantee.
+            unsafe { put(out, v) };
+            eloqstore_error::ELOQSTORE_OK
+        }
+        Ok(Err(e)) => fail(e),
+        Err(e) => e,
+    }
+}
+
 fn done(r: crate::Result<()>) -> eloqstore_error {
     match r {
         Ok(()) => eloqstore_error::ELOQSTORE_OK,
@@ -319,17 +340,8 @@ pub unsafe extern "C" fn eloqstore_options_get_uint(
     name: *const c_char,
     out: *mut u64,
 ) -> eloqstore_error {
-    guard_err(|| match field(opts, name) {
-        Ok((o, n)) => match o.get_uint(n) {
-            // SAFETY: null or writable per the contract.
-            Ok(v) => {
-                unsafe { put(out, v) };
-                eloqstore_error::ELOQSTORE_OK
-            }
-            Err(e) => fail(e),
-        },
-        Err(e) => e,
-    })
+    // SAFETY: the caller's guarantees are `get_into`'s.
+    guard_err(|| unsafe { get_into(opts, name, out, |o, n| o.get_uint(n)) })
 }
 
 /// Sets a boolean field by name.
@@ -358,17 +370,8 @@ pub unsafe extern "C" fn eloqstore_options_get_bool(
     name: *const c_char,
     out: *mut bool,
 ) -> eloqstore_error {
-    guard_err(|| match field(opts, name) {
-        Ok((o, n)) => match o.get_bool(n) {
-            // SAFETY: null or writable per the contract.
-            Ok(v) => {
-                unsafe { put(out, v) };
-                eloqstore_error::ELOQSTORE_OK
-            }
-            Err(e) => fail(e),
-        },
-        Err(e) => e,
-    })
+    // SAFETY: the caller's guarantees are `get_into`'s.
+    guard_err(|| unsafe { get_into(opts, name, out, |o, n| o.get_bool(n)) })
 }
 
 /// Sets a string field (e.g. "cloud_region") by name from `(value, len)`
