@@ -97,7 +97,7 @@ fn rewrite_snapshot(path: &Path, max_fp_id: FilePageId, mapping: &[u64]) {
         manifest::encode_snapshot(max_fp_id, &st.dict, mapping.iter().copied(), &st.term_map);
     std::fs::write(
         path,
-        manifest::encode_record(st.root, st.ttl_root, &payload).to_vec(),
+        &manifest::encode_record(st.root, st.ttl_root, &payload)[..],
     )
     .unwrap();
 }
