@@ -157,23 +157,16 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
         )))
     }
 
-    /// Loads a data page that must keep to `range`.
-    pub async fn load_data_in(&self, id: PageId, range: &KeyRange) -> Result<AlignedBuf> {
-        let buf = self.load_data(id).await?;
-        DataPage::parse(&buf)
-            .and_then(|p| p.check_range(range, self.cmp))
-            .map_err(|e| e.context(format_args!("page {id}")))?;
-        Ok(buf)
-    }
-
     /// The stored entry with exactly this key.
     pub async fn get(&self, root: PageId, key: &[u8]) -> Result<Option<TreeEntry>> {
         if root == MAX_PAGE_ID {
             return Ok(None);
         }
         let (leaf, range) = self.find_leaf_in(root, key).await?;
-        let buf = self.load_data_in(leaf, &range).await?;
-        let page = DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {leaf}")))?;
+        let buf = self.load_data(leaf).await?;
+        let page = DataPage::parse(&buf)
+            .and_then(|p| p.check_range(&range, self.cmp).map(|()| p))
+            .map_err(|e| e.context(format_args!("page {leaf}")))?;
         let mut it = page.iter();
         if it.seek(key, self.cmp)? && self.cmp.compare(it.key(), key) == Ordering::Equal {
             return Ok(Some(it.entry().to_owned()));
@@ -187,8 +180,10 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
             return Ok(None);
         }
         let (leaf, range) = self.find_leaf_in(root, key).await?;
-        let buf = self.load_data_in(leaf, &range).await?;
-        let page = DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {leaf}")))?;
+        let buf = self.load_data(leaf).await?;
+        let page = DataPage::parse(&buf)
+            .and_then(|p| p.check_range(&range, self.cmp).map(|()| p))
+            .map_err(|e| e.context(format_args!("page {leaf}")))?;
         let mut it = page.iter();
         if it.seek_floor(key, self.cmp)? {
             return Ok(Some(it.entry().to_owned()));
@@ -208,8 +203,10 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
             lo: None,
             hi: Some(lo),
         };
-        let buf = self.load_data_in(prev, &below).await?;
-        let page = DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {prev}")))?;
+        let buf = self.load_data(prev).await?;
+        let page = DataPage::parse(&buf)
+            .and_then(|p| p.check_range(&below, self.cmp).map(|()| p))
+            .map_err(|e| e.context(format_args!("page {prev}")))?;
         let last = page.entries()?.pop();
         match last {
             Some(e) if self.cmp.compare(&e.key, key) != Ordering::Greater => Ok(Some(e)),
