@@ -1257,7 +1257,7 @@ impl IoHandle {
                 let fut = check_direct(&file, offset, "read").map(|()| {
                     self.inner.start_op(Op::read_aligned(
                         file.clone(),
-                        AlignedBuf::zeroed(page_size),
+                        AlignedBuf::for_read(page_size),
                         0,
                         offset,
                     ))

@@ -896,7 +896,7 @@ impl PageSource for PageReader<'_> {
         }
         let (file, off) = self.locate(fp)?;
         let _slot = self.shard.read_slots.acquire(1).await;
-        let buf = AlignedBuf::zeroed(self.shard.opts.data_page_size as usize);
+        let buf = AlignedBuf::for_read(self.shard.opts.data_page_size as usize);
         self.shard
             .io
             .read_exact_at(&file, buf, off)

@@ -176,27 +176,29 @@ async fn read_task(ctx: &ShardCtx, part: &Partition, req: &Request) -> Result<()
                 prefetch,
             } => {
                 let mut result = ScanResult::default();
-                let mut bytes = 0usize;
+                let dict = v.dict.as_deref();
                 let mut cur = rctx.seek(v.root, &begin, inclusive, prefetch).await?;
-                while let Some(e) = cur.next(&rctx).await? {
-                    if !end.is_empty() && rctx.cmp.compare(&e.key, &end) != Ordering::Less {
-                        break;
+                'leaves: while let Some(mut leaf) = cur.next_leaf(&rctx).await? {
+                    while let Some(e) = leaf.next()? {
+                        if !end.is_empty() && rctx.cmp.compare(e.key, &end) != Ordering::Less {
+                            break 'leaves;
+                        }
+                        if e.expire_ts != 0 && e.expire_ts <= now {
+                            continue;
+                        }
+                        if result.len() >= max_entries {
+                            result.has_remaining = true;
+                            break 'leaves;
+                        }
+                        let value = rctx.value_of(&e, &mut codec, dict).await?;
+                        let bytes = result.size().1;
+                        result.push(e.key, &value, e.timestamp, e.expire_ts);
+                        if bytes > 0 && result.size().1 > max_size {
+                            result.pop();
+                            result.has_remaining = true;
+                            break 'leaves;
+                        }
                     }
-                    if expired(&e, now) {
-                        continue;
-                    }
-                    if result.entries.len() >= max_entries {
-                        result.has_remaining = true;
-                        break;
-                    }
-                    let entry = resolve(&rctx, &v, e, &mut codec).await?;
-                    let size = entry.key.len() + entry.value.len() + 16;
-                    if bytes > 0 && bytes.saturating_add(size) > max_size {
-                        result.has_remaining = true;
-                        break;
-                    }
-                    bytes += size;
-                    result.entries.push(entry);
                 }
                 if let Body::Scan { out, .. } = &mut req.state().body {
                     *out = Arc::new(result);
