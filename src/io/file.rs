@@ -14,8 +14,18 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::error::{Error, Result};
+
+/// [`IoFile`]s open in this process (for the descriptor budget).
+static OPEN_IO_FILES: AtomicUsize = AtomicUsize::new(0);
+
+/// How many [`IoFile`]s (store files: data files, manifests, archives) are
+/// open in this process right now.
+pub fn open_io_files() -> usize {
+    OPEN_IO_FILES.load(Ordering::Relaxed)
+}
 
 /// The alignment O_DIRECT transfers use (buffer address, offset, length).
 pub const DIRECT_ALIGN: usize = 4096;
@@ -107,6 +117,7 @@ impl IoFile {
             }
             Err(e) => return Err(Error::from_io(&e, format!("open {}", path.display()))),
         };
+        OPEN_IO_FILES.fetch_add(1, Ordering::Relaxed);
         Ok(IoFile {
             file,
             path: path.to_path_buf(),
@@ -184,6 +195,12 @@ impl IoFile {
                 format!("fallocate {} to {len}", self.path.display()),
             )),
         }
+    }
+}
+
+impl Drop for IoFile {
+    fn drop(&mut self) {
+        OPEN_IO_FILES.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
