@@ -279,7 +279,7 @@ impl CacheState {
 }
 
 /// A per-shard LRU cache of open files holding at most `capacity` of them
-/// (the shard's share of `fd_limit`). Files are handed out as `Rc<IoFile>`:
+/// (the cache's part of the shard's descriptor budget). Files are handed out as `Rc<IoFile>`:
 /// one evicted while an operation still uses it stays open until the last
 /// holder drops it, so the process may briefly hold more descriptors than
 /// the capacity. A cached file is reused whatever `OpenOptions` a later
