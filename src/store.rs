@@ -37,6 +37,9 @@ struct Running {
     held: Mutex<Option<(Vec<File>, FdGrant)>>,
 }
 
+/// How long `start` retries a store path lock held by someone else.
+const LOCK_WAIT: Duration = Duration::from_secs(1);
+
 /// The smallest file cache a shard gets, however short of descriptors the
 /// process is (a write holds a data file and the manifest at once).
 const MIN_SHARD_FDS: usize = 16;
@@ -176,6 +179,11 @@ impl EloqStore {
     /// engine refuses to start over a store root holding a file). A path
     /// another started store holds gives `Busy` naming the path; the
     /// read-only tools take no lock.
+    ///
+    /// A child process forked by another thread shares the lock's open
+    /// file until it execs (the descriptor is close-on-exec), so a lock
+    /// just released by `stop` may stay held for a moment: a held lock is
+    /// retried for up to [`LOCK_WAIT`] before `Busy`.
     fn lock_store_paths(&self) -> Result<Vec<File>> {
         let mut locks = Vec::new();
         let mut seen = HashSet::new();
@@ -189,7 +197,15 @@ impl EloqStore {
                 // The same directory listed twice: one lock covers it.
                 continue;
             }
-            match dir.try_lock() {
+            let deadline = std::time::Instant::now() + LOCK_WAIT;
+            let mut res = dir.try_lock();
+            while matches!(res, Err(TryLockError::WouldBlock))
+                && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(10));
+                res = dir.try_lock();
+            }
+            match res {
                 Ok(()) => locks.push(dir),
                 Err(TryLockError::WouldBlock) => {
                     return Err(Error::new(

@@ -322,3 +322,47 @@ fn a_second_process_cannot_start_on_a_locked_path() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("ack 0"));
 }
+
+/// Issue 10, defect 5: a child process forked (by another thread) while a
+/// store runs shares the store's lock until it execs. A store started on
+/// the path right after `stop` waits that moment out instead of failing
+/// with `Busy`.
+#[test]
+fn a_lock_shared_with_a_forked_child_is_waited_out() {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let opts = disk_opts(dir.path(), 1);
+    let a = started(opts.clone());
+    let (mut forked, tell) = std::io::pipe().unwrap();
+    let tell_fd = tell.as_raw_fd();
+    let spawner = std::thread::spawn(move || {
+        let mut cmd = Command::new("true");
+        // SAFETY: the closure runs in the forked child before exec and
+        // calls only async-signal-safe functions (write, nanosleep) on a
+        // descriptor the child inherited and a stack buffer.
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::write(tell_fd, b"f".as_ptr().cast(), 1);
+                let pause = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 200_000_000,
+                };
+                libc::nanosleep(&pause, std::ptr::null_mut());
+                Ok(())
+            });
+        }
+        cmd.status().unwrap()
+    });
+    // The child exists (and holds a copy of the lock) until it execs.
+    let mut byte = [0u8; 1];
+    forked.read_exact(&mut byte).unwrap();
+    drop(tell);
+    a.stop();
+    let b = EloqStore::new(opts).unwrap();
+    b.start(0)
+        .unwrap_or_else(|e| panic!("start after stop: {e}"));
+    assert!(spawner.join().unwrap().success());
+    b.stop();
+}
