@@ -279,10 +279,11 @@ impl CacheState {
 }
 
 /// A per-shard LRU cache of open files holding at most `capacity` of them
-/// (the cache's part of the shard's descriptor budget). Files are handed out as `Rc<IoFile>`:
-/// one evicted while an operation still uses it stays open until the last
-/// holder drops it, so the process may briefly hold more descriptors than
-/// the capacity. A cached file is reused whatever `OpenOptions` a later
+/// (the cache's part of the shard's descriptor budget). Files are handed
+/// out as `Rc<IoFile>`: one evicted while an operation still uses it stays
+/// open until the last holder drops it, so the process may briefly hold
+/// more descriptors than the capacity (the shard bounds how many tasks
+/// hold files at once). A cached file is reused whatever `OpenOptions` a later
 /// caller passes, except that a read-only cached file is reopened when a
 /// caller asks for read-write.
 pub struct FdCache {
