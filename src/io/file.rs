@@ -14,8 +14,18 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::error::{Error, Result};
+
+/// [`IoFile`]s open in this process (for the descriptor budget).
+static OPEN_IO_FILES: AtomicUsize = AtomicUsize::new(0);
+
+/// How many [`IoFile`]s (store files: data files, manifests, archives) are
+/// open in this process right now.
+pub fn open_io_files() -> usize {
+    OPEN_IO_FILES.load(Ordering::Relaxed)
+}
 
 /// The alignment O_DIRECT transfers use (buffer address, offset, length).
 pub const DIRECT_ALIGN: usize = 4096;
@@ -107,6 +117,7 @@ impl IoFile {
             }
             Err(e) => return Err(Error::from_io(&e, format!("open {}", path.display()))),
         };
+        OPEN_IO_FILES.fetch_add(1, Ordering::Relaxed);
         Ok(IoFile {
             file,
             path: path.to_path_buf(),
@@ -187,6 +198,12 @@ impl IoFile {
     }
 }
 
+impl Drop for IoFile {
+    fn drop(&mut self) {
+        OPEN_IO_FILES.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 impl AsRawFd for IoFile {
     fn as_raw_fd(&self) -> RawFd {
         self.file.as_raw_fd()
@@ -262,10 +279,11 @@ impl CacheState {
 }
 
 /// A per-shard LRU cache of open files holding at most `capacity` of them
-/// (the shard's share of `fd_limit`). Files are handed out as `Rc<IoFile>`:
-/// one evicted while an operation still uses it stays open until the last
-/// holder drops it, so the process may briefly hold more descriptors than
-/// the capacity. A cached file is reused whatever `OpenOptions` a later
+/// (the cache's part of the shard's descriptor budget). Files are handed
+/// out as `Rc<IoFile>`: one evicted while an operation still uses it stays
+/// open until the last holder drops it, so the process may briefly hold
+/// more descriptors than the capacity (the shard bounds how many tasks
+/// hold files at once). A cached file is reused whatever `OpenOptions` a later
 /// caller passes, except that a read-only cached file is reopened when a
 /// caller asks for read-write.
 pub struct FdCache {

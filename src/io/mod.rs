@@ -14,6 +14,7 @@ pub fn restore_default_sigpipe() {
 }
 
 pub mod fault;
+pub mod fd_budget;
 pub mod file;
 pub mod runtime;
 mod sync_driver;

@@ -49,8 +49,10 @@ pub fn dispatch(ctx: &Rc<ShardCtx>, rt: &Runtime, req: Request) {
         RequestType::Read | RequestType::Floor | RequestType::Scan => {
             let ctx = ctx.clone();
             rt.spawn(async move {
+                let admitted = ctx.admit_disk_task().await;
                 let part = ctx.partition(&tbl);
                 let res = read_task(&ctx, &part, &req).await;
+                drop(admitted);
                 part.poke();
                 done.finish(res);
                 // A reader may have held the last old version: files it kept
@@ -264,6 +266,7 @@ async fn write_task(
         _ => {}
     }
     ticket.acquire().await;
+    let _admitted = ctx.admit_disk_task().await;
     part.ensure_loaded(ctx).await?;
     let missing = matches!(&*part.state.borrow(), PartState::Missing);
     if missing {
@@ -318,9 +321,11 @@ fn after_write(ctx: &Rc<ShardCtx>, part: &Rc<Partition>, allow_cleanup: bool) {
         ctx.io.spawn(async move {
             ticket.acquire().await;
             part2.compaction_queued.set(false);
+            let admitted = ctx2.admit_disk_task().await;
             if let Err(e) = compact(&ctx2, &part2).await {
                 log::warn!("{}: background compaction failed: {e}", part2.tbl);
             }
+            drop(admitted);
             drop(ticket);
             part2.poke();
         });
@@ -331,11 +336,13 @@ fn after_write(ctx: &Rc<ShardCtx>, part: &Rc<Partition>, allow_cleanup: bool) {
         ctx.io.spawn(async move {
             ticket.acquire().await;
             part2.cleanup_queued.set(false);
+            let admitted = ctx2.admit_disk_task().await;
             let mut codec = ctx2.codec();
             if let Err(e) = apply_write(&ctx2, &part2, WriteKind::CleanExpired, &mut codec).await {
                 log::warn!("{}: background TTL clean-up failed: {e}", part2.tbl);
             }
             ctx2.return_codec(codec);
+            drop(admitted);
             drop(ticket);
             part2.poke();
             // Compaction only: entries a clean-up cannot remove (stored
