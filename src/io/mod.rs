@@ -15,6 +15,7 @@ pub fn restore_default_sigpipe() {
 
 pub mod fault;
 pub mod file;
+mod pool;
 pub mod runtime;
 mod sync_driver;
 mod uring;
