@@ -16,20 +16,33 @@
 //! completions and fires due timers, waking their tasks (which run in the
 //! next turn). A task that panics is logged and dropped; the thread goes on.
 //!
+//! # Operations
+//!
+//! Page reads and writes, `fsync`/`fdatasync` of files and directories,
+//! and every other file-system call shard code makes: `openat` (with the
+//! O_DIRECT-to-buffered fallback), `mkdirat`, `unlinkat`, `renameat`,
+//! `fallocate`, `ftruncate`, `statx`, whole-file reads (open, statx, read)
+//! and directory listings. None of them runs on the shard thread.
+//!
 //! # Backends
 //!
 //! * `io_uring` ([`Backend::Uring`]): operations become SQEs (read, writev,
-//!   fsync with or without `DATASYNC`), at most `queue_depth` per submission
-//!   (rounded to a power of two in 8..=32768) and at most twice that in the
-//!   kernel at once; the rest wait in the driver's queue and are never lost.
-//!   Remote wakes arrive through a read on an eventfd that stays armed.
-//!   Needs Linux 5.11 (`IORING_FEAT_EXT_ARG`, used for timed waits).
+//!   fsync with or without `DATASYNC`, and the file-system opcodes the
+//!   kernel supports, probed at setup), at most `queue_depth` per
+//!   submission (rounded to a power of two in 8..=32768) and at most twice
+//!   that in the kernel at once; the rest wait in the driver's queue and
+//!   are never lost. Directory listings (io_uring has no getdents) and
+//!   opcodes the kernel lacks run on the runtime's blocking pool
+//!   (`super::pool`). Remote wakes and pool completions arrive through a
+//!   read on an eventfd that stays armed. Needs Linux 5.11
+//!   (`IORING_FEAT_EXT_ARG`, used for timed waits).
 //! * `sync` ([`Backend::Sync`]): the fallback for kernels and containers
-//!   without io_uring. Queued operations run one by one with `pread`,
-//!   `pwritev`, `fdatasync`/`fsync` in the turn's submit phase (so their
-//!   tasks resume in the next turn, exactly as with io_uring); the turn
-//!   blocks in `ppoll` on the eventfd when nothing is ready. A slow disk
-//!   stalls the whole shard with this backend.
+//!   without io_uring. Every operation runs as a plain system call on the
+//!   runtime's blocking pool (at most four threads, started on demand);
+//!   operations queued in a turn go to the pool in its submit phase and
+//!   their tasks resume in a later turn, as with io_uring; the turn blocks
+//!   in `ppoll` on the eventfd (which pool completions signal) when nothing
+//!   is ready. A slow disk therefore stalls no shard with either backend.
 //!
 //! [`Backend::Auto`] tries io_uring and falls back to sync, logging why at
 //! info level. The environment variable `ELOQSTORE_IO` (`uring`, `sync` or
@@ -38,12 +51,17 @@
 //!
 //! # Memory safety of in-flight operations
 //!
-//! An operation owns its buffers, its iovecs and an `Rc<IoFile>` (so the
-//! descriptor stays open) in a table of the runtime, from submission until
-//! its completion arrives, whether or not the future awaiting it still
-//! exists: dropping the future only marks the operation abandoned. When the
-//! runtime is torn down it waits for every operation the kernel holds before
-//! freeing that table.
+//! An operation owns everything the kernel or a pool thread reads or
+//! writes through a pointer: its buffers and iovecs, its NUL-terminated
+//! paths, its statx buffer, the vector a listing fills, and an
+//! `Rc<IoFile>` (so the descriptor stays open). Each is a heap block of its
+//! own, so it stays put while the operation (in a growable table of the
+//! runtime) moves. The table keeps the operation from submission until its
+//! completion arrives, whether or not the future awaiting it still exists:
+//! dropping the future only marks the operation abandoned (an abandoned
+//! open closes the descriptor it produced). When the runtime is torn down
+//! it drops the operations no thread or kernel has taken yet and waits for
+//! every one the kernel or the pool holds before freeing that table.
 //!
 //! # Faults
 //!
@@ -580,8 +598,7 @@ impl Op {
         Op::on_path(OpKind::Mkdir { mode }, path, FileKind::Dir)
     }
 
-    fn unlink(path: CString, kind: FileKind) -> Op {
-        let dir = kind == FileKind::Dir;
+    fn unlink(path: CString, kind: FileKind, dir: bool) -> Op {
         Op::on_path(OpKind::Unlink { dir }, path, kind)
     }
 
@@ -1663,12 +1680,7 @@ impl IoHandle {
     /// Removes a file (`unlinkat`); a missing one is `NotFound`. `kind`
     /// says what it is, for the fault injector.
     pub async fn unlink(&self, path: &Path, kind: FileKind) -> Result<()> {
-        let kind = if kind == FileKind::Dir {
-            FileKind::Other
-        } else {
-            kind
-        };
-        let done = self.run(Op::unlink(c_path(path)?, kind)).await;
+        let done = self.run(Op::unlink(c_path(path)?, kind, false)).await;
         if done.res < 0 {
             return Err(os_error(done.res, format!("unlink {}", path.display())));
         }
@@ -1677,7 +1689,9 @@ impl IoHandle {
 
     /// Removes an empty directory (`unlinkat` with `AT_REMOVEDIR`).
     pub async fn remove_dir(&self, path: &Path) -> Result<()> {
-        let done = self.run(Op::unlink(c_path(path)?, FileKind::Dir)).await;
+        let done = self
+            .run(Op::unlink(c_path(path)?, FileKind::Dir, true))
+            .await;
         if done.res < 0 {
             return Err(os_error(done.res, format!("rmdir {}", path.display())));
         }

@@ -233,6 +233,11 @@ impl UringDriver {
         }
     }
 
+    #[cfg(test)]
+    pub(super) fn pool_threads(&self) -> usize {
+        self.pool.threads()
+    }
+
     /// Sends every operation to the blocking pool (tests of the path taken
     /// for opcodes an older kernel lacks).
     #[cfg(test)]

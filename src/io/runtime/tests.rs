@@ -1099,6 +1099,50 @@ fn fs_ops(backend: Backend) {
     let d = dir.path().to_path_buf();
     run(&cfg(backend), move |h| fs_ops_body(h, d));
     if backend == Backend::Uring {
+        // This kernel has the opcodes: only listings use the pool.
+        let dir = tempfile::tempdir_in("/tmp").unwrap();
+        let rt = Runtime::new(&cfg(backend)).unwrap();
+        let (h, d) = (rt.handle(), dir.path().to_path_buf());
+        rt.spawn(async move {
+            h.create_dir_all(&d.join("a/b")).await.unwrap();
+            let f = Rc::new(
+                h.open(
+                    &d.join("a/f"),
+                    FileKind::Data,
+                    OpenOptions::read_write().create(true).direct(true),
+                )
+                .await
+                .unwrap(),
+            );
+            h.allocate(&f, PAGE as u64).await.unwrap();
+            assert_eq!(h.file_len(&f).await.unwrap(), PAGE as u64);
+            h.fdatasync(&f).await.unwrap();
+            h.rename(&d.join("a/f"), &d.join("a/g"), FileKind::Data)
+                .await
+                .unwrap();
+            h.sync_dir(&d.join("a")).await.unwrap();
+            assert!(h.exists(&d.join("a/g"), FileKind::Data).await.unwrap());
+            h.unlink(&d.join("a/g"), FileKind::Data).await.unwrap();
+            h.remove_dir(&d.join("a/b")).await.unwrap();
+        });
+        drive(&rt);
+        let pool_threads = |rt: &Runtime| match &*rt.inner.driver.borrow() {
+            Driver::Uring(d) => d.pool_threads(),
+            Driver::Sync(_) => unreachable!(),
+        };
+        assert_eq!(
+            pool_threads(&rt),
+            0,
+            "an io_uring file-system op used the pool"
+        );
+        let h = rt.handle();
+        let d = dir.path().to_path_buf();
+        rt.spawn(async move {
+            assert_eq!(h.read_dir(&d).await.unwrap().len(), 1);
+        });
+        drive(&rt);
+        assert_eq!(pool_threads(&rt), 1);
+
         // As on a kernel whose io_uring lacks the file-system opcodes: the
         // same operations run on the blocking pool.
         let dir = tempfile::tempdir_in("/tmp").unwrap();
