@@ -332,6 +332,18 @@ impl FdCache {
             evicted = st.remove(path);
         }
         drop(evicted);
+        // Boxed: the hit above is the common case, and page reads awaiting
+        // this future should not carry the open's state inline.
+        Box::pin(self.open_and_insert(io, path, kind, opts)).await
+    }
+
+    async fn open_and_insert(
+        &self,
+        io: &IoHandle,
+        path: &Path,
+        kind: FileKind,
+        opts: OpenOptions,
+    ) -> Result<Rc<IoFile>> {
         let file = match io.open(path, kind, opts).await {
             Ok(f) => f,
             Err(e) if e.code() == crate::error::KvError::OpenFileLimit => {
