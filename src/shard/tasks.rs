@@ -11,6 +11,7 @@ use crate::error::{Error, KvError, Result};
 use crate::format::compression::Dictionary;
 use crate::format::page::MAX_PAGE_ID;
 use crate::format::ttl::parse_ttl_key;
+use crate::io::file::FileKind;
 use crate::io::runtime::Runtime;
 use crate::request::{Body, Request, RequestType, ScanResult};
 use crate::tree::write::{Change, TreeConfig, TreeWriter};
@@ -57,7 +58,7 @@ pub fn dispatch(ctx: &Rc<ShardCtx>, rt: &Runtime, req: Request) {
                 done.finish(res);
                 // A reader may have held the last old version: files it kept
                 // alive can go now.
-                if let Err(e) = part.reap_files(&ctx) {
+                if let Err(e) = part.reap_files(&ctx).await {
                     log::warn!("{}: deleting unused data files: {e}", part.tbl);
                 }
                 ctx.trim_partitions();
@@ -395,7 +396,7 @@ async fn compact(ctx: &ShardCtx, part: &Partition) -> Result<()> {
         crate::killpoint::hit("compact.committed");
     }
     part.schedule_file_gc(ctx).await?;
-    part.reap_files(ctx)
+    part.reap_files(ctx).await
 }
 
 /// Writes an archive of the partition (after a compaction check), then
@@ -418,16 +419,15 @@ async fn archive(ctx: &ShardCtx, part: &Partition, ts: u64) -> Result<()> {
     log::info!("{}: archive {name} written", part.tbl);
     let keep = ctx.opts.num_retained_archives as usize;
     if let (true, Some(dir)) = (keep > 0, part.dir()) {
-        let archives = super::partition::list_archives(dir)?;
+        let archives = super::partition::list_archives(ctx, dir).await?;
         if archives.len() > keep {
             for (_, old) in &archives[..archives.len() - keep] {
-                let path = dir.join(old);
-                std::fs::remove_file(&path).map_err(|e| Error::from_io(&e, path.display()))?;
+                ctx.io.unlink(&dir.join(old), FileKind::Manifest).await?;
             }
-            super::partition::sync_dir(dir)?;
+            ctx.io.sync_dir(dir).await?;
             part.archives_changed();
             part.schedule_file_gc(ctx).await?;
-            part.reap_files(ctx)?;
+            part.reap_files(ctx).await?;
         }
     }
     Ok(())
