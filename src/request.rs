@@ -153,6 +153,12 @@ impl ScanResult {
         });
     }
 
+    /// Makes room for `entries` more entries of `bytes` bytes in all.
+    pub fn reserve(&mut self, entries: usize, bytes: usize) {
+        self.items.reserve(entries);
+        self.bytes.reserve(bytes);
+    }
+
     /// Drops the last entry.
     pub fn pop(&mut self) {
         if let Some(it) = self.items.pop() {

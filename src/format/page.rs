@@ -127,7 +127,9 @@ fn pool_take(n: usize) -> Option<Box<[Block]>> {
     if n == 0 || n > POOL_MAX_BLOCKS {
         return None;
     }
-    POOL.try_with(|p| p.borrow_mut()[n - 1].pop()).ok().flatten()
+    POOL.try_with(|p| p.borrow_mut()[n - 1].pop())
+        .ok()
+        .flatten()
 }
 
 fn pool_give(blocks: Box<[Block]>) {

@@ -58,6 +58,9 @@ pub struct ShardCtx {
     next_key: Cell<u64>,
     codecs: RefCell<Vec<ValueCodec>>,
     clock: Cell<u64>,
+    /// Entries per leaf the last scan saw: sizes the first batch of leaf
+    /// reads of the next scan.
+    pub scan_per_leaf: Cell<f64>,
 }
 
 impl ShardCtx {
@@ -262,6 +265,7 @@ fn run_shard(setup: ShardSetup, rt: Runtime, rx: &Receiver<Msg>) {
         next_key: Cell::new(0),
         codecs: RefCell::default(),
         clock: Cell::new(0),
+        scan_per_leaf: Cell::new(0.0),
     });
     let mut stopping = false;
     loop {

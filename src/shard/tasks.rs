@@ -179,9 +179,31 @@ async fn read_task(ctx: &ShardCtx, part: &Partition, req: &Request) -> Result<()
                 prefetch,
             } => {
                 let mut result = ScanResult::default();
+                result.reserve(max_entries.min(64), max_size.min(8 << 10));
                 let dict = v.dict.as_deref();
                 let mut cur = rctx.seek(v.root, &begin, inclusive, prefetch).await?;
-                'leaves: while let Some(mut leaf) = cur.next_leaf(&rctx).await? {
+                cur.set_per_leaf_hint(ctx.scan_per_leaf.get());
+                let mut reserved = false;
+                'leaves: loop {
+                    cur.set_want(if max_entries == usize::MAX {
+                        usize::MAX
+                    } else {
+                        max_entries - result.len()
+                    });
+                    if !reserved && result.len() >= 16 && max_entries != usize::MAX {
+                        // Room for the whole page of results at the size
+                        // seen so far (bounded), so the buffer rarely grows.
+                        reserved = true;
+                        let left = max_entries - result.len();
+                        let per = result.size().1 / result.len();
+                        result.reserve(
+                            left.min(4096),
+                            left.saturating_mul(per).min(max_size).min(1 << 20),
+                        );
+                    }
+                    let Some(mut leaf) = cur.next_leaf(&rctx).await? else {
+                        break;
+                    };
                     while let Some(e) = leaf.next()? {
                         if !end.is_empty() && rctx.cmp.compare(e.key, &end) != Ordering::Less {
                             break 'leaves;
@@ -202,6 +224,9 @@ async fn read_task(ctx: &ShardCtx, part: &Partition, req: &Request) -> Result<()
                             break 'leaves;
                         }
                     }
+                }
+                if cur.per_leaf() > 0.0 {
+                    ctx.scan_per_leaf.set(cur.per_leaf());
                 }
                 if let Body::Scan { out, .. } = &mut req.state().body {
                     *out = Arc::new(result);

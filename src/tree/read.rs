@@ -350,6 +350,10 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
             entries: VecDeque::new(),
             bounds: Vec::new(),
             slots: Vec::new(),
+            want: usize::MAX,
+            handed: std::cell::Cell::new(0),
+            leaves_out: 0,
+            per_leaf_hint: 0.0,
         };
         if root == MAX_PAGE_ID {
             return Ok(cur);
@@ -394,7 +398,11 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
         } else {
             Cow::Borrowed(entry.value)
         };
-        Ok(Cow::Owned(codec.decompress(&stored, entry.compression, dict)?))
+        Ok(Cow::Owned(codec.decompress(
+            &stored,
+            entry.compression,
+            dict,
+        )?))
     }
 }
 
@@ -543,8 +551,9 @@ fn stash(bounds: &mut Vec<u8>, key: Option<&[u8]>) -> Option<std::ops::Range<usi
 /// its entries is handed out.
 pub struct ScanCursor {
     levels: Vec<Level>,
-    /// Leaves read ahead, verified and range-checked.
-    leaves: VecDeque<(PageId, AlignedBuf)>,
+    /// Leaves read ahead, verified and checked against their lower bound,
+    /// with their upper bound (a range of `bounds`).
+    leaves: VecDeque<(PageId, AlignedBuf, Option<std::ops::Range<usize>>)>,
     /// The leaf being walked.
     current: Option<AlignedBuf>,
     prefetch: usize,
@@ -556,11 +565,26 @@ pub struct ScanCursor {
     entries: VecDeque<TreeEntry>,
     bounds: Vec<u8>,
     slots: Vec<LeafSlot>,
+    /// Entries the reader still wants (`usize::MAX`: no limit), so that
+    /// one batch of reads covers them.
+    want: usize,
+    /// Entries handed out by `next_leaf`'s iterators, and leaves.
+    handed: std::cell::Cell<usize>,
+    leaves_out: usize,
+    /// Entries per leaf to assume before any leaf was walked (0: unknown).
+    per_leaf_hint: f64,
 }
 
-/// The entries of one leaf, borrowed from the cursor.
+/// The entries of one leaf, borrowed from the cursor. Every entry handed
+/// out lies below the leaf's upper bound (its lower bound was checked when
+/// the leaf was read), so a misplaced page yields `Corrupted`, not another
+/// range's entries.
 pub struct LeafEntries<'c> {
+    id: PageId,
+    handed: &'c std::cell::Cell<usize>,
     it: DataPageIter<'c>,
+    hi: Option<&'c [u8]>,
+    cmp: &'c dyn Comparator,
     /// The iterator already stands on the first entry to hand out.
     pending: bool,
 }
@@ -574,6 +598,20 @@ impl LeafEntries<'_> {
         } else if !self.it.next()? {
             return Ok(None);
         }
+        if let Some(hi) = self.hi
+            && self.cmp.compare(self.it.key(), hi).is_ge()
+        {
+            return Err(crate::format::key_range::check_bounds(
+                None,
+                Some(hi),
+                self.it.key(),
+                self.it.key(),
+                self.cmp,
+            )
+            .expect_err("the key reaches the bound")
+            .context(format_args!("page {}", self.id)));
+        }
+        self.handed.set(self.handed.get() + 1);
         Ok(Some(self.it.entry()))
     }
 }
@@ -631,11 +669,48 @@ impl ScanCursor {
         Ok(())
     }
 
+    /// Tells the cursor how many more entries its reader wants, so that
+    /// the next batch of leaf reads covers them all at once (at most 128
+    /// leaves a batch); `usize::MAX` reads `prefetch` leaves a batch.
+    pub fn set_want(&mut self, entries: usize) {
+        self.want = entries;
+    }
+
+    /// Entries per leaf to assume until the walk has seen some.
+    pub fn set_per_leaf_hint(&mut self, entries: f64) {
+        self.per_leaf_hint = entries;
+    }
+
+    /// Entries per leaf seen so far (0 before any).
+    pub fn per_leaf(&self) -> f64 {
+        if self.leaves_out == 0 {
+            0.0
+        } else {
+            self.handed.get() as f64 / self.leaves_out as f64
+        }
+    }
+
+    /// Leaves the next batch reads: enough for the entries still wanted
+    /// (plus one, the walk may start mid-leaf), else `prefetch`.
+    fn batch_size(&self) -> usize {
+        let per_leaf = if self.handed.get() > 0 {
+            self.per_leaf()
+        } else {
+            self.per_leaf_hint
+        };
+        if self.want == usize::MAX || per_leaf < 1.0 {
+            return self.prefetch;
+        }
+        let leaves = (self.want as f64 / per_leaf).ceil() as usize + 1;
+        leaves.clamp(1, crate::options::MAX_READ_PAGES_BATCH as usize)
+    }
+
     /// Reads the next batch of leaves; false at the end of the tree.
     async fn read_ahead<S: PageSource>(&mut self, ctx: &ReadCtx<'_, S>) -> Result<bool> {
         let mut slots = std::mem::take(&mut self.slots);
         slots.clear();
-        self.next_leaf_ids(ctx, self.prefetch, &mut slots).await?;
+        let n = self.batch_size();
+        self.next_leaf_ids(ctx, n, &mut slots).await?;
         if slots.is_empty() {
             self.slots = slots;
             return Ok(false);
@@ -655,12 +730,23 @@ impl ScanCursor {
             let at = || format!("page {id} (file page {fp})");
             verify_page(&page, &[PageType::Data], ctx.skip_checksum)
                 .map_err(|e| e.context(at()))?;
-            let lo = lo.clone().map(|r| &self.bounds[r]);
-            let hi = hi.clone().map(|r| &self.bounds[r]);
-            DataPage::parse(&page)
-                .and_then(|p| p.check_bounds(lo, hi, ctx.cmp))
-                .map_err(|e| e.context(at()))?;
-            self.leaves.push_back((*id, page));
+            // The first key against the lower bound now; every entry
+            // against the upper bound as it is handed out.
+            if let Some(lo) = lo.clone().map(|r| &self.bounds[r]) {
+                DataPage::parse(&page)
+                    .and_then(|p| {
+                        let first = p.first_key()?;
+                        crate::format::key_range::check_bounds(
+                            Some(lo),
+                            None,
+                            first,
+                            first,
+                            ctx.cmp,
+                        )
+                    })
+                    .map_err(|e| e.context(at()))?;
+            }
+            self.leaves.push_back((*id, page, hi.clone()));
         }
         self.slots = slots;
         Ok(true)
@@ -668,17 +754,18 @@ impl ScanCursor {
 
     /// The next leaf's entries in key order (the first leaf's positioned at
     /// the seek key), `None` at the end of the tree.
-    pub async fn next_leaf<'c, S: PageSource>(
+    pub async fn next_leaf<'c, 'a: 'c, S: PageSource>(
         &'c mut self,
-        ctx: &ReadCtx<'_, S>,
+        ctx: &ReadCtx<'a, S>,
     ) -> Result<Option<LeafEntries<'c>>> {
         if self.leaves.is_empty() && !self.read_ahead(ctx).await? {
             self.current = None;
             return Ok(None);
         }
-        let (id, buf) = self.leaves.pop_front().expect("read ahead");
+        let (id, buf, hi) = self.leaves.pop_front().expect("read ahead");
         let start = self.start.take();
         let buf: &'c AlignedBuf = self.current.insert(buf);
+        let hi = hi.map(|r| &self.bounds[r]);
         let page = DataPage::parse(buf).map_err(|e| e.context(format_args!("page {id}")))?;
         let mut it = page.iter();
         let pending = match &start {
@@ -688,7 +775,15 @@ impl ScanCursor {
                     && (*inclusive || ctx.cmp.compare(it.key(), key) != Ordering::Equal)
             }
         };
-        Ok(Some(LeafEntries { it, pending }))
+        self.leaves_out += 1;
+        Ok(Some(LeafEntries {
+            id,
+            handed: &self.handed,
+            it,
+            hi,
+            cmp: ctx.cmp,
+            pending,
+        }))
     }
 
     /// The next entry in key order, owned (for walks that keep entries).
