@@ -73,7 +73,7 @@ pub fn dispatch(ctx: &Rc<ShardCtx>, rt: &Runtime, req: Request) {
             // The ticket is taken on arrival: writes run in arrival order.
             let ticket = part.writes.ticket();
             let ctx = ctx.clone();
-            rt.spawn(async move {
+            rt.spawn_background(async move {
                 let res = write_task(&ctx, &part, &req, ticket).await;
                 part.poke();
                 done.finish(res);
@@ -346,7 +346,7 @@ fn after_write(ctx: &Rc<ShardCtx>, part: &Rc<Partition>, allow_cleanup: bool) {
     if want_compact && !part.compaction_queued.replace(true) {
         let mut ticket = part.writes.ticket();
         let (ctx2, part2) = (ctx.clone(), part.clone());
-        ctx.io.spawn(async move {
+        ctx.io.spawn_background(async move {
             ticket.acquire().await;
             part2.compaction_queued.set(false);
             let admitted = ctx2.admit_disk_task().await;
@@ -361,7 +361,7 @@ fn after_write(ctx: &Rc<ShardCtx>, part: &Rc<Partition>, allow_cleanup: bool) {
     if want_cleanup && !part.cleanup_queued.replace(true) {
         let mut ticket = part.writes.ticket();
         let (ctx2, part2) = (ctx.clone(), part.clone());
-        ctx.io.spawn(async move {
+        ctx.io.spawn_background(async move {
             ticket.acquire().await;
             part2.cleanup_queued.set(false);
             let admitted = ctx2.admit_disk_task().await;
