@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use super::PageSource;
-use super::cache::{IndexCache, PageRef};
+use super::cache::{PageCache, PageRef};
 use crate::error::{Error, Result};
 use crate::format::comparator::Comparator;
 use crate::format::compression::{Dictionary, ValueCodec};
@@ -23,7 +23,9 @@ use crate::format::data_page::{Compression, DataEntry, DataPage, DataPageIter, E
 use crate::format::index_page::{IndexIterState, IndexPage, IndexParts};
 use crate::format::key_range::KeyRange;
 use crate::format::overflow::{OverflowPage, check_group, decode_pointers};
-use crate::format::page::{AlignedBuf, FilePageId, MAX_PAGE_ID, PageId, PageType, verify_page};
+use crate::format::page::{
+    AlignedBuf, FilePageId, MAX_PAGE_ID, PageId, PageType, page_type, verify_page,
+};
 use crate::mapping::MappingTable;
 
 /// Upper bound on the tree height; a deeper descent means a cycle.
@@ -43,7 +45,7 @@ pub struct ReadCtx<'a, S> {
     pub cmp: &'a dyn Comparator,
     pub skip_checksum: bool,
     /// The shard's index page cache and this partition's key in it.
-    pub cache: Option<(&'a IndexCache, u64)>,
+    pub cache: Option<(&'a PageCache, u64)>,
 }
 
 impl<S> Clone for ReadCtx<'_, S> {
@@ -87,9 +89,7 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
     /// range only ever widens while its file page stays mapped.
     pub async fn load_index_in(&self, id: PageId, range: &KeyRange) -> Result<PageRef> {
         let fp = self.file_page(id)?;
-        if let Some((cache, part)) = self.cache
-            && let Some(p) = cache.get(part, fp)
-        {
+        if let Some(p) = self.cached(id, fp, &[PageType::NonLeafIndex, PageType::LeafIndex])? {
             return Ok(p);
         }
         let page = Rc::new(
@@ -110,8 +110,50 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
         self.load_index_in(id, &KeyRange::full()).await
     }
 
+    /// A cached page, checked to be of an `expected` type (the cache keys
+    /// pages by file page only).
+    fn cached(&self, id: PageId, fp: FilePageId, expected: &[PageType]) -> Result<Option<PageRef>> {
+        let Some((cache, part)) = self.cache else {
+            return Ok(None);
+        };
+        let Some(p) = cache.get(part, fp) else {
+            return Ok(None);
+        };
+        match page_type(&p) {
+            Some(t) if expected.contains(&t) => Ok(Some(p)),
+            _ => Err(Error::corrupted(format!(
+                "page {id} (file page {fp}) holds a page of another type"
+            ))),
+        }
+    }
+
+    /// A data page for the writer, which edits its copy: from the cache
+    /// when it holds it, else read (and not cached: the writer replaces it).
     pub async fn load_data(&self, id: PageId) -> Result<AlignedBuf> {
+        let fp = self.file_page(id)?;
+        if let Some(p) = self.cached(id, fp, &[PageType::Data])? {
+            return Ok(AlignedBuf::clone(&p));
+        }
         self.load(id, &[PageType::Data]).await
+    }
+
+    /// A data page for reading, shared through the cache. A page read from
+    /// disk must keep to `range` (first and last key) before it is cached;
+    /// as for index pages, a cached page passed that check when it was read.
+    pub async fn load_data_in(&self, id: PageId, range: &KeyRange) -> Result<PageRef> {
+        let fp = self.file_page(id)?;
+        if let Some(p) = self.cached(id, fp, &[PageType::Data])? {
+            return Ok(p);
+        }
+        let page = self.load(id, &[PageType::Data]).await?;
+        DataPage::parse(&page)
+            .and_then(|p| p.check_range(range, self.cmp))
+            .map_err(|e| e.context(format_args!("page {id} (file page {fp})")))?;
+        let page = Rc::new(page);
+        if let Some((cache, part)) = self.cache {
+            cache.insert_data(part, fp, page.clone());
+        }
+        Ok(page)
     }
 
     /// The data page whose key range holds `key` (root must not be empty).
@@ -164,10 +206,8 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
             return Ok(None);
         }
         let (leaf, range) = self.find_leaf_in(root, key).await?;
-        let buf = self.load_data(leaf).await?;
-        let page = DataPage::parse(&buf)
-            .and_then(|p| p.check_range(&range, self.cmp).map(|()| p))
-            .map_err(|e| e.context(format_args!("page {leaf}")))?;
+        let buf = self.load_data_in(leaf, &range).await?;
+        let page = DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {leaf}")))?;
         let mut it = page.iter();
         if it.seek(key, self.cmp)? && self.cmp.compare(it.key(), key) == Ordering::Equal {
             return Ok(Some(it.entry().to_owned()));
@@ -181,10 +221,8 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
             return Ok(None);
         }
         let (leaf, range) = self.find_leaf_in(root, key).await?;
-        let buf = self.load_data(leaf).await?;
-        let page = DataPage::parse(&buf)
-            .and_then(|p| p.check_range(&range, self.cmp).map(|()| p))
-            .map_err(|e| e.context(format_args!("page {leaf}")))?;
+        let buf = self.load_data_in(leaf, &range).await?;
+        let page = DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {leaf}")))?;
         let mut it = page.iter();
         if it.seek_floor(key, self.cmp)? {
             return Ok(Some(it.entry().to_owned()));
@@ -204,10 +242,8 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
             lo: None,
             hi: Some(lo),
         };
-        let buf = self.load_data(prev).await?;
-        let page = DataPage::parse(&buf)
-            .and_then(|p| p.check_range(&below, self.cmp).map(|()| p))
-            .map_err(|e| e.context(format_args!("page {prev}")))?;
+        let buf = self.load_data_in(prev, &below).await?;
+        let page = DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {prev}")))?;
         let last = page.entries()?.pop();
         match last {
             Some(e) if self.cmp.compare(&e.key, key) != Ordering::Greater => Ok(Some(e)),
@@ -233,7 +269,7 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
         let (mut leaf, mut range) = self.find_leaf_in(root, key).await?;
         let mut first = true;
         for _ in 0..=self.mapping.len() {
-            let buf = self.load_data(leaf).await?;
+            let buf = self.load_data_in(leaf, &range).await?;
             let page = DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {leaf}")))?;
             let entries = page
                 .entries()
@@ -553,9 +589,9 @@ pub struct ScanCursor {
     levels: Vec<Level>,
     /// Leaves read ahead, verified and checked against their lower bound,
     /// with their upper bound (a range of `bounds`).
-    leaves: VecDeque<(PageId, AlignedBuf, Option<std::ops::Range<usize>>)>,
+    leaves: VecDeque<(PageId, PageRef, Option<std::ops::Range<usize>>)>,
     /// The leaf being walked.
-    current: Option<AlignedBuf>,
+    current: Option<PageRef>,
     prefetch: usize,
     loaded: usize,
     /// Entries of the first leaf below this key (or equal to it, when the
@@ -721,32 +757,43 @@ impl ScanCursor {
                 "tree walk visits more leaves than pages exist",
             ));
         }
-        let fps = slots
-            .iter()
-            .map(|(id, _, _)| ctx.file_page(*id))
-            .collect::<Result<Vec<_>>>()?;
-        let pages = ctx.source.read_pages(&fps).await?;
-        for (((id, lo, hi), fp), page) in slots.iter().zip(fps).zip(pages) {
-            let at = || format!("page {id} (file page {fp})");
-            verify_page(&page, &[PageType::Data], ctx.skip_checksum)
-                .map_err(|e| e.context(at()))?;
-            // The first key against the lower bound now; every entry
-            // against the upper bound as it is handed out.
-            if let Some(lo) = lo.clone().map(|r| &self.bounds[r]) {
-                DataPage::parse(&page)
-                    .and_then(|p| {
-                        let first = p.first_key()?;
-                        crate::format::key_range::check_bounds(
-                            Some(lo),
-                            None,
-                            first,
-                            first,
-                            ctx.cmp,
-                        )
-                    })
-                    .map_err(|e| e.context(at()))?;
+        // Leaves the cache holds passed their range check when they were
+        // read; the others are read at once, checked (first and last key)
+        // and cached.
+        let mut got: Vec<Option<PageRef>> = Vec::with_capacity(slots.len());
+        let mut missing = Vec::new();
+        let mut fps = Vec::new();
+        for (i, (id, _, _)) in slots.iter().enumerate() {
+            let fp = ctx.file_page(*id)?;
+            let hit = ctx.cached(*id, fp, &[PageType::Data])?;
+            if hit.is_none() {
+                missing.push(i);
+                fps.push(fp);
             }
-            self.leaves.push_back((*id, page, hi.clone()));
+            got.push(hit);
+        }
+        if !fps.is_empty() {
+            let pages = ctx.source.read_pages(&fps).await?;
+            for ((i, fp), page) in missing.into_iter().zip(fps).zip(pages) {
+                let (id, lo, hi) = &slots[i];
+                let at = || format!("page {id} (file page {fp})");
+                verify_page(&page, &[PageType::Data], ctx.skip_checksum)
+                    .map_err(|e| e.context(at()))?;
+                let lo = lo.clone().map(|r| &self.bounds[r]);
+                let hi = hi.clone().map(|r| &self.bounds[r]);
+                DataPage::parse(&page)
+                    .and_then(|p| p.check_bounds(lo, hi, ctx.cmp))
+                    .map_err(|e| e.context(at()))?;
+                let page = Rc::new(page);
+                if let Some((cache, part)) = ctx.cache {
+                    cache.insert_data(part, fp, page.clone());
+                }
+                got[i] = Some(page);
+            }
+        }
+        for ((id, _, hi), page) in slots.iter().zip(got) {
+            self.leaves
+                .push_back((*id, page.expect("hit or read"), hi.clone()));
         }
         self.slots = slots;
         Ok(true)
