@@ -115,7 +115,7 @@ pub struct AlignedBuf {
 /// Buffers of up to this many blocks are recycled.
 const POOL_MAX_BLOCKS: usize = 16;
 /// Bytes a thread keeps for reuse, per buffer size.
-const POOL_BYTES_PER_SIZE: usize = 4 << 20;
+const POOL_BYTES_PER_SIZE: usize = 1 << 20;
 
 thread_local! {
     /// Recycled buffers by block count (index `n - 1`).

@@ -641,7 +641,9 @@ impl Partition {
             dict,
         );
         for (fp, page) in index_pages {
-            shard.cache.insert(self.key, fp, Rc::new(page));
+            shard
+                .cache
+                .insert(self.key, fp, crate::tree::page_ref(&page));
         }
         let old = {
             let mut st = self.state.borrow_mut();

@@ -17,10 +17,19 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use crate::format::page::{AlignedBuf, FilePageId};
+use crate::format::page::FilePageId;
 
-/// A cached page, shared with the requests using it.
-pub type PageRef = Rc<AlignedBuf>;
+/// A cached page, shared with the requests using it. Plain (unaligned)
+/// memory: only buffers that take part in O_DIRECT I/O need 4096-byte
+/// alignment, which the allocator pays for with as much padding again, so
+/// a page read from the disk is copied once into a right-sized block when
+/// it is cached.
+pub type PageRef = Rc<[u8]>;
+
+/// A cached copy of a page.
+pub fn page_ref(page: &[u8]) -> PageRef {
+    Rc::from(page)
+}
 
 type Key = (u64, FilePageId);
 
@@ -236,9 +245,9 @@ mod tests {
     use super::*;
 
     fn page(b: u8) -> PageRef {
-        let mut p = AlignedBuf::zeroed(4096);
+        let mut p = vec![0u8; 4096];
         p[0] = b;
-        Rc::new(p)
+        page_ref(&p)
     }
 
     #[test]

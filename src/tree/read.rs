@@ -12,10 +12,8 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::VecDeque;
 
-use std::rc::Rc;
-
 use super::PageSource;
-use super::cache::{PageCache, PageRef};
+use super::cache::{PageCache, PageRef, page_ref};
 use crate::error::{Error, Result};
 use crate::format::comparator::Comparator;
 use crate::format::compression::{Dictionary, ValueCodec};
@@ -92,8 +90,9 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
         if let Some(p) = self.cached(id, fp, &[PageType::NonLeafIndex, PageType::LeafIndex])? {
             return Ok(p);
         }
-        let page = Rc::new(
-            self.load(id, &[PageType::NonLeafIndex, PageType::LeafIndex])
+        let page = page_ref(
+            &self
+                .load(id, &[PageType::NonLeafIndex, PageType::LeafIndex])
                 .await?,
         );
         IndexPage::parse(&page)
@@ -132,7 +131,7 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
     pub async fn load_data(&self, id: PageId) -> Result<AlignedBuf> {
         let fp = self.file_page(id)?;
         if let Some(p) = self.cached(id, fp, &[PageType::Data])? {
-            return Ok(AlignedBuf::clone(&p));
+            return Ok(AlignedBuf::from_slice(&p));
         }
         self.load(id, &[PageType::Data]).await
     }
@@ -149,7 +148,7 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
         DataPage::parse(&page)
             .and_then(|p| p.check_range(range, self.cmp))
             .map_err(|e| e.context(format_args!("page {id} (file page {fp})")))?;
-        let page = Rc::new(page);
+        let page = page_ref(&page);
         if let Some((cache, part)) = self.cache {
             cache.insert_data(part, fp, page.clone());
         }
@@ -784,7 +783,7 @@ impl ScanCursor {
                 DataPage::parse(&page)
                     .and_then(|p| p.check_bounds(lo, hi, ctx.cmp))
                     .map_err(|e| e.context(at()))?;
-                let page = Rc::new(page);
+                let page = page_ref(&page);
                 if let Some((cache, part)) = ctx.cache {
                     cache.insert_data(part, fp, page.clone());
                 }
@@ -811,7 +810,7 @@ impl ScanCursor {
         }
         let (id, buf, hi) = self.leaves.pop_front().expect("read ahead");
         let start = self.start.take();
-        let buf: &'c AlignedBuf = self.current.insert(buf);
+        let buf: &'c [u8] = self.current.insert(buf);
         let hi = hi.map(|r| &self.bounds[r]);
         let page = DataPage::parse(buf).map_err(|e| e.context(format_args!("page {id}")))?;
         let mut it = page.iter();
