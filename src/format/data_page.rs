@@ -713,7 +713,15 @@ impl DataPageBuilder {
     /// Finishes the page into a full-size zero-padded buffer with prev/next
     /// set to `MAX_PAGE_ID` and no checksum, then resets the builder.
     pub fn finish(&mut self) -> AlignedBuf {
-        let mut page = AlignedBuf::zeroed(self.page_size);
+        // `finish_into` writes every byte of a whole-block page.
+        let mut page = if self
+            .page_size
+            .is_multiple_of(crate::format::page::PAGE_ALIGN)
+        {
+            AlignedBuf::for_read(self.page_size)
+        } else {
+            AlignedBuf::zeroed(self.page_size)
+        };
         self.finish_into(&mut page);
         page
     }

@@ -570,7 +570,15 @@ impl IndexPageBuilder {
 
     /// Finishes into a zero-padded page-size buffer (no checksum) and resets.
     pub fn finish(&mut self) -> AlignedBuf {
-        let mut page = AlignedBuf::zeroed(self.page_size);
+        // `finish_into` writes every byte of a whole-block page.
+        let mut page = if self
+            .page_size
+            .is_multiple_of(crate::format::page::PAGE_ALIGN)
+        {
+            AlignedBuf::for_read(self.page_size)
+        } else {
+            AlignedBuf::zeroed(self.page_size)
+        };
         self.finish_into(&mut page);
         page
     }

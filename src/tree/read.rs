@@ -126,6 +126,12 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
         }
     }
 
+    /// A cached data page, if the cache holds it.
+    pub fn cached_data(&self, id: PageId) -> Result<Option<PageRef>> {
+        let fp = self.file_page(id)?;
+        self.cached(id, fp, &[PageType::Data])
+    }
+
     /// A data page for the writer, which edits its copy: from the cache
     /// when it holds it, else read (and not cached: the writer replaces it).
     pub async fn load_data(&self, id: PageId) -> Result<AlignedBuf> {
