@@ -35,6 +35,8 @@ const BACKGROUND_BIT: u64 = 1 << 62;
 /// are in flight: enough to keep writes moving, few enough that reads
 /// find the disk free.
 const BACKGROUND_SHARE: usize = 4;
+#[cfg(test)]
+pub(super) const BACKGROUND_SHARE_FOR_TESTS: usize = BACKGROUND_SHARE;
 
 pub(super) struct UringDriver {
     ring: IoUring,
@@ -250,6 +252,12 @@ impl UringDriver {
                 stall: op.stall,
             }),
         }
+    }
+
+    /// Background operations in the kernel now.
+    #[cfg(test)]
+    pub(super) fn background_in_kernel(&self) -> usize {
+        self.bg_in_kernel
     }
 
     #[cfg(test)]
