@@ -516,3 +516,44 @@ fn stalled_rename_does_not_block_the_shard() {
         assert_eq!(get(&fx.store, &other, b"held").unwrap().value, b"v");
     });
 }
+
+/// A temporary manifest left by an interrupted snapshot switch, longer
+/// than the next snapshot and full of valid older records, is rewritten
+/// from its start: none of its stale records survive behind the new one
+/// (they would replay an older state after the restart).
+#[test]
+fn leftover_temporary_manifest_is_truncated() {
+    for_backends(|b| {
+        let mut fx = Fixture::with(b, snapshots_only);
+        for _ in 0..3 {
+            assert_eq!(fx.write(100, true), KvError::NoError);
+        }
+        let dir = std::path::Path::new(&fx.opts.store_path[0]).join("f.0");
+        let manifest = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("manifest_")
+            })
+            .expect("a manifest");
+        let old = std::fs::read(&manifest).unwrap();
+        let mut tmp = manifest.clone().into_os_string();
+        tmp.push(".tmp");
+        std::fs::write(&tmp, old.repeat(16)).unwrap();
+        // One snapshot commit renames the leftover over the manifest.
+        assert_eq!(fx.write(100, true), KvError::NoError);
+        let now = std::fs::read(&manifest).unwrap();
+        assert!(
+            now.len() < old.len() * 16,
+            "stale tail kept: {} bytes",
+            now.len()
+        );
+        fx.verify();
+        fx.restart();
+        fx.verify();
+    });
+}

@@ -150,6 +150,8 @@ pub struct Partition {
     retirement: Rc<RefCell<Retirement>>,
     versions_gone: Notify,
     pub last_used: Cell<u64>,
+    /// Metadata bytes this partition last counted for in the shard's total.
+    pub accounted: Cell<usize>,
     /// A background compaction or TTL clean-up is queued.
     pub compaction_queued: Cell<bool>,
     pub cleanup_queued: Cell<bool>,
@@ -175,6 +177,7 @@ impl Partition {
             retirement: Rc::default(),
             versions_gone: Notify::new(),
             last_used: Cell::new(0),
+            accounted: Cell::new(0),
             compaction_queued: Cell::new(false),
             cleanup_queued: Cell::new(false),
             recent_files: RefCell::default(),
@@ -518,7 +521,7 @@ impl Partition {
             crate::killpoint::hit("gc.deleted_file");
         }
         if deleted {
-            shard.io.sync_dir(&dir).await?;
+            shard.fds.sync_dir(&shard.io, &dir).await?;
         }
         first_err.map_or(Ok(()), Err)
     }
@@ -696,7 +699,7 @@ impl Partition {
         let mut created_dir = false;
         if files.is_empty() && !shard.io.exists(dir, FileKind::Dir).await? {
             shard.io.create_dir_all(dir).await?;
-            shard.io.sync_dir(root).await?;
+            shard.fds.sync_dir(&shard.io, root).await?;
             created_dir = true;
         }
         // Runs of consecutive slots per file, at most max_write_batch_pages.
@@ -761,11 +764,16 @@ impl Partition {
                 .collect();
             all_ok(join_all(futs).await)?;
         }
-        let syncs: Vec<_> = handles.iter().map(|f| shard.io.fdatasync(f)).collect();
-        all_ok(join_all(syncs).await)?;
+        // The data files and (for new files) their directory sync at once.
+        let mut syncs: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + '_>>> =
+            handles
+                .iter()
+                .map(|f| Box::pin(shard.io.fdatasync(f)) as _)
+                .collect();
         if created || created_dir {
-            shard.io.sync_dir(dir).await?;
+            syncs.push(Box::pin(shard.fds.sync_dir(&shard.io, dir)));
         }
+        all_ok(join_all(syncs).await)?;
         Ok(created || created_dir)
     }
 
@@ -812,7 +820,7 @@ impl Partition {
             Storage::Disk { dir, root } => {
                 if !shard.io.exists(dir, FileKind::Dir).await? {
                     shard.io.create_dir_all(dir).await?;
-                    shard.io.sync_dir(root).await?;
+                    shard.fds.sync_dir(&shard.io, root).await?;
                 }
                 write_file_atomically(shard, dir, &manifest_file_name(shard.term), rec).await?;
             }
@@ -861,20 +869,18 @@ async fn write_file_atomically(
     let path = dir.join(name);
     let tmp = dir.join(format!("{name}{}", crate::format::names::TMP_SUFFIX));
     shard.fds.remove(&tmp);
-    // A leftover temporary file must go: the new one is written from
-    // offset 0 without truncation.
-    match shard.io.unlink(&tmp, FileKind::Manifest).await {
-        Ok(()) => {}
-        Err(e) if e.code() == KvError::NotFound => {}
-        Err(e) => return Err(e),
-    }
+    // A leftover temporary file is truncated: the new one is written from
+    // offset 0 and must not keep a longer old tail.
     let file = Rc::new(
         shard
             .io
             .open(
                 &tmp,
                 FileKind::Manifest,
-                OpenOptions::read_write().direct(true).create(true),
+                OpenOptions::read_write()
+                    .direct(true)
+                    .create(true)
+                    .truncate(true),
             )
             .await?,
     );
@@ -883,7 +889,7 @@ async fn write_file_atomically(
     drop(file);
     shard.fds.remove(&path);
     shard.io.rename(&tmp, &path, FileKind::Manifest).await?;
-    shard.io.sync_dir(dir).await
+    shard.fds.sync_dir(&shard.io, dir).await
 }
 
 /// The names in a partition directory (none if it does not exist).

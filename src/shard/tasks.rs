@@ -61,7 +61,7 @@ pub fn dispatch(ctx: &Rc<ShardCtx>, rt: &Runtime, req: Request) {
                 if let Err(e) = part.reap_files(&ctx).await {
                     log::warn!("{}: deleting unused data files: {e}", part.tbl);
                 }
-                ctx.trim_partitions();
+                ctx.trim_partitions(&part);
             });
         }
         RequestType::BatchWrite
@@ -78,7 +78,7 @@ pub fn dispatch(ctx: &Rc<ShardCtx>, rt: &Runtime, req: Request) {
                 part.poke();
                 done.finish(res);
                 after_write(&ctx, &part, ty != RequestType::CleanExpired);
-                ctx.trim_partitions();
+                ctx.trim_partitions(&part);
             });
         }
         RequestType::ListObject => done.finish(Err(Error::invalid_args(
@@ -451,7 +451,7 @@ async fn archive(ctx: &ShardCtx, part: &Partition, ts: u64) -> Result<()> {
             for (_, old) in &archives[..archives.len() - keep] {
                 ctx.io.unlink(&dir.join(old), FileKind::Manifest).await?;
             }
-            ctx.io.sync_dir(dir).await?;
+            ctx.fds.sync_dir(&ctx.io, dir).await?;
             part.archives_changed();
             part.schedule_file_gc(ctx).await?;
             part.reap_files(ctx).await?;
@@ -533,7 +533,10 @@ async fn apply_write(
         cmp: &*ctx.opts.comparator,
     };
     if matches!(kind, WriteKind::Truncate(ref p) if p.is_empty()) {
-        // Full truncate: free everything, write an empty snapshot.
+        // Full truncate: free every mapped page. Like upstream, the frees
+        // go into a log record when the manifest has room (a snapshot costs
+        // a new file, a rename and a directory sync); an empty snapshot is
+        // written only when there is no page to free but roots to clear.
         if version.root == MAX_PAGE_ID
             && version.ttl_root == MAX_PAGE_ID
             && mapper.mapped_count() == 0
@@ -543,7 +546,8 @@ async fn apply_write(
         let mut w = TreeWriter::new(rctx, cfg, mapper, now, codec);
         let (root, ttl_root) = w.truncate_all();
         let plan = w.finish(root, ttl_root);
-        part.commit(ctx, plan, true).await?;
+        let snapshot = plan.changes.is_empty();
+        part.commit(ctx, plan, snapshot).await?;
         if let PartState::Loaded(l) = &mut *part.state.borrow_mut() {
             l.next_expire = u64::MAX;
         }
