@@ -557,3 +557,47 @@ fn leftover_temporary_manifest_is_truncated() {
         fx.verify();
     });
 }
+
+/// A batch of large values writes its overflow pages ahead of the commit,
+/// a few MiB at a time. Those pages are reachable only once the commit's
+/// manifest record is durable: a write failing after some went out leaves
+/// the batch absent, and later batches (reusing those file pages) and a
+/// restart read exactly.
+#[test]
+fn overflow_pages_written_ahead_of_a_failed_commit() {
+    for_backends(|b| {
+        let mut fx = Fixture::new(b);
+        // 300 values of 5 pages each: 1,500 overflow pages, more than one
+        // early write of 4 MiB.
+        let big = |fx: &mut Fixture, fill: u8| -> (KvError, Vec<WriteDataEntry>) {
+            fx.ts += 1;
+            let batch: Vec<_> = (0..300)
+                .map(|i| {
+                    let key = format!("big{i:04}").into_bytes();
+                    WriteDataEntry::upsert(key, vec![fill; 20_000], fx.ts)
+                })
+                .collect();
+            (write(&fx.store, &fx.tbl(), batch.clone()), batch)
+        };
+        let (err, batch) = big(&mut fx, 1);
+        assert_eq!(err, KvError::NoError);
+        fx.apply(batch);
+        fx.verify();
+        fx.faults.push(FaultRule {
+            file_kind: Some(FileKind::Data),
+            skip: 4,
+            ..FaultRule::once(IoOpKind::Write, Fault::Errno(libc::EIO))
+        });
+        let (err, _) = big(&mut fx, 2);
+        assert_eq!(err, KvError::IoFail);
+        assert_eq!(fx.faults.fired(), 1);
+        fx.faults.clear();
+        fx.verify();
+        let (err, batch) = big(&mut fx, 3);
+        assert_eq!(err, KvError::NoError);
+        fx.apply(batch);
+        fx.verify();
+        fx.restart();
+        fx.verify();
+    });
+}

@@ -159,7 +159,14 @@ pub struct Partition {
     /// finding one here skips building its path and the shard's file cache
     /// lookup. Weak: the file cache still decides what stays open.
     recent_files: RefCell<Vec<(FileId, u64, Weak<IoFile>)>>,
+    /// Data files the running write created for pages it wrote ahead of
+    /// its commit (see [`Partition::write_early`]); the commit adopts them.
+    early_files: RefCell<BTreeSet<FileId>>,
 }
+
+/// Bytes of overflow pages a batch write gathers before writing them ahead
+/// of its commit.
+const EARLY_WRITE_BYTES: usize = 4 << 20;
 
 /// Data files a partition remembers for its reads.
 const RECENT_FILES: usize = 8;
@@ -181,6 +188,7 @@ impl Partition {
             compaction_queued: Cell::new(false),
             cleanup_queued: Cell::new(false),
             recent_files: RefCell::default(),
+            early_files: RefCell::default(),
         }
     }
 
@@ -568,6 +576,7 @@ impl Partition {
         mut plan: WritePlan,
         force_snapshot: bool,
     ) -> Result<()> {
+        let early_files = self.early_files.take();
         let (dict_dirty, dict, manifest_size, mut files) = match &*self.state.borrow() {
             PartState::Loaded(l) => (
                 l.dict_dirty,
@@ -582,6 +591,7 @@ impl Partition {
                 ));
             }
         };
+        files.extend(early_files);
         if plan.changes.is_empty() && !force_snapshot {
             return Ok(());
         }
@@ -673,6 +683,45 @@ impl Partition {
         drop(old);
         self.poke();
         Ok(())
+    }
+
+    /// Writes and syncs pages of the running write ahead of its commit (at
+    /// file pages no committed version uses); files it creates are adopted
+    /// by the commit.
+    pub async fn write_early(
+        &self,
+        shard: &ShardCtx,
+        pages: Vec<(FilePageId, AlignedBuf)>,
+        terms: &TermMap,
+    ) -> Result<()> {
+        let mut files = match &*self.state.borrow() {
+            PartState::Loaded(l) => l.files.clone(),
+            _ => {
+                return Err(Error::new(
+                    KvError::IoFail,
+                    "partition state lost during a write",
+                ));
+            }
+        };
+        files.extend(self.early_files.borrow().iter().copied());
+        let known = files.len();
+        self.write_pages(shard, pages, terms, &mut files).await?;
+        if files.len() > known {
+            let loaded = match &*self.state.borrow() {
+                PartState::Loaded(l) => l.files.clone(),
+                _ => BTreeSet::new(),
+            };
+            self.early_files
+                .borrow_mut()
+                .extend(files.difference(&loaded).copied());
+        }
+        Ok(())
+    }
+
+    /// Forgets files a failed write created early (the next write reuses
+    /// their ids and finds them on disk).
+    pub fn forget_early_files(&self) {
+        self.early_files.borrow_mut().clear();
     }
 
     /// Writes and syncs pages. Returns whether files were created.
@@ -936,6 +985,8 @@ pub struct PageReader<'a> {
     pub shard: &'a ShardCtx,
     pub part: &'a Partition,
     pub terms: &'a TermMap,
+    /// A batch write's reader: takes the writer's overflow pages early.
+    pub early_writes: bool,
 }
 
 impl PageReader<'_> {
@@ -996,6 +1047,18 @@ impl PageReader<'_> {
 impl PageSource for PageReader<'_> {
     async fn pause(&self) {
         self.shard.io.yield_now().await;
+    }
+
+    fn early_write_pages(&self) -> usize {
+        if self.early_writes {
+            (EARLY_WRITE_BYTES / self.shard.opts.data_page_size as usize).max(1)
+        } else {
+            0
+        }
+    }
+
+    async fn write_early(&self, pages: Vec<(FilePageId, AlignedBuf)>) -> Result<()> {
+        self.part.write_early(self.shard, pages, self.terms).await
     }
 
     async fn read_page(&self, fp: FilePageId) -> Result<AlignedBuf> {

@@ -108,6 +108,7 @@ async fn read_task(ctx: &ShardCtx, part: &Partition, req: &Request) -> Result<()
         shard: ctx,
         part,
         terms: &v.terms,
+        early_writes: false,
     };
     let rctx = read_ctx(ctx, &reader, &v);
     let now = now_ms();
@@ -406,6 +407,7 @@ async fn compact(ctx: &ShardCtx, part: &Partition) -> Result<()> {
             shard: ctx,
             part,
             terms: &version.terms,
+            early_writes: false,
         };
         let rctx = read_ctx(ctx, &reader, &version);
         let plan = crate::tree::compact::compact(
@@ -519,10 +521,12 @@ async fn apply_write(
         (l.version.clone(), l.mapper.clone(), l.dict.clone())
     };
     let now = now_ms();
+    part.forget_early_files();
     let reader = PageReader {
         shard: ctx,
         part,
         terms: &version.terms,
+        early_writes: true,
     };
     let rctx = read_ctx(ctx, &reader, &version);
     let cfg = TreeConfig {
@@ -630,6 +634,7 @@ async fn update_next_expire(
         shard: ctx,
         part,
         terms: &version.terms,
+        early_writes: false,
     };
     let mut rctx = read_ctx(ctx, &reader, &version);
     let bytewise = crate::format::comparator::BytewiseComparator;
