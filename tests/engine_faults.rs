@@ -568,7 +568,7 @@ fn overflow_pages_written_ahead_of_a_failed_commit() {
     for_backends(|b| {
         let mut fx = Fixture::new(b);
         // 300 values of 5 pages each: 1,500 overflow pages, more than one
-        // early write of 4 MiB.
+        // early write (4 runs of `max_write_batch_pages`, 1,024 pages).
         let big = |fx: &mut Fixture, fill: u8| -> (KvError, Vec<WriteDataEntry>) {
             fx.ts += 1;
             let batch: Vec<_> = (0..300)

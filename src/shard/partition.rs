@@ -164,9 +164,10 @@ pub struct Partition {
     early_files: RefCell<BTreeSet<FileId>>,
 }
 
-/// Bytes of overflow pages a batch write gathers before writing them ahead
-/// of its commit.
-const EARLY_WRITE_BYTES: usize = 4 << 20;
+/// Page runs (of `max_write_batch_pages`, upstream's unit of a batch
+/// flush) a write gathers before writing them ahead of its commit: 4 MiB
+/// under the default options.
+const EARLY_WRITE_RUNS: usize = 4;
 
 /// Data files a partition remembers for its reads.
 const RECENT_FILES: usize = 8;
@@ -705,6 +706,11 @@ impl Partition {
         };
         files.extend(self.early_files.borrow().iter().copied());
         let known = files.len();
+        log::debug!(
+            "{}: {} pages written ahead of the commit",
+            self.tbl,
+            pages.len()
+        );
         self.write_pages(shard, pages, terms, &mut files).await?;
         if files.len() > known {
             let loaded = match &*self.state.borrow() {
@@ -1051,7 +1057,7 @@ impl PageSource for PageReader<'_> {
 
     fn early_write_pages(&self) -> usize {
         if self.early_writes {
-            (EARLY_WRITE_BYTES / self.shard.opts.data_page_size as usize).max(1)
+            EARLY_WRITE_RUNS * self.shard.opts.max_write_batch_pages.max(1) as usize
         } else {
             0
         }

@@ -403,11 +403,12 @@ async fn compact(ctx: &ShardCtx, part: &Partition) -> Result<()> {
             break;
         }
         let victims = mapper.compaction_victims(factor);
+        part.forget_early_files();
         let reader = PageReader {
             shard: ctx,
             part,
             terms: &version.terms,
-            early_writes: false,
+            early_writes: true,
         };
         let rctx = read_ctx(ctx, &reader, &version);
         let plan = crate::tree::compact::compact(
@@ -420,6 +421,12 @@ async fn compact(ctx: &ShardCtx, part: &Partition) -> Result<()> {
         )
         .await?;
         let Some(plan) = plan else { break };
+        log::debug!(
+            "{}: compaction of {} files commits {} pages",
+            part.tbl,
+            victims.len(),
+            plan.writes.len()
+        );
         crate::killpoint::hit("compact.before_commit");
         part.commit(ctx, plan, false).await?;
         crate::killpoint::hit("compact.committed");
