@@ -65,11 +65,11 @@ for t in "${targets[@]}"; do
     set -e
     new=$(comm -13 <(echo "$before") <(ls "fuzz/artifacts/$t"))
     # Executions: the final stats line, or (fork mode) the last status line.
-    execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{s+=$2} END {print s+0}')
+    execs=$({ grep -o 'stat::number_of_executed_units: [0-9]*' "$log" || true; } | awk '{s+=$2} END {print s+0}')
     if [[ $execs -eq 0 ]]; then
-        execs=$(grep -o '^#[0-9]*' "$log" | tail -1 | tr -d '#')
+        execs=$({ grep -o '^#[0-9]*' "$log" || true; } | tail -1 | tr -d '#')
     fi
-    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | awk '{print $2}')
+    cov=$({ grep -o 'cov: [0-9]*' "$log" || true; } | tail -1 | awk '{print $2}')
     if [[ $rc -ne 0 || -n $new ]]; then
         failed+=("$t")
         summary+=("$(printf '%-16s %12s execs  cov %-6s FAILED' "$t" "${execs:-?}" "${cov:-?}")")
