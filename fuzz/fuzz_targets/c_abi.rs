@@ -34,8 +34,9 @@ const BAD_TABLES: [&[u8]; 4] = [b"", b"a/b", b"a\0b", b"/"];
 static CALLBACKS: AtomicU64 = AtomicU64::new(0);
 
 extern "C" fn on_done(req: *mut eloqstore_request, user_data: u64) {
-    // SAFETY: the engine passes a live handle for the callback's duration.
-    assert_eq!(unsafe { eloqstore_request_user_data(req) }, user_data);
+    // The handle is live for the call (the request may already be
+    // resubmitted: a waiter wakes before the callback runs).
+    assert!(!req.is_null());
     CALLBACKS.fetch_add(user_data, Ordering::SeqCst);
 }
 
@@ -61,6 +62,9 @@ struct Harness {
     page_size: u64,
     running: bool,
     async_sum: u64,
+    /// Whether the last `exec` submitted the request (an async submission
+    /// to a stopped store is refused without touching the request).
+    submitted: bool,
 }
 
 impl Drop for Harness {
@@ -125,6 +129,7 @@ impl Harness {
                 };
                 let submitted = eloqstore_store_exec_async(self.store, r, cb, data);
                 assert_eq!(submitted, self.running, "exec_async on a running store");
+                self.submitted = submitted;
                 if !submitted {
                     return Ok(ELOQSTORE_NOT_RUNNING);
                 }
@@ -139,6 +144,7 @@ impl Harness {
                 Ok(eloqstore_request_error(r))
             } else {
                 let rc = eloqstore_store_exec_sync(self.store, r);
+                self.submitted = true;
                 assert!(eloqstore_request_is_done(r));
                 assert_eq!(rc, eloqstore_request_error(r));
                 Ok(rc)
@@ -159,7 +165,7 @@ impl Harness {
             ELOQSTORE_NOT_RUNNING
         };
         assert_eq!(rc, want, "{what}: {}", req_message(r));
-        if rc != ELOQSTORE_OK {
+        if rc != ELOQSTORE_OK && self.submitted {
             assert!(
                 !req_message(r).is_empty(),
                 "{what}: an error without a message"
@@ -353,13 +359,8 @@ impl Harness {
                 eloqstore_scan_set_pagination(r, max_entries, max_bytes),
                 ELOQSTORE_OK
             );
-            let rc = eloqstore_scan_set_prefetch(r, prefetch);
-            let want = if prefetch <= 128 {
-                ELOQSTORE_OK
-            } else {
-                ELOQSTORE_INVALID_ARGS
-            };
-            assert_eq!(rc, want, "prefetch {prefetch}");
+            // A read-ahead hint, clamped to 128 as upstream does.
+            assert_eq!(eloqstore_scan_set_prefetch(r, prefetch), ELOQSTORE_OK);
         }
         let rc = self.exec(r, u)?;
         if !good {
@@ -519,8 +520,11 @@ impl Harness {
             );
         }
         let rc = self.exec(r, u)?;
-        if rc != ELOQSTORE_OK {
-            assert!(!req_message(r).is_empty(), "an error without a message");
+        if rc != ELOQSTORE_OK && self.submitted {
+            assert!(
+                !req_message(r).is_empty(),
+                "request kind {kind}: {rc:?} without a message"
+            );
         }
         Ok(())
     }
@@ -833,6 +837,7 @@ fn run(u: &mut Unstructured) -> Result<()> {
         page_size,
         running: false,
         async_sum: 0,
+        submitted: false,
     };
     // SAFETY: a live store.
     unsafe {
