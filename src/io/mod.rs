@@ -14,7 +14,9 @@ pub fn restore_default_sigpipe() {
 }
 
 pub mod fault;
+pub mod fd_budget;
 pub mod file;
+mod pool;
 pub mod runtime;
 mod sync_driver;
 mod uring;

@@ -273,36 +273,44 @@ impl Partition {
 
     async fn load(&self, shard: &ShardCtx) -> Result<()> {
         let opts = &shard.opts;
-        let (bytes, files) = match &self.storage {
+        let (bytes, sizes) = match &self.storage {
             Storage::Memory(m) => {
                 let m = m.borrow();
                 if m.manifest.is_empty() {
                     *self.state.borrow_mut() = PartState::Missing;
                     return Ok(());
                 }
-                (m.manifest.clone(), BTreeSet::new())
+                (m.manifest.clone(), None)
             }
             Storage::Disk { dir, .. } => {
                 let path = dir.join(manifest_file_name(shard.term));
-                let file = match IoFile::open(
-                    &path,
-                    FileKind::Manifest,
-                    OpenOptions::read_only().direct(false),
-                ) {
-                    Ok(f) => Rc::new(f),
+                let bytes = match shard.io.read_file(&path, FileKind::Manifest).await {
+                    Ok(b) => b,
                     Err(e) if e.code() == KvError::NotFound => {
                         *self.state.borrow_mut() = PartState::Missing;
                         return Ok(());
                     }
                     Err(e) => return Err(e),
                 };
-                let len = file.len()? as usize;
-                let bytes = shard.io.read_vec_at(&file, len, 0).await?;
-                (bytes, list_data_files(dir)?)
+                (bytes, Some(data_file_sizes(shard, dir).await?))
             }
         };
-        let st = manifest::replay(&bytes)
-            .map_err(|e| e.context(format_args!("{} manifest", self.tbl)))?;
+        let in_manifest = |e: Error| e.context(format_args!("{} manifest", self.tbl));
+        let st = manifest::replay(&bytes).map_err(in_manifest)?;
+        // A memory store's manifest and pages never left this process.
+        if let Some(sizes) = &sizes {
+            let limits = manifest::ManifestLimits {
+                pages_per_file_shift: opts.pages_per_file_shift,
+                data_page_size: opts.data_page_size as usize,
+                append_mode: opts.data_append_mode,
+                data_files: sizes,
+            };
+            st.check_limits(&bytes, &limits).map_err(in_manifest)?;
+        }
+        let files: BTreeSet<FileId> = sizes
+            .iter()
+            .flat_map(|s| s.keys().map(|&(f, _)| f))
+            .collect();
         let dict = if st.dict.is_empty() {
             None
         } else {
@@ -394,7 +402,7 @@ impl Partition {
         let need_archives =
             matches!(&*self.state.borrow(), PartState::Loaded(l) if l.archived_files.is_none());
         if need_archives {
-            let archived = archived_file_ids(&dir, shard.opts.pages_per_file_shift)?;
+            let archived = archived_file_ids(shard, &dir).await?;
             if let PartState::Loaded(l) = &mut *self.state.borrow_mut() {
                 l.archived_files = Some(archived);
             }
@@ -435,8 +443,11 @@ impl Partition {
         Ok(())
     }
 
-    /// Deletes the data files whose deletion no version waits for.
-    pub fn reap_files(&self, shard: &ShardCtx) -> Result<()> {
+    /// Deletes the data files whose deletion no version waits for, then
+    /// syncs the directory. A file whose unlink fails stays known (and no
+    /// longer scheduled), so a later file GC tries it again; the first
+    /// error is returned after every other file was tried.
+    pub async fn reap_files(&self, shard: &ShardCtx) -> Result<()> {
         let files = std::mem::take(&mut self.retirement.borrow_mut().released_files);
         if files.is_empty() {
             return Ok(());
@@ -448,16 +459,22 @@ impl Partition {
             PartState::Loaded(l) => l.mapper.terms().clone(),
             _ => return Ok(()),
         };
+        let mut first_err = None;
+        let mut deleted = false;
         for f in files {
             let path = dir.join(data_file_name(
                 f,
                 terms.get(&f).copied().unwrap_or(shard.term),
             ));
             shard.fds.remove(&path);
-            match std::fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::from_io(&e, path.display())),
+            match shard.io.unlink(&path, FileKind::Data).await {
+                Ok(()) => deleted = true,
+                Err(e) if e.code() == KvError::NotFound => {}
+                Err(e) => {
+                    self.retirement.borrow_mut().doomed.remove(&f);
+                    first_err.get_or_insert(e);
+                    continue;
+                }
             }
             if let PartState::Loaded(l) = &mut *self.state.borrow_mut() {
                 l.files.remove(&f);
@@ -465,7 +482,10 @@ impl Partition {
             self.retirement.borrow_mut().doomed.remove(&f);
             crate::killpoint::hit("gc.deleted_file");
         }
-        sync_dir(&dir)
+        if deleted {
+            shard.io.sync_dir(&dir).await?;
+        }
+        first_err.map_or(Ok(()), Err)
     }
 
     /// Whether compaction (or just file GC) has work: too much garbage in
@@ -637,9 +657,9 @@ impl Partition {
         let shift = opts.pages_per_file_shift;
         let page_size = opts.data_page_size as usize;
         let mut created_dir = false;
-        if files.is_empty() && !dir.exists() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::from_io(&e, dir.display()))?;
-            sync_dir(root)?;
+        if files.is_empty() && !shard.io.exists(dir, FileKind::Dir).await? {
+            shard.io.create_dir_all(dir).await?;
+            shard.io.sync_dir(root).await?;
             created_dir = true;
         }
         // Runs of consecutive slots per file, at most max_write_batch_pages.
@@ -658,14 +678,21 @@ impl Partition {
             let term = terms.get(&file_id).copied().unwrap_or(shard.term);
             let path = dir.join(data_file_name(file_id, term));
             let is_new = !files.contains(&file_id);
-            let file = shard.fds.get_or_open(
-                &path,
-                FileKind::Data,
-                OpenOptions::read_write().direct(true).create(true),
-            )?;
+            let file = shard
+                .fds
+                .get_or_open(
+                    &shard.io,
+                    &path,
+                    FileKind::Data,
+                    OpenOptions::read_write().direct(true).create(true),
+                )
+                .await?;
             if is_new {
                 if opts.data_append_mode {
-                    file.allocate(opts.data_file_size() as u64)?;
+                    shard
+                        .io
+                        .allocate(&file, opts.data_file_size() as u64)
+                        .await?;
                 }
                 files.insert(file_id);
                 created = true;
@@ -700,7 +727,7 @@ impl Partition {
         let syncs: Vec<_> = handles.iter().map(|f| shard.io.fdatasync(f)).collect();
         all_ok(join_all(syncs).await)?;
         if created || created_dir {
-            sync_dir(dir)?;
+            shard.io.sync_dir(dir).await?;
         }
         Ok(created || created_dir)
     }
@@ -716,11 +743,15 @@ impl Partition {
             }
             Storage::Disk { dir, .. } => {
                 let path = dir.join(manifest_file_name(shard.term));
-                let file = shard.fds.get_or_open(
-                    &path,
-                    FileKind::Manifest,
-                    OpenOptions::read_write().direct(true),
-                )?;
+                let file = shard
+                    .fds
+                    .get_or_open(
+                        &shard.io,
+                        &path,
+                        FileKind::Manifest,
+                        OpenOptions::read_write().direct(true),
+                    )
+                    .await?;
                 shard.io.write_all_at(&file, vec![rec], at as u64).await?;
                 shard.io.fdatasync(&file).await?;
             }
@@ -742,9 +773,9 @@ impl Partition {
                 m.borrow_mut().manifest = rec.to_vec();
             }
             Storage::Disk { dir, root } => {
-                if !dir.exists() {
-                    std::fs::create_dir_all(dir).map_err(|e| Error::from_io(&e, dir.display()))?;
-                    sync_dir(root)?;
+                if !shard.io.exists(dir, FileKind::Dir).await? {
+                    shard.io.create_dir_all(dir).await?;
+                    shard.io.sync_dir(root).await?;
                 }
                 write_file_atomically(shard, dir, &manifest_file_name(shard.term), rec).await?;
             }
@@ -792,43 +823,69 @@ async fn write_file_atomically(
 ) -> Result<()> {
     let path = dir.join(name);
     let tmp = dir.join(format!("{name}{}", crate::format::names::TMP_SUFFIX));
-    let _ = std::fs::remove_file(&tmp);
     shard.fds.remove(&tmp);
-    let file = Rc::new(IoFile::open(
-        &tmp,
-        FileKind::Manifest,
-        OpenOptions::read_write().direct(true).create(true),
-    )?);
+    // A leftover temporary file must go: the new one is written from
+    // offset 0 without truncation.
+    match shard.io.unlink(&tmp, FileKind::Manifest).await {
+        Ok(()) => {}
+        Err(e) if e.code() == KvError::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let file = Rc::new(
+        shard
+            .io
+            .open(
+                &tmp,
+                FileKind::Manifest,
+                OpenOptions::read_write().direct(true).create(true),
+            )
+            .await?,
+    );
     shard.io.write_all_at(&file, vec![rec], 0).await?;
     shard.io.fdatasync(&file).await?;
     drop(file);
     shard.fds.remove(&path);
-    std::fs::rename(&tmp, &path).map_err(|e| Error::from_io(&e, path.display()))?;
-    sync_dir(dir)
+    shard.io.rename(&tmp, &path, FileKind::Manifest).await?;
+    shard.io.sync_dir(dir).await
 }
 
-/// fsync of a directory, so that entries created or renamed in it persist.
-pub fn sync_dir(dir: &Path) -> Result<()> {
-    let f = std::fs::File::open(dir).map_err(|e| Error::from_io(&e, dir.display()))?;
-    f.sync_all().map_err(|e| Error::from_io(&e, dir.display()))
-}
-
-/// Data file ids present in a partition directory.
-fn list_data_files(dir: &Path) -> Result<BTreeSet<FileId>> {
-    let mut out = BTreeSet::new();
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(Error::from_io(&e, dir.display())),
-    };
-    for ent in rd.flatten() {
-        if let Some(PartitionFile::Data { file_id, .. }) =
-            ent.file_name().to_str().and_then(classify)
-        {
-            out.insert(file_id);
-        }
+/// The names in a partition directory (none if it does not exist).
+async fn list_dir(shard: &ShardCtx, dir: &Path) -> Result<Vec<String>> {
+    match shard.io.read_dir(dir).await {
+        Ok(names) => Ok(names
+            .into_iter()
+            .filter_map(|n| n.into_string().ok())
+            .collect()),
+        Err(e) if e.code() == KvError::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e),
     }
-    Ok(out)
+}
+
+/// Byte length of every data file in a partition directory, by (file id,
+/// term): listed, then stated all at once.
+async fn data_file_sizes(
+    shard: &ShardCtx,
+    dir: &Path,
+) -> Result<std::collections::BTreeMap<(FileId, u64), u64>> {
+    let files: Vec<(FileId, u64, String)> = list_dir(shard, dir)
+        .await?
+        .into_iter()
+        .filter_map(|n| match classify(&n) {
+            Some(PartitionFile::Data { file_id, term }) => Some((file_id, term, n)),
+            _ => None,
+        })
+        .collect();
+    let paths: Vec<PathBuf> = files.iter().map(|(_, _, n)| dir.join(n)).collect();
+    let stats = paths
+        .iter()
+        .map(|p| shard.io.stat(p, FileKind::Data))
+        .collect();
+    let sizes = all_ok(join_all(stats).await)?;
+    Ok(files
+        .into_iter()
+        .zip(sizes)
+        .map(|((f, t, _), st)| ((f, t), st.len))
+        .collect())
 }
 
 /// Reads a partition's pages as one version describes them.
@@ -839,7 +896,7 @@ pub struct PageReader<'a> {
 }
 
 impl PageReader<'_> {
-    fn locate(&self, fp: FilePageId) -> Result<(Rc<IoFile>, u64)> {
+    async fn locate(&self, fp: FilePageId) -> Result<(Rc<IoFile>, u64)> {
         let Storage::Disk { dir, .. } = &self.part.storage else {
             unreachable!("memory partitions are read from memory")
         };
@@ -856,10 +913,12 @@ impl PageReader<'_> {
             .shard
             .fds
             .get_or_open(
+                &self.shard.io,
                 &path,
                 FileKind::Data,
                 OpenOptions::read_write().direct(true),
             )
+            .await
             .map_err(|e| {
                 if e.code() == KvError::NotFound {
                     Error::corrupted(format!(
@@ -898,7 +957,7 @@ impl PageSource for PageReader<'_> {
         if let Some(r) = self.memory_page(fp) {
             return r;
         }
-        let (file, off) = self.locate(fp)?;
+        let (file, off) = self.locate(fp).await?;
         let _slot = self.shard.read_slots.acquire(1).await;
         let buf = AlignedBuf::zeroed(self.shard.opts.data_page_size as usize);
         self.shard
@@ -915,10 +974,10 @@ impl PageSource for PageReader<'_> {
                 .map(|&fp| self.memory_page(fp).expect("memory"))
                 .collect();
         }
-        let reqs = fps
-            .iter()
-            .map(|&fp| self.locate(fp))
-            .collect::<Result<Vec<_>>>()?;
+        let mut reqs = Vec::with_capacity(fps.len());
+        for &fp in fps {
+            reqs.push(self.locate(fp).await?);
+        }
         let res = self
             .shard
             .io
@@ -952,20 +1011,15 @@ pub fn read_ctx<'a>(
 }
 
 /// Data file ids the archives in a partition directory reference.
-fn archived_file_ids(dir: &Path, shift: u8) -> Result<BTreeSet<FileId>> {
+async fn archived_file_ids(shard: &ShardCtx, dir: &Path) -> Result<BTreeSet<FileId>> {
+    let shift = shard.opts.pages_per_file_shift;
     let mut out = BTreeSet::new();
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(Error::from_io(&e, dir.display())),
-    };
-    for ent in rd.flatten() {
-        let name = ent.file_name();
-        let Some(PartitionFile::Archive { .. }) = name.to_str().and_then(classify) else {
+    for name in list_dir(shard, dir).await? {
+        let Some(PartitionFile::Archive { .. }) = classify(&name) else {
             continue;
         };
-        let bytes =
-            std::fs::read(ent.path()).map_err(|e| Error::from_io(&e, ent.path().display()))?;
+        let path = dir.join(&name);
+        let bytes = shard.io.read_file(&path, FileKind::Manifest).await?;
         // An archive that cannot be read protects nothing but is kept.
         match manifest::replay(&bytes) {
             Ok(st) => out.extend(
@@ -974,27 +1028,22 @@ fn archived_file_ids(dir: &Path, shift: u8) -> Result<BTreeSet<FileId>> {
                     .filter_map(|&v| crate::format::manifest::mapping_value::as_file_page(v))
                     .map(|fp| fp >> shift),
             ),
-            Err(e) => log::warn!("archive {} is unreadable: {e}", ent.path().display()),
+            Err(e) => log::warn!("archive {} is unreadable: {e}", path.display()),
         }
     }
     Ok(out)
 }
 
 /// Archive files of a partition directory, oldest first: (timestamp, name).
-pub fn list_archives(dir: &Path) -> Result<Vec<(u64, String)>> {
-    let mut out = Vec::new();
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(Error::from_io(&e, dir.display())),
-    };
-    for ent in rd.flatten() {
-        if let Some(name) = ent.file_name().to_str()
-            && let Some(PartitionFile::Archive { timestamp, .. }) = classify(name)
-        {
-            out.push((timestamp, name.to_string()));
-        }
-    }
+pub async fn list_archives(shard: &ShardCtx, dir: &Path) -> Result<Vec<(u64, String)>> {
+    let mut out: Vec<(u64, String)> = list_dir(shard, dir)
+        .await?
+        .into_iter()
+        .filter_map(|n| match classify(&n) {
+            Some(PartitionFile::Archive { timestamp, .. }) => Some((timestamp, n)),
+            _ => None,
+        })
+        .collect();
     out.sort();
     Ok(out)
 }

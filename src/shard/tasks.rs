@@ -11,6 +11,7 @@ use crate::error::{Error, KvError, Result};
 use crate::format::compression::Dictionary;
 use crate::format::page::MAX_PAGE_ID;
 use crate::format::ttl::parse_ttl_key;
+use crate::io::file::FileKind;
 use crate::io::runtime::Runtime;
 use crate::request::{Body, Request, RequestType, ScanResult};
 use crate::tree::write::{Change, TreeConfig, TreeWriter};
@@ -49,13 +50,15 @@ pub fn dispatch(ctx: &Rc<ShardCtx>, rt: &Runtime, req: Request) {
         RequestType::Read | RequestType::Floor | RequestType::Scan => {
             let ctx = ctx.clone();
             rt.spawn(async move {
+                let admitted = ctx.admit_disk_task().await;
                 let part = ctx.partition(&tbl);
                 let res = read_task(&ctx, &part, &req).await;
+                drop(admitted);
                 part.poke();
                 done.finish(res);
                 // A reader may have held the last old version: files it kept
                 // alive can go now.
-                if let Err(e) = part.reap_files(&ctx) {
+                if let Err(e) = part.reap_files(&ctx).await {
                     log::warn!("{}: deleting unused data files: {e}", part.tbl);
                 }
                 ctx.trim_partitions();
@@ -264,6 +267,7 @@ async fn write_task(
         _ => {}
     }
     ticket.acquire().await;
+    let _admitted = ctx.admit_disk_task().await;
     part.ensure_loaded(ctx).await?;
     let missing = matches!(&*part.state.borrow(), PartState::Missing);
     if missing {
@@ -318,9 +322,11 @@ fn after_write(ctx: &Rc<ShardCtx>, part: &Rc<Partition>, allow_cleanup: bool) {
         ctx.io.spawn(async move {
             ticket.acquire().await;
             part2.compaction_queued.set(false);
+            let admitted = ctx2.admit_disk_task().await;
             if let Err(e) = compact(&ctx2, &part2).await {
                 log::warn!("{}: background compaction failed: {e}", part2.tbl);
             }
+            drop(admitted);
             drop(ticket);
             part2.poke();
         });
@@ -331,11 +337,13 @@ fn after_write(ctx: &Rc<ShardCtx>, part: &Rc<Partition>, allow_cleanup: bool) {
         ctx.io.spawn(async move {
             ticket.acquire().await;
             part2.cleanup_queued.set(false);
+            let admitted = ctx2.admit_disk_task().await;
             let mut codec = ctx2.codec();
             if let Err(e) = apply_write(&ctx2, &part2, WriteKind::CleanExpired, &mut codec).await {
                 log::warn!("{}: background TTL clean-up failed: {e}", part2.tbl);
             }
             ctx2.return_codec(codec);
+            drop(admitted);
             drop(ticket);
             part2.poke();
             // Compaction only: entries a clean-up cannot remove (stored
@@ -388,7 +396,7 @@ async fn compact(ctx: &ShardCtx, part: &Partition) -> Result<()> {
         crate::killpoint::hit("compact.committed");
     }
     part.schedule_file_gc(ctx).await?;
-    part.reap_files(ctx)
+    part.reap_files(ctx).await
 }
 
 /// Writes an archive of the partition (after a compaction check), then
@@ -411,16 +419,15 @@ async fn archive(ctx: &ShardCtx, part: &Partition, ts: u64) -> Result<()> {
     log::info!("{}: archive {name} written", part.tbl);
     let keep = ctx.opts.num_retained_archives as usize;
     if let (true, Some(dir)) = (keep > 0, part.dir()) {
-        let archives = super::partition::list_archives(dir)?;
+        let archives = super::partition::list_archives(ctx, dir).await?;
         if archives.len() > keep {
             for (_, old) in &archives[..archives.len() - keep] {
-                let path = dir.join(old);
-                std::fs::remove_file(&path).map_err(|e| Error::from_io(&e, path.display()))?;
+                ctx.io.unlink(&dir.join(old), FileKind::Manifest).await?;
             }
-            super::partition::sync_dir(dir)?;
+            ctx.io.sync_dir(dir).await?;
             part.archives_changed();
             part.schedule_file_gc(ctx).await?;
-            part.reap_files(ctx)?;
+            part.reap_files(ctx).await?;
         }
     }
     Ok(())
