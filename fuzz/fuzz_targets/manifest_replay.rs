@@ -1,21 +1,28 @@
-//! Manifest replay and the load path after it (dictionary, `PageMapper`
-//! with its free lists, the mapping check). The first byte picks:
+//! Manifest replay and the load path after it (the limits the partition's
+//! data files set, the dictionary, `PageMapper` with its free lists, the
+//! mapping check). The first byte picks:
 //! - even: the rest is a manifest file as found on disk;
 //! - odd: the rest describes a snapshot and log records, encoded with valid
 //!   checksums (so the fuzzer gets past them), then optionally damaged
 //!   (a flipped byte, a zeroed record, a cut). Replay must give exactly the
-//!   state of the records upstream's rules keep, or `Corrupted`.
+//!   state of the records the rules keep, or `Corrupted`: a damaged or cut
+//!   record ends the replay when no valid record follows it (a torn
+//!   write), else the manifest is `Corrupted`; so is a log record naming a
+//!   page id beyond what the snapshot and the records before it can hold.
 //!
 //! Either way a replayed state must survive the load path the engine and
 //! the `check` tool run on it, and re-encoding it as one snapshot must
 //! replay to the same state.
 #![no_main]
 
+use std::collections::BTreeMap;
+
 use arbitrary::{Result, Unstructured};
 use eloqstore::KvError;
 use eloqstore::format::compression::Dictionary;
 use eloqstore::format::manifest::{
-    self, HEADER_BYTES, LogPayload, ManifestState, TermMap, mapping_value, padded_len,
+    self, HEADER_BYTES, LogPayload, ManifestLimits, ManifestState, TERM_KEY_MANIFEST, TermMap,
+    mapping_value, padded_len,
 };
 use eloqstore::format::page::{FilePageId, MAX_PAGE_ID, PAGE_ALIGN, PageId};
 use eloqstore::mapping::{MappingTable, PageMapper, verify_mapping};
@@ -27,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
     };
     if mode & 1 == 0 {
         if let Ok(st) = replay_checked(rest) {
-            load(&st, mode >> 1);
+            load(rest, &st, mode >> 1);
         }
     } else {
         let _ = structured(&mut Unstructured::new(rest));
@@ -89,14 +96,32 @@ fn replay_checked(file: &[u8]) -> eloqstore::Result<ManifestState> {
 }
 
 /// What the engine and the tools do with a replayed state.
-fn load(st: &ManifestState, knobs: u8) {
+fn load(file: &[u8], st: &ManifestState, knobs: u8) {
+    let append = knobs & 1 != 0;
+    let shift = 4 + (knobs >> 1) % 16;
+    // The partition's data files: none, or every file the term map names
+    // at full length (as a store that wrote them has them).
+    let mut files = BTreeMap::new();
+    if knobs & 0x40 != 0 {
+        for (&f, &t) in st.term_map.range(..TERM_KEY_MANIFEST).take(64) {
+            files.insert((f, t), 4096u64 << shift);
+        }
+    }
+    let limits = ManifestLimits {
+        pages_per_file_shift: shift,
+        data_page_size: 4096,
+        append_mode: append,
+        data_files: &files,
+    };
+    if let Err(e) = st.check_limits(file, &limits) {
+        assert_eq!(e.code(), KvError::Corrupted, "{e}");
+    }
     if !st.dict.is_empty()
         && let Err(e) = Dictionary::new(st.dict.clone())
     {
         assert_eq!(e.code(), KvError::Corrupted, "{e}");
     }
-    let append = knobs & 1 != 0;
-    let shift = 4 + (knobs >> 1) % 16;
+    // Memory in proportion to the mapping, whatever max_fp_id says.
     let mapper = PageMapper::from_manifest(st, append, shift, 0);
     assert_eq!(mapper.table().len(), st.mapping.len());
     assert_eq!(mapper.max_fp_id(), st.max_fp_id);
@@ -105,9 +130,6 @@ fn load(st: &ManifestState, knobs: u8) {
         assert_eq!(e.code(), KvError::Corrupted, "{e}");
     }
 }
-
-/// Largest page id the model materialises.
-const MODEL_PAGES: usize = 1 << 20;
 
 fn mapping_val(u: &mut Unstructured, pages: u32) -> Result<u64> {
     Ok(match u.int_in_range(0..=9)? {
@@ -171,8 +193,10 @@ fn structured(u: &mut Unstructured) -> Result<()> {
     model.mapping = snap_mapping;
     model.term_map = snap_terms;
     let mut states = vec![model.clone()];
-    // A page id too large for the model to hold its mapping.
-    let mut huge = false;
+    // Entries the table may hold after the records so far, and the first
+    // record naming a page id beyond them (replaying it is `Corrupted`).
+    let mut max_len = model.mapping.len();
+    let mut bad_record: Option<usize> = None;
     for _ in 0..u.int_in_range(0..=6)? {
         let mut changes = Vec::new();
         for _ in 0..u.int_in_range(0..=20)? {
@@ -194,12 +218,19 @@ fn structured(u: &mut Unstructured) -> Result<()> {
         bounds.push((start, start + HEADER_BYTES + payload.len(), file.len()));
         // The model: the mapping grows with unmapped entries, the last
         // change of a page wins, file pages raise the allocation end.
+        max_len = max_len.saturating_add(log.changes.len());
+        if bad_record.is_some()
+            || log
+                .changes
+                .iter()
+                .any(|&(id, _)| id == MAX_PAGE_ID || id as usize >= max_len)
+        {
+            bad_record.get_or_insert(bounds.len() - 1);
+            states.push(model.clone());
+            continue;
+        }
         for &(id, v) in &log.changes {
             let id = id as usize;
-            if id > MODEL_PAGES {
-                huge = true;
-                continue;
-            }
             if id >= model.mapping.len() {
                 model.mapping.resize(id + 1, mapping_value::INVALID);
             }
@@ -250,14 +281,8 @@ fn structured(u: &mut Unstructured) -> Result<()> {
         _ => Some(n),
     };
     let got = replay_checked(&file);
-    if huge {
-        // No model: the replay must only end without a crash, and a state
-        // it returns must survive loading.
-        if let Ok(st) = got {
-            load(&st, u.arbitrary()?);
-        }
-        return Ok(());
-    }
+    // Keeping a record that names a page id beyond the table fails.
+    let keep = keep.filter(|&k| bad_record.is_none_or(|b| b >= k));
     match keep {
         None => assert_eq!(
             got.as_ref()
@@ -288,7 +313,7 @@ fn structured(u: &mut Unstructured) -> Result<()> {
                     &want.term_map
                 )
             );
-            load(&st, u.arbitrary()?);
+            load(&file, &st, u.arbitrary()?);
         }
     }
     Ok(())
