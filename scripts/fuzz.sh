@@ -13,6 +13,9 @@
 # finding is saved, and the script still fails at the end if there is one.
 # New corpus entries go to $FUZZ_WORK/corpus/<target> (default fuzz/work,
 # not committed); the seeds in fuzz/corpus/<target> are only read.
+# libFuzzer reads the whole corpus before FUZZ_SECS starts counting: a
+# corpus grown by long runs makes short runs longer (scripts/test.sh uses a
+# fresh FUZZ_WORK).
 # Reproduce a finding: cargo +nightly fuzz run TARGET fuzz/artifacts/TARGET/FILE
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -23,23 +23,38 @@ use rand::{RngExt, SeedableRng};
 
 type State = BTreeMap<Vec<u8>, (Vec<u8>, u64)>;
 
-/// What partition `p` holds after batches `0..=last` (all partitions).
-fn expected(p: u32, last: Option<u64>) -> State {
-    let mut st = State::new();
-    let Some(last) = last else { return st };
-    for n in 0..=last {
-        if crash_gen::partition(n).partition_id != p {
-            continue;
-        }
-        for e in crash_gen::batch(n) {
-            if e.op == WriteOp::Delete {
-                st.remove(&e.key);
-            } else {
-                st.insert(e.key, (e.val, e.timestamp));
-            }
+/// What each partition holds after batches `0..=upto`, kept up to date as
+/// the newest durable batch grows (it never goes back).
+struct Expected {
+    upto: Option<u64>,
+    parts: Vec<State>,
+}
+
+impl Expected {
+    fn new() -> Expected {
+        Expected {
+            upto: None,
+            parts: vec![State::new(); crash_gen::PARTITIONS as usize],
         }
     }
-    st
+
+    /// Partition `p` after batches `0..=last`.
+    fn at(&mut self, p: u32, last: Option<u64>) -> &State {
+        assert!(last >= self.upto, "the newest durable batch went back");
+        let from = self.upto.map_or(0, |u| u + 1);
+        for n in last.map_or(from..from, |l| from..l + 1) {
+            let st = &mut self.parts[crash_gen::partition(n).partition_id as usize];
+            for e in crash_gen::batch(n) {
+                if e.op == WriteOp::Delete {
+                    st.remove(&e.key);
+                } else {
+                    st.insert(e.key, (e.val, e.timestamp));
+                }
+            }
+        }
+        self.upto = last;
+        &self.parts[p as usize]
+    }
 }
 
 /// How one writer run ended.
@@ -149,6 +164,7 @@ fn mode_name(opts: &KvOptions) -> &'static str {
 /// up to the newest one found (no batch partly) and `check` must be clean.
 /// Returns that newest batch and the acknowledged batches missing.
 fn verify(
+    expect: &mut Expected,
     opts: &KvOptions,
     what: &str,
     start: u64,
@@ -181,7 +197,7 @@ fn verify(
     );
     for p in 0..crash_gen::PARTITIONS {
         let tbl = TableIdent::new("crash", p);
-        let want = expected(p, max_marker);
+        let want = expect.at(p, max_marker);
         let got: State = match scan(&store, &tbl, b"", b"") {
             Ok(v) => v
                 .into_iter()
@@ -196,7 +212,7 @@ fn verify(
             "{what} partition {p}: batch {max_marker:?} partly visible"
         );
         assert!(
-            got == want,
+            got == *want,
             "{what} partition {p}: content differs from batches up to {max_marker:?}"
         );
     }
@@ -215,6 +231,7 @@ fn crash_cycles(extra: &[&str], seed: u64, kill_points: &[&str]) {
     let opts = writer_opts(tmp.path(), extra);
     let mut rng = StdRng::seed_from_u64(seed);
     let mut durable: Option<u64> = None;
+    let mut expect = Expected::new();
     let mut total_acked = 0;
     let mut points_hit = 0;
     // Acknowledged batches found missing after a kill, by cycle.
@@ -238,7 +255,14 @@ fn crash_cycles(extra: &[&str], seed: u64, kill_points: &[&str]) {
         if let Some(a) = run.acked {
             total_acked += a + 1 - start;
         }
-        let (newest, missing) = verify(&opts, &format!("cycle {cycle}"), start, durable, run.acked);
+        let (newest, missing) = verify(
+            &mut expect,
+            &opts,
+            &format!("cycle {cycle}"),
+            start,
+            durable,
+            run.acked,
+        );
         if missing > 0 {
             lost.push((cycle, missing));
         }
@@ -313,6 +337,7 @@ fn fill_the_disk() {
         let dir = base.join("store");
         let opts = writer_opts(&base, extra);
         let mode = mode_name(&opts);
+        let mut expect = Expected::new();
         // A filler file takes all the space but 6 MiB (less than the
         // writer's batches need), and gives 2 MiB back later.
         let filler_path = base.join("filler");
@@ -350,7 +375,14 @@ fn fill_the_disk() {
         let acked = run
             .acked
             .expect("batches acknowledged before the disk filled");
-        let (durable, lost) = verify(&opts, &format!("{mode}, disk full"), 0, None, run.acked);
+        let (durable, lost) = verify(
+            &mut expect,
+            &opts,
+            &format!("{mode}, disk full"),
+            0,
+            None,
+            run.acked,
+        );
         assert_eq!(lost, 0, "{mode}: acknowledged batches lost on a full disk");
 
         // Again on the full disk: a clean failure, nothing acknowledged lost.
@@ -364,6 +396,7 @@ fn fill_the_disk() {
             again.stderr
         );
         let (durable, lost) = verify(
+            &mut expect,
             &opts,
             &format!("{mode}, still full"),
             start,
@@ -394,6 +427,7 @@ fn fill_the_disk() {
             "{mode}: writes after freeing space"
         );
         let (durable, lost) = verify(
+            &mut expect,
             &opts,
             &format!("{mode}, space freed"),
             start,
