@@ -244,14 +244,24 @@ fn crash_cycles(extra: &[&str], seed: u64, kill_points: &[&str]) {
             let p = kill_points[(cycle / 2) % kill_points.len()];
             format!("{p}:{}", rng.random_range(1..4))
         });
-        let run = run_writer(
-            &dir,
-            start,
-            rng.random_range(30..400),
-            extra,
-            kill_at.as_deref(),
+        // A random kill after 30-400 ms; a kill-point cycle runs until the
+        // writer aborts at its point (whatever the machine's load).
+        let run_ms = rng.random_range(30..400);
+        let run_ms = if kill_at.is_some() { 60_000 } else { run_ms };
+        let run = run_writer(&dir, start, run_ms, extra, kill_at.as_deref());
+        let hit = run.stderr.contains("kill point");
+        assert_eq!(
+            hit,
+            kill_at.is_some(),
+            "cycle {cycle}: kill point {kill_at:?} {} in 60 s: {}",
+            if hit {
+                "reached unasked"
+            } else {
+                "not reached"
+            },
+            run.stderr
         );
-        points_hit += run.stderr.contains("kill point") as usize;
+        points_hit += hit as usize;
         if let Some(a) = run.acked {
             total_acked += a + 1 - start;
         }
@@ -283,12 +293,6 @@ fn crash_cycles(extra: &[&str], seed: u64, kill_points: &[&str]) {
         total_acked > cycles as u64,
         "the writer made too little progress ({total_acked} batches)"
     );
-    if !kill_points.is_empty() {
-        assert!(
-            points_hit * 4 >= cycles,
-            "kill points reached in only {points_hit} of {cycles} cycles"
-        );
-    }
 }
 
 #[test]
@@ -297,7 +301,7 @@ fn kill_during_writes() {
 }
 
 /// Append mode with compression and small files: compaction and file GC
-/// run all the time; half the kills land exactly inside them.
+/// run all the time; every other kill lands exactly inside them.
 #[test]
 fn kill_during_compaction_and_gc() {
     crash_cycles(
