@@ -13,8 +13,10 @@ pub fn restore_default_sigpipe() {
     }
 }
 
+pub mod cloud;
 pub mod fault;
 pub mod file;
 pub mod runtime;
+pub mod sema;
 mod sync_driver;
 mod uring;
