@@ -398,12 +398,8 @@ impl CloudClient {
             .no_proxy()
             .build()
             .map_err(|e| Error::new(KvError::CloudErr, format!("{what}: {e}")))?;
-        let default_region = match cfg.provider {
-            super::config::Provider::Aws => "us-east-1",
-            super::config::Provider::Gcs => "auto",
-        };
         let mut req = http.put(url);
-        if cfg.region != default_region {
+        if cfg.region != cfg.provider.default_region() {
             req = req.body(format!(
                 "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
                  <LocationConstraint>{}</LocationConstraint></CreateBucketConfiguration>",
