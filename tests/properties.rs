@@ -155,6 +155,17 @@ proptest! {
         prop_assert_eq!(log.len(), manifest::log_payload_len(&changes, &terms));
         let l = manifest::decode_log(&log).unwrap();
         prop_assert_eq!(&l.changes, &changes);
+        // A log record can only reach ids its changes could have created
+        // beyond the snapshot's entries; one more is corrupt.
+        let bound = (mapping.len() + changes.len()) as u32;
+        let changes: Vec<(u32, u64)> =
+            changes.into_iter().map(|(id, v)| (id % bound.max(1), v)).collect();
+        let log = manifest::encode_log(&changes, &terms);
+        let mut beyond = manifest::encode_record(root, 7, &snap).to_vec();
+        let mut too_far = changes.clone();
+        too_far.push((bound + 1, mapping_value::INVALID));
+        beyond.extend_from_slice(&manifest::encode_record(root, 8, &manifest::encode_log(&too_far, &terms)));
+        prop_assert_eq!(manifest::replay(&beyond).unwrap_err().code(), eloqstore::KvError::Corrupted);
         let mut file = manifest::encode_record(root, 7, &snap).to_vec();
         file.extend_from_slice(&manifest::encode_record(root ^ 1, 8, &log));
         let st = manifest::replay(&file).unwrap();

@@ -192,6 +192,25 @@ impl Harness {
             }
             f[off..off + self.page_size].copy_from_slice(&page[..self.page_size]);
         }
+        // Real data files never shrink: they still cover every file page
+        // below max_fp_id, released ones included (whose bytes the
+        // harness dropped).
+        let max = self.mapper.max_fp_id();
+        if max > 0 {
+            let per_file = 1usize << self.shift;
+            let last = max - 1;
+            for f in 0..=last >> self.shift {
+                let pages = if f == last >> self.shift {
+                    (last as usize & (per_file - 1)) + 1
+                } else {
+                    per_file
+                };
+                let bytes = files.entry(f).or_default();
+                if bytes.len() < pages * self.page_size {
+                    bytes.resize(pages * self.page_size, 0);
+                }
+            }
+        }
         for (id, bytes) in files {
             std::fs::write(part.join(data_file_name(id, 0)), bytes).unwrap();
         }

@@ -11,6 +11,7 @@ use super::coding::{
     put_fixed16, put_varint32, put_varint64, set_fixed16, set_fixed32, varint_len,
 };
 use super::comparator::Comparator;
+use super::key_range::KeyRange;
 use super::page::{AlignedBuf, MAX_PAGE_ID, PAGE_TYPE_OFFSET, PageId, PageType};
 use crate::error::{Error, Result};
 
@@ -254,6 +255,26 @@ impl<'a> DataPage<'a> {
             )));
         }
         Ok(&self.page[h.key_off..h.key_off + h.non_shared])
+    }
+
+    /// The smallest key (a restart entry's key is stored whole).
+    pub fn first_key(&self) -> Result<&'a [u8]> {
+        self.restart_key(0)
+    }
+
+    /// Checks that the page's keys lie in `range` (its first and last key;
+    /// only the last restart region is decoded). `Corrupted` otherwise.
+    pub fn check_range(&self, range: &KeyRange, cmp: &dyn Comparator) -> Result<()> {
+        if range.is_full() {
+            return Ok(());
+        }
+        let first = self.first_key()?;
+        let mut it = self.iter();
+        it.seek_to_restart(self.num_restarts - 1);
+        // Parsing guarantees every region holds an entry; the key stays
+        // on the last one when `next` reports the end.
+        while it.next()? {}
+        range.check_span(first, &it.key, cmp)
     }
 
     /// Binary search over restart keys: `(exact, idx)` where `idx` is the
@@ -988,5 +1009,32 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn check_range_compares_first_and_last_key() {
+        let c = BytewiseComparator;
+        let mut b = DataPageBuilder::new(4096, 4);
+        let keys: Vec<String> = (0..30).map(|i| format!("k{i:02}")).collect();
+        for k in &keys {
+            assert!(b.add(&e(k.as_bytes(), b"v", 1, 0)));
+        }
+        let page = b.finish();
+        let p = DataPage::parse(&page).unwrap();
+        assert_eq!(p.first_key().unwrap(), b"k00");
+        p.check_range(&KeyRange::full(), &c).unwrap();
+        p.check_range(&KeyRange::new(Some(b"k00"), Some(b"k30")), &c)
+            .unwrap();
+        p.check_range(&KeyRange::new(Some(b"a"), Some(b"k290")), &c)
+            .unwrap();
+        // The last key (decoded from the last region) reaches the bound.
+        assert!(
+            p.check_range(&KeyRange::new(None, Some(b"k29")), &c)
+                .is_err()
+        );
+        assert!(
+            p.check_range(&KeyRange::new(Some(b"k01"), None), &c)
+                .is_err()
+        );
     }
 }

@@ -11,6 +11,7 @@ use super::coding::{
 };
 use super::comparator::Comparator;
 use super::data_page::CONTENT_LEN_OFFSET;
+use super::key_range::KeyRange;
 use super::page::{AlignedBuf, PAGE_TYPE_OFFSET, PageId, PageType};
 use crate::error::{Error, Result};
 
@@ -184,6 +185,76 @@ impl<'a> IndexPage<'a> {
             if cmp.compare(it.key(), key) == Ordering::Greater {
                 break;
             }
+            child = Some(it.child());
+        }
+        child
+            .ok_or_else(|| Error::corrupted("index page region has no entry below its restart key"))
+    }
+}
+
+impl<'a> IndexPage<'a> {
+    /// The first separator key, if the page has keyed entries (a restart
+    /// entry's key is stored whole).
+    pub fn first_key(&self) -> Result<Option<&'a [u8]>> {
+        if self.num_restarts == 0 {
+            return Ok(None);
+        }
+        self.restart_key(0).map(Some)
+    }
+
+    /// Checks that the page's separator keys lie in `range` (the first and
+    /// the last; only the last restart region is decoded). A page with only
+    /// its leftmost pointer has nothing to check.
+    pub fn check_range(&self, range: &KeyRange, cmp: &dyn Comparator) -> Result<()> {
+        if range.is_full() {
+            return Ok(());
+        }
+        let Some(first) = self.first_key()? else {
+            return Ok(());
+        };
+        let mut it = self.iter();
+        it.region = self.num_restarts - 1;
+        it.offset = self.restart(it.region);
+        while it.next()? {}
+        range.check_span(first, &it.key, cmp)
+    }
+
+    /// `find_child`, narrowing `range` from this page's range to the
+    /// child's: the separators on either side of the child's pointer.
+    pub fn find_child_in(
+        &self,
+        key: &[u8],
+        cmp: &dyn Comparator,
+        range: &mut KeyRange,
+    ) -> Result<PageId> {
+        let (mut lo, mut hi) = (0usize, self.num_restarts);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if cmp.compare(self.restart_key(mid)?, key) == Ordering::Greater {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        if lo == 0 {
+            if let Some(first) = self.first_key()? {
+                range.set_hi(first);
+            }
+            return Ok(self.leftmost());
+        }
+        let region = lo - 1;
+        let mut it = self.iter();
+        it.region = region;
+        it.offset = self.restart(region);
+        let mut child = None;
+        // Walks on past the region's end if needed: the entry after the
+        // chosen one bounds the child from above.
+        while it.next()? {
+            if cmp.compare(it.key(), key) == Ordering::Greater {
+                range.set_hi(it.key());
+                break;
+            }
+            range.set_lo(it.key());
             child = Some(it.child());
         }
         child
@@ -488,5 +559,59 @@ mod tests {
             assert!(r.add(k, *c));
         }
         assert_eq!(&r.finish()[..], &page[..]);
+    }
+
+    #[test]
+    fn find_child_in_narrows_the_range() {
+        let c = BytewiseComparator;
+        let mut b = IndexPageBuilder::new(4096, 4);
+        b.add_leftmost(1000, true);
+        for i in 0..50u32 {
+            assert!(b.add(format!("k{:03}", i * 2).as_bytes(), i));
+        }
+        let page = b.finish();
+        let p = IndexPage::parse(&page).unwrap();
+        let outer = KeyRange::new(Some(b"a"), Some(b"z"));
+        p.check_range(&outer, &c).unwrap();
+        assert!(
+            p.check_range(&KeyRange::new(Some(b"k001"), None), &c)
+                .is_err()
+        );
+        assert!(
+            p.check_range(&KeyRange::new(None, Some(b"k098")), &c)
+                .is_err()
+        );
+        // (search key, child, range low, range high)
+        type Case = (
+            &'static [u8],
+            u32,
+            Option<&'static [u8]>,
+            Option<&'static [u8]>,
+        );
+        let cases: [Case; 6] = [
+            (b"b", 1000, Some(b"a"), Some(b"k000")),
+            (b"k000", 0, Some(b"k000"), Some(b"k002")),
+            (b"k007", 3, Some(b"k006"), Some(b"k008")),
+            // Last entry of a region: the next region's first bounds it.
+            (b"k015", 7, Some(b"k014"), Some(b"k016")),
+            (b"k098", 49, Some(b"k098"), Some(b"z")),
+            (b"k099", 49, Some(b"k098"), Some(b"z")),
+        ];
+        for (key, child, lo, hi) in cases {
+            let mut r = outer.clone();
+            assert_eq!(p.find_child_in(key, &c, &mut r).unwrap(), child);
+            assert_eq!(p.find_child(key, &c).unwrap(), child);
+            assert_eq!((r.lo(), r.hi()), (lo, hi), "{key:?}");
+        }
+        // A page with only its leftmost pointer keeps the range.
+        let mut b = IndexPageBuilder::new(4096, 4);
+        b.add_leftmost(5, true);
+        let page = b.finish();
+        let p = IndexPage::parse(&page).unwrap();
+        let mut r = outer.clone();
+        assert_eq!(p.find_child_in(b"q", &c, &mut r).unwrap(), 5);
+        assert_eq!(r, outer);
+        p.check_range(&KeyRange::new(Some(b"x"), Some(b"y")), &c)
+            .unwrap();
     }
 }

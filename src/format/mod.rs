@@ -6,6 +6,7 @@ pub mod comparator;
 pub mod compression;
 pub mod data_page;
 pub mod index_page;
+pub mod key_range;
 pub mod manifest;
 pub mod names;
 pub mod overflow;

@@ -106,6 +106,95 @@ impl<'a> OverflowPage<'a> {
     }
 }
 
+impl OverflowPage<'_> {
+    /// Value bytes this page holds.
+    pub fn value_len(&self) -> usize {
+        self.value_len
+    }
+
+    pub fn num_pointers(&self) -> usize {
+        self.num_pointers
+    }
+}
+
+/// Checks one group of a value's overflow chain against the writer's
+/// layout (FORMAT §4.3), which is all a chain says about itself: no page
+/// names its owner or its place, so a page swapped in from another value
+/// is caught only when its fill or pointers do not fit the spot.
+///
+/// Every page but the group's last holds a full chunk and no pointers. A
+/// last page with pointers is an end page: the group has as many pages as
+/// the writer's `overflow_pointers`, which the end page's smaller capacity
+/// (`capacity - 4 * group length` bytes) gives away, and points to at most
+/// that many pages. A last page without pointers ends the value with 1 to
+/// `capacity` bytes. A group after a non-final one is never longer, and a
+/// non-final one after another is as long. `prev` is the previous group's
+/// length. Errors are `Corrupted`.
+pub fn check_group(pages: &[OverflowPage<'_>], prev: Option<usize>) -> Result<()> {
+    let Some((last, middle)) = pages.split_last() else {
+        return Err(Error::corrupted("overflow group without pages"));
+    };
+    let cap = capacity(last.page.len());
+    if let Some((i, p)) = middle
+        .iter()
+        .enumerate()
+        .find(|(_, p)| p.value_len != cap || p.num_pointers != 0)
+    {
+        return Err(Error::corrupted(format!(
+            "overflow page {} of a group of {} holds {} bytes and {} pointers, \
+             not a full chunk of {cap} bytes",
+            i + 1,
+            pages.len(),
+            p.value_len,
+            p.num_pointers
+        )));
+    }
+    check_group_end(last, pages.len(), prev)
+}
+
+/// The part of `check_group` that needs only the group's last page (what
+/// freeing a value reads): `group_len` is the group's page count.
+pub fn check_group_end(
+    last: &OverflowPage<'_>,
+    group_len: usize,
+    prev: Option<usize>,
+) -> Result<()> {
+    let cap = capacity(last.page.len());
+    if let Some(prev) = prev
+        && group_len > prev
+    {
+        return Err(Error::corrupted(format!(
+            "overflow group of {group_len} pages follows a group of {prev}"
+        )));
+    }
+    if last.num_pointers == 0 {
+        if last.value_len == 0 || last.value_len > cap {
+            return Err(Error::corrupted(format!(
+                "last overflow page of a value holds {} bytes",
+                last.value_len
+            )));
+        }
+        return Ok(());
+    }
+    let end_cap = cap.checked_sub(4 * group_len);
+    if end_cap != Some(last.value_len) || last.num_pointers > group_len {
+        return Err(Error::corrupted(format!(
+            "overflow end page of a group of {group_len} holds {} bytes and {} pointers; \
+             the layout gives {} bytes and at most {group_len} pointers",
+            last.value_len,
+            last.num_pointers,
+            end_cap.map_or("no".to_string(), |c| c.to_string())
+        )));
+    }
+    if prev.is_some_and(|p| p != group_len) {
+        return Err(Error::corrupted(format!(
+            "overflow group of {group_len} pages continues the chain after a group of {}",
+            prev.unwrap_or(0)
+        )));
+    }
+    Ok(())
+}
+
 /// How a value of a given length is laid out over overflow pages, computed
 /// the way upstream's writer does: full pages, and when a group of
 /// `overflow_pointers` pages does not finish the value, its last page holds
@@ -245,5 +334,68 @@ mod tests {
         p[9] = 0xff;
         p[10] = 0x0f;
         assert!(OverflowPage::parse(&p).is_err());
+    }
+
+    fn parsed(pages: &[(PageId, AlignedBuf)]) -> Vec<OverflowPage<'_>> {
+        pages
+            .iter()
+            .map(|(_, p)| OverflowPage::parse(p).unwrap())
+            .collect()
+    }
+
+    /// The groups of a value built by `build_value_pages`, in chain order.
+    fn groups(value_len: usize, op: usize) -> Vec<Vec<(PageId, AlignedBuf)>> {
+        let value = vec![7u8; value_len];
+        let layout = OverflowLayout::new(value_len, 4096, op);
+        let ids: Vec<PageId> = (0..layout.num_pages() as u32).collect();
+        let (pages, _) = build_value_pages(&value, &ids, 4096, op);
+        let mut it = pages.into_iter();
+        layout
+            .groups
+            .iter()
+            .map(|&n| it.by_ref().take(n).collect())
+            .collect()
+    }
+
+    #[test]
+    fn writer_layouts_pass_the_group_check() {
+        for op in [1, 2, 4, 16] {
+            for len in [1, 4084, 4085, 5000, 16 * 4084, 16 * 4084 + 1, 200_000] {
+                let mut prev = None;
+                for g in groups(len, op) {
+                    check_group(&parsed(&g), prev).unwrap_or_else(|e| panic!("{op} {len}: {e}"));
+                    let last = OverflowPage::parse(&g.last().unwrap().1).unwrap();
+                    check_group_end(&last, g.len(), prev).unwrap();
+                    prev = Some(g.len());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn misplaced_pages_fail_the_group_check() {
+        let a = groups(200_000, 4);
+        let b = groups(5000, 4);
+        // A value's partial last page in the middle of another's group.
+        let mut g = a[0].clone();
+        g[1] = b[0][1].clone();
+        assert!(check_group(&parsed(&g), None).is_err());
+        // An end page (with pointers) in the middle.
+        let mut g = a[1].clone();
+        g[0] = a[0][3].clone();
+        assert!(check_group(&parsed(&g), Some(4)).is_err());
+        // An end page ending a shorter final group.
+        let mut g = b[0].clone();
+        g[1] = a[0][3].clone();
+        assert!(check_group(&parsed(&g), None).is_err());
+        // A group longer than the one before it.
+        assert!(check_group(&parsed(&a[0]), Some(3)).is_err());
+        // A non-final group shorter than the one before it.
+        let short = groups(200_000, 2);
+        assert!(check_group(&parsed(&short[0]), Some(4)).is_err());
+        // An empty last page.
+        let empty = build_page(4096, b"", &[]);
+        let p = OverflowPage::parse(&empty).unwrap();
+        assert!(check_group_end(&p, 1, None).is_err());
     }
 }

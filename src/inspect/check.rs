@@ -1,9 +1,11 @@
 //! `eloqstore check`: verifies every page reachable from a manifest —
 //! checksums, page types, key order within and across pages, separator
-//! ranges, sibling links, overflow chains, compressed values — and the
-//! mapping itself (no file page mapped twice, sound free list, nothing
-//! mapped but unreachable). Stops a partition at its first problem and
-//! names the file, byte offset and page.
+//! ranges, sibling links, overflow chains (references and the writer's
+//! layout), compressed values — and the mapping itself (no file page
+//! mapped twice, sound free list, nothing mapped but unreachable, every
+//! id within what the data files allow). Stops a partition at its first
+//! problem and names the file, byte offset and page. A manifest tail that
+//! replay discarded (a torn write or damage) is a warning.
 
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
@@ -15,7 +17,7 @@ use crate::error::Error;
 use crate::format::compression::ValueCodec;
 use crate::format::data_page::{Compression, DataPage};
 use crate::format::index_page::IndexPage;
-use crate::format::overflow::{OverflowPage, decode_pointers};
+use crate::format::overflow::{OverflowPage, check_group, decode_pointers};
 use crate::format::page::{AlignedBuf, FilePageId, MAX_PAGE_ID, PageId, PageType, verify_page};
 use crate::format::ttl::ttl_key;
 use crate::mapping::verify_mapping;
@@ -30,6 +32,23 @@ pub struct Problem {
     pub page: Option<PageId>,
     pub file_page: Option<FilePageId>,
     pub error: Error,
+    /// What the manifest replay noted before the problem (`Warning`).
+    pub warnings: Vec<Warning>,
+}
+
+/// Something a check notes without calling the partition damaged: a
+/// manifest tail replay ignored, which a torn write leaves as well as
+/// damage does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Warning {
+    pub file: PathBuf,
+    pub message: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.file.display(), self.message)
+    }
 }
 
 impl fmt::Display for Problem {
@@ -59,6 +78,7 @@ pub struct PartitionReport {
     pub overflow_pages: usize,
     pub entries: usize,
     pub ttl_entries: usize,
+    pub warnings: Vec<Warning>,
 }
 
 /// Checks every partition of the store (and every archive when
@@ -101,16 +121,48 @@ pub fn check_partition(
     let manifest_path = store
         .manifest_path(tbl, choice)
         .map_err(|e| problem_at(store.partition_dir(tbl), e))?;
+    let (_, bytes, state) = store
+        .replay_manifest(tbl, choice)
+        .map_err(|e| problem_at(manifest_path.clone(), e))?;
+    let warnings: Vec<Warning> = state
+        .end
+        .discarded()
+        .map(|message| Warning {
+            file: manifest_path.clone(),
+            message,
+        })
+        .into_iter()
+        .collect();
+    let with_warnings = |mut p: Problem| {
+        p.warnings = warnings.clone();
+        p
+    };
+    check_replayed(store, tbl, &manifest_path, &bytes, state)
+        .map(|mut r| {
+            r.warnings = warnings.clone();
+            r
+        })
+        .map_err(with_warnings)
+}
+
+/// `check_partition` once the manifest replays.
+fn check_replayed(
+    store: &StoreReader,
+    tbl: &TableIdent,
+    manifest_path: &std::path::Path,
+    bytes: &[u8],
+    state: crate::format::manifest::ManifestState,
+) -> Result<PartitionReport, Problem> {
+    let manifest_path = manifest_path.to_path_buf();
     let reader = store
-        .open_partition(tbl, choice)
+        .open_replayed(tbl, manifest_path.clone(), bytes, state)
         .map_err(|e| problem_at(manifest_path.clone(), e))?;
     let st = reader.manifest();
     let shift = store.options().pages_per_file_shift;
     verify_mapping(reader.mapping(), st.max_fp_id, shift, false)
         .map_err(|e| problem_at(manifest_path.clone(), e))?;
     // Free-list links are checked in the snapshot record alone.
-    let snapshot = crate::io::blocking::read_file(&manifest_path)
-        .and_then(|bytes| crate::format::manifest::first_snapshot(&bytes))
+    let snapshot = crate::format::manifest::first_snapshot(bytes)
         .map_err(|e| problem_at(manifest_path.clone(), e))?;
     let snap_table = crate::mapping::MappingTable::from_values(&snapshot.mapping);
     verify_mapping(&snap_table, snapshot.max_fp_id, shift, true)
@@ -135,6 +187,7 @@ pub fn check_partition(
         },
         codec: ValueCodec::new(),
         expiries: HashMap::new(),
+        bytewise: false,
     };
     let main = w.walk_tree(st.root, false)?;
     w.report.entries = main;
@@ -150,6 +203,7 @@ pub fn check_partition(
             page: Some(id),
             file_page: fp,
             error: Error::corrupted("page is mapped but not reachable from either root"),
+            warnings: Vec::new(),
         });
     }
     Ok(w.report)
@@ -162,6 +216,7 @@ fn problem_at(file: PathBuf, error: Error) -> Problem {
         page: None,
         file_page: None,
         error,
+        warnings: Vec::new(),
     }
 }
 
@@ -172,6 +227,8 @@ struct Walker<'a> {
     codec: ValueCodec,
     /// Main-tree keys with an expiry, to match against the TTL tree.
     expiries: HashMap<Vec<u8>, u64>,
+    /// Walking the TTL tree (ordered bytewise).
+    bytewise: bool,
 }
 
 /// A key range `[lo, hi)` a subtree must respect (None = open).
@@ -197,6 +254,7 @@ impl Walker<'_> {
                 page: Some(id),
                 file_page: fp,
                 error,
+                warnings: Vec::new(),
             },
             _ => Problem {
                 file: self.reader.manifest_path().to_path_buf(),
@@ -204,6 +262,7 @@ impl Walker<'_> {
                 page: Some(id),
                 file_page: fp,
                 error,
+                warnings: Vec::new(),
             },
         }
     }
@@ -222,7 +281,12 @@ impl Walker<'_> {
     }
 
     fn cmp(&self, a: &[u8], b: &[u8]) -> Ordering {
-        self.reader.options().comparator.compare(a, b)
+        if self.bytewise {
+            // The TTL tree's order, whatever the store's comparator.
+            a.cmp(b)
+        } else {
+            self.reader.options().comparator.compare(a, b)
+        }
     }
 
     fn in_range(&self, key: &[u8], r: &Range) -> bool {
@@ -235,6 +299,7 @@ impl Walker<'_> {
         if root == MAX_PAGE_ID {
             return Ok(0);
         }
+        self.bytewise = ttl;
         let mut leaves = Vec::new();
         let mut leaf_depth = None;
         let mut entries = 0;
@@ -421,20 +486,37 @@ impl Walker<'_> {
         }
     }
 
+    /// Reads a value's overflow chain: every page referenced once, of the
+    /// overflow type, each group laid out as the writer lays it out.
     fn walk_overflow(&mut self, owner: PageId, pointers: &[u8]) -> Result<Vec<u8>, Problem> {
         let mut group =
             decode_pointers(pointers, MAX_OVERFLOW_POINTERS).map_err(|e| self.problem(owner, e))?;
         let mut value = Vec::new();
+        let mut prev_len = None;
         while !group.is_empty() {
-            let mut next = Vec::new();
-            for id in group {
-                let buf = self.load(id, &[PageType::Overflow])?;
+            let mut bufs = Vec::with_capacity(group.len());
+            for &id in &group {
+                bufs.push(self.load(id, &[PageType::Overflow])?);
                 self.report.overflow_pages += 1;
-                let p = OverflowPage::parse(&buf).map_err(|e| self.problem(id, e))?;
-                value.extend_from_slice(p.value());
-                next = p.pointers();
             }
-            group = next;
+            let mut pages = Vec::with_capacity(bufs.len());
+            for (buf, &id) in bufs.iter().zip(&group) {
+                pages.push(OverflowPage::parse(buf).map_err(|e| self.problem(id, e))?);
+            }
+            // Name the first page of the group: the layout is the group's.
+            check_group(&pages, prev_len).map_err(|e| {
+                self.problem(
+                    group[0],
+                    e.context(format_args!(
+                        "overflow group {group:?} of the value in page {owner}"
+                    )),
+                )
+            })?;
+            for p in &pages {
+                value.extend_from_slice(p.value());
+            }
+            prev_len = Some(group.len());
+            group = pages.last().map(|p| p.pointers()).unwrap_or_default();
         }
         Ok(value)
     }

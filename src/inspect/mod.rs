@@ -7,11 +7,13 @@ pub mod check;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, KvError, Result};
+use crate::format::comparator::BytewiseComparator;
 use crate::format::compression::{Dictionary, ValueCodec};
 use crate::format::manifest::{self, ManifestState};
 use crate::format::names::{PartitionFile, classify, manifest_file_name};
 use crate::format::page::PageId;
 use crate::io::blocking::{BlockingPageReader, read_file};
+use crate::io::file::data_file_sizes;
 use crate::mapping::MappingTable;
 use crate::options::KvOptions;
 use crate::tree::{ReadCtx, TreeEntry, block_on};
@@ -105,15 +107,53 @@ impl StoreReader {
         }
     }
 
-    /// Loads a partition's manifest and prepares it for reads.
+    /// Replays a partition's manifest without checking it against the data
+    /// files (for showing a manifest as it is): its path and state.
+    pub fn replay_manifest(
+        &self,
+        tbl: &TableIdent,
+        choice: &ManifestChoice,
+    ) -> Result<(PathBuf, Vec<u8>, ManifestState)> {
+        let path = self.manifest_path(tbl, choice)?;
+        let bytes = read_file(&path)?;
+        let state = manifest::replay(&bytes).map_err(|e| e.context(path.display()))?;
+        Ok((path, bytes, state))
+    }
+
+    /// Checks a replayed manifest against the partition's data files, as
+    /// the engine does when it loads it (`ManifestState::check_limits`).
+    pub fn check_limits(&self, tbl: &TableIdent, bytes: &[u8], st: &ManifestState) -> Result<()> {
+        let sizes = data_file_sizes(&self.partition_dir(tbl))?;
+        let limits = manifest::ManifestLimits {
+            pages_per_file_shift: self.opts.pages_per_file_shift,
+            data_page_size: self.opts.data_page_size as usize,
+            append_mode: self.opts.data_append_mode,
+            data_files: &sizes,
+        };
+        st.check_limits(bytes, &limits)
+    }
+
+    /// Loads a partition's manifest, checks it against the data files and
+    /// prepares it for reads.
     pub fn open_partition(
         &self,
         tbl: &TableIdent,
         choice: &ManifestChoice,
     ) -> Result<PartitionReader> {
-        let path = self.manifest_path(tbl, choice)?;
-        let bytes = read_file(&path)?;
-        let state = manifest::replay(&bytes).map_err(|e| e.context(path.display()))?;
+        let (path, bytes, state) = self.replay_manifest(tbl, choice)?;
+        self.open_replayed(tbl, path, &bytes, state)
+    }
+
+    /// `open_partition` from a manifest already replayed from `bytes`.
+    pub fn open_replayed(
+        &self,
+        tbl: &TableIdent,
+        path: PathBuf,
+        bytes: &[u8],
+        state: ManifestState,
+    ) -> Result<PartitionReader> {
+        self.check_limits(tbl, bytes, &state)
+            .map_err(|e| e.context(path.display()))?;
         PartitionReader::new(
             &self.opts,
             tbl.clone(),
@@ -248,12 +288,18 @@ impl PartitionReader {
         })
     }
 
-    /// Every entry of the TTL tree (keys are `BE64(expire) ++ key`).
+    /// Every entry of the TTL tree (keys are `BE64(expire) ++ key`,
+    /// ordered bytewise whatever the store's comparator).
     pub fn ttl_entries(&self) -> Result<Vec<TreeEntry>> {
+        let mut ctx = self.ctx();
+        ctx.cmp = &BytewiseComparator;
         let mut out = Vec::new();
-        self.walk(self.state.ttl_root, b"", b"", |e, _| {
-            out.push(e);
-            Ok(true)
+        block_on(async {
+            let mut cur = ctx.seek(self.state.ttl_root, b"", true, 1).await?;
+            while let Some(e) = cur.next(&ctx).await? {
+                out.push(e);
+            }
+            Ok::<_, Error>(())
         })?;
         Ok(out)
     }

@@ -382,6 +382,32 @@ impl FdCache {
     }
 }
 
+/// Byte length of every data file in a partition directory, by (file id,
+/// term).
+pub fn data_file_sizes(dir: &Path) -> Result<BTreeMap<(u64, u64), u64>> {
+    let mut out = BTreeMap::new();
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(Error::from_io(&e, dir.display())),
+    };
+    for ent in rd {
+        let ent = ent.map_err(|e| Error::from_io(&e, dir.display()))?;
+        if let Some(crate::format::names::PartitionFile::Data { file_id, term }) = ent
+            .file_name()
+            .to_str()
+            .and_then(crate::format::names::classify)
+        {
+            let len = ent
+                .metadata()
+                .map_err(|e| Error::from_io(&e, ent.path().display()))?
+                .len();
+            out.insert((file_id, term), len);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

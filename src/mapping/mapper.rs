@@ -14,10 +14,51 @@ use crate::format::page::{FileId, FilePageId, MAX_PAGE_ID, PageId};
 #[derive(Clone, Debug)]
 pub enum FileAllocator {
     /// Non-append mode: reuse released file pages (last released first),
-    /// else grow.
-    Pooled { free: Vec<FilePageId> },
+    /// then the unused file pages below the loaded `max_fp_id` (highest
+    /// first), else grow.
+    Pooled {
+        free: Vec<FilePageId>,
+        unused: UnusedBelow,
+    },
     /// Append mode: strictly increasing.
     Append,
+}
+
+/// The file pages below a loaded `max_fp_id` that no page maps, handed out
+/// highest first without listing them: their number comes from the
+/// manifest and is not trusted to size anything.
+#[derive(Clone, Debug, Default)]
+pub struct UnusedBelow {
+    /// Every file page below `top` not in `used` is still unused.
+    top: FilePageId,
+    /// Mapped file pages below `top`, ascending, without duplicates.
+    used: Vec<FilePageId>,
+}
+
+impl UnusedBelow {
+    fn new(top: FilePageId, mut used: Vec<FilePageId>) -> UnusedBelow {
+        used.retain(|&fp| fp < top);
+        used.sort_unstable();
+        used.dedup();
+        UnusedBelow { top, used }
+    }
+
+    /// The highest unused file page, removed.
+    fn pop(&mut self) -> Option<FilePageId> {
+        while self.top > 0 {
+            self.top -= 1;
+            if self.used.last() == Some(&self.top) {
+                self.used.pop();
+            } else {
+                return Some(self.top);
+            }
+        }
+        None
+    }
+
+    fn len(&self) -> u64 {
+        self.top - self.used.len() as u64
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -45,7 +86,10 @@ impl PageMapper {
             alloc: if append {
                 FileAllocator::Append
             } else {
-                FileAllocator::Pooled { free: Vec::new() }
+                FileAllocator::Pooled {
+                    free: Vec::new(),
+                    unused: UnusedBelow::default(),
+                }
             },
             max_fp_id: 0,
             shift,
@@ -58,7 +102,8 @@ impl PageMapper {
     /// Rebuilds the writer state from a replayed manifest, as upstream does
     /// on load: every unmapped id joins the free list in ascending order
     /// (so the highest is handed out first), and in pooled mode every file
-    /// page below `max_fp_id` that no page maps is reusable.
+    /// page below `max_fp_id` that no page maps is reusable (highest
+    /// first). Memory is proportional to the mapping, never to `max_fp_id`.
     pub fn from_manifest(st: &ManifestState, append: bool, shift: u8, term: u64) -> PageMapper {
         let mut m = PageMapper::new(append, shift, term);
         m.table = MappingTable::from_values(&st.mapping);
@@ -74,16 +119,8 @@ impl PageMapper {
                 None => m.free_page(id),
             }
         }
-        if let FileAllocator::Pooled { free } = &mut m.alloc {
-            used.sort_unstable();
-            let mut u = used.iter().peekable();
-            for fp in 0..m.max_fp_id {
-                if u.peek() == Some(&&fp) {
-                    u.next();
-                } else {
-                    free.push(fp);
-                }
-            }
+        if let FileAllocator::Pooled { unused, .. } = &mut m.alloc {
+            *unused = UnusedBelow::new(m.max_fp_id, used);
         }
         m
     }
@@ -125,9 +162,9 @@ impl PageMapper {
     }
 
     /// File pages ready for reuse (pooled mode).
-    pub fn pooled_free(&self) -> usize {
+    pub fn pooled_free(&self) -> u64 {
         match &self.alloc {
-            FileAllocator::Pooled { free } => free.len(),
+            FileAllocator::Pooled { free, unused } => free.len() as u64 + unused.len(),
             FileAllocator::Append => 0,
         }
     }
@@ -212,9 +249,13 @@ impl PageMapper {
         };
         let per_file = 1u64 << self.shift;
         let current = self.current_file();
-        let empty_between = (min_file..current)
-            .filter(|f| !self.file_live.contains_key(f))
-            .count() as u64;
+        // Counted from the live files, not by walking the file ids: the
+        // span comes from the manifest and may be huge.
+        let empty_between = if min_file < current {
+            current - min_file - self.file_live.range(min_file..current).count() as u64
+        } else {
+            0
+        };
         let space = self
             .max_fp_id
             .saturating_sub(min_file << self.shift)
@@ -237,8 +278,8 @@ impl PageMapper {
     /// A file page for the next page write, with upstream's term-map
     /// bookkeeping (the file of the allocation point gets the process term).
     pub fn allocate_file_page(&mut self) -> FilePageId {
-        if let FileAllocator::Pooled { free } = &mut self.alloc
-            && let Some(fp) = free.pop()
+        if let FileAllocator::Pooled { free, unused } = &mut self.alloc
+            && let Some(fp) = free.pop().or_else(|| unused.pop())
         {
             return fp;
         }
@@ -256,7 +297,7 @@ impl PageMapper {
     /// Makes file pages reusable once no snapshot refers to them any more
     /// (pooled mode; append mode reclaims space by compaction).
     pub fn release_file_pages(&mut self, fps: impl IntoIterator<Item = FilePageId>) {
-        if let FileAllocator::Pooled { free } = &mut self.alloc {
+        if let FileAllocator::Pooled { free, .. } = &mut self.alloc {
             free.extend(fps);
         }
     }
@@ -295,7 +336,9 @@ impl PageMapper {
         self.table.len() * 8
             + self.file_live.len() * 24
             + match &self.alloc {
-                FileAllocator::Pooled { free } => free.capacity() * 8,
+                FileAllocator::Pooled { free, unused } => {
+                    (free.capacity() + unused.used.capacity()) * 8
+                }
                 FileAllocator::Append => 0,
             }
     }
@@ -368,5 +411,41 @@ mod tests {
                 mapping_value::free_link(2)
             ]
         );
+    }
+
+    #[test]
+    fn huge_max_fp_id_is_not_materialised() {
+        // A manifest claiming 2^40 allocated file pages: the pool hands out
+        // the highest unused ones without listing them all.
+        let mut st = manifest::ManifestState::empty();
+        st.mapping = vec![file_page((1 << 40) - 1), INVALID, file_page(3)];
+        st.max_fp_id = 1 << 40;
+        let mut m = PageMapper::from_manifest(&st, false, 10, 0);
+        assert_eq!(m.pooled_free(), (1 << 40) - 2);
+        assert!(m.memory_bytes() < 1 << 20);
+        assert_eq!(m.allocate_file_page(), (1 << 40) - 2);
+        assert_eq!(m.allocate_file_page(), (1 << 40) - 3);
+        m.release_file_pages([7]);
+        assert_eq!(m.allocate_file_page(), 7);
+        assert_eq!(m.pooled_free(), (1 << 40) - 4);
+        // The bottom of the pool skips the mapped page 3.
+        let mut st = manifest::ManifestState::empty();
+        st.mapping = vec![file_page(3), file_page(1)];
+        st.max_fp_id = 5;
+        let mut m = PageMapper::from_manifest(&st, false, 10, 0);
+        let got: Vec<_> = (0..4).map(|_| m.allocate_file_page()).collect();
+        assert_eq!(got, [4, 2, 0, 5]);
+    }
+
+    #[test]
+    fn compaction_trigger_with_a_huge_span() {
+        // Append mode: a live page in file 0 and the append point 2^50
+        // files later; the trigger is computed without walking the span.
+        let mut st = manifest::ManifestState::empty();
+        st.mapping = vec![file_page(0)];
+        st.max_fp_id = 1 << 60;
+        let m = PageMapper::from_manifest(&st, true, 10, 0);
+        assert!(m.needs_compaction(2));
+        assert_eq!(m.compaction_victims(2), [0]);
     }
 }

@@ -1207,10 +1207,14 @@ data_append_mode = true
         assert_eq!(boxed.to_string(), "line 3: x");
     }
 
+    /// As `tests/common`: `$ELOQSTORE_FIXTURES`, else `../shared/fixtures`
+    /// beside the crate, else `/work/shared/fixtures`.
     fn fixtures_dir() -> PathBuf {
+        let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
         match std::env::var_os("ELOQSTORE_FIXTURES") {
             Some(dir) => PathBuf::from(dir),
-            None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"),
+            None if beside.is_dir() => beside,
+            None => PathBuf::from("/work/shared/fixtures"),
         }
     }
 

@@ -273,14 +273,14 @@ impl Partition {
 
     async fn load(&self, shard: &ShardCtx) -> Result<()> {
         let opts = &shard.opts;
-        let (bytes, files) = match &self.storage {
+        let (bytes, sizes) = match &self.storage {
             Storage::Memory(m) => {
                 let m = m.borrow();
                 if m.manifest.is_empty() {
                     *self.state.borrow_mut() = PartState::Missing;
                     return Ok(());
                 }
-                (m.manifest.clone(), BTreeSet::new())
+                (m.manifest.clone(), None)
             }
             Storage::Disk { dir, .. } => {
                 let path = dir.join(manifest_file_name(shard.term));
@@ -298,11 +298,25 @@ impl Partition {
                 };
                 let len = file.len()? as usize;
                 let bytes = shard.io.read_vec_at(&file, len, 0).await?;
-                (bytes, list_data_files(dir)?)
+                (bytes, Some(crate::io::file::data_file_sizes(dir)?))
             }
         };
-        let st = manifest::replay(&bytes)
-            .map_err(|e| e.context(format_args!("{} manifest", self.tbl)))?;
+        let in_manifest = |e: Error| e.context(format_args!("{} manifest", self.tbl));
+        let st = manifest::replay(&bytes).map_err(in_manifest)?;
+        // A memory store's manifest and pages never left this process.
+        if let Some(sizes) = &sizes {
+            let limits = manifest::ManifestLimits {
+                pages_per_file_shift: opts.pages_per_file_shift,
+                data_page_size: opts.data_page_size as usize,
+                append_mode: opts.data_append_mode,
+                data_files: sizes,
+            };
+            st.check_limits(&bytes, &limits).map_err(in_manifest)?;
+        }
+        let files: BTreeSet<FileId> = sizes
+            .iter()
+            .flat_map(|s| s.keys().map(|&(f, _)| f))
+            .collect();
         let dict = if st.dict.is_empty() {
             None
         } else {
@@ -811,24 +825,6 @@ async fn write_file_atomically(
 pub fn sync_dir(dir: &Path) -> Result<()> {
     let f = std::fs::File::open(dir).map_err(|e| Error::from_io(&e, dir.display()))?;
     f.sync_all().map_err(|e| Error::from_io(&e, dir.display()))
-}
-
-/// Data file ids present in a partition directory.
-fn list_data_files(dir: &Path) -> Result<BTreeSet<FileId>> {
-    let mut out = BTreeSet::new();
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(Error::from_io(&e, dir.display())),
-    };
-    for ent in rd.flatten() {
-        if let Some(PartitionFile::Data { file_id, .. }) =
-            ent.file_name().to_str().and_then(classify)
-        {
-            out.insert(file_id);
-        }
-    }
-    Ok(out)
 }
 
 /// Reads a partition's pages as one version describes them.

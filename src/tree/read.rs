@@ -1,5 +1,12 @@
 //! Read paths over one tree snapshot: point lookups, floor lookups, leaf
 //! walks, overflow value assembly and decompression.
+//!
+//! A page checksum does not cover where the page belongs, so every path
+//! also checks what is cheap to check: the page type the parent expects,
+//! that an index page read from disk and every data page keep to the key
+//! range the separators above give them (first and last key), and that an
+//! overflow chain has the writer's layout. A swapped or stale page that
+//! fails these is `Corrupted`, never another key's data.
 
 use std::cmp::Ordering;
 use std::collections::VecDeque;
@@ -13,7 +20,8 @@ use crate::format::comparator::Comparator;
 use crate::format::compression::{Dictionary, ValueCodec};
 use crate::format::data_page::{Compression, DataEntry, DataPage};
 use crate::format::index_page::IndexPage;
-use crate::format::overflow::{OverflowPage, decode_pointers};
+use crate::format::key_range::KeyRange;
+use crate::format::overflow::{OverflowPage, check_group, decode_pointers};
 use crate::format::page::{AlignedBuf, FilePageId, MAX_PAGE_ID, PageId, PageType, verify_page};
 use crate::mapping::MappingTable;
 
@@ -72,8 +80,11 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
         Ok(page)
     }
 
-    /// Loads an index page, from the cache when it holds it.
-    pub async fn load_index(&self, id: PageId) -> Result<PageRef> {
+    /// Loads an index page, from the cache when it holds it. A page read
+    /// from disk must keep to `range`; cached pages passed that check when
+    /// they were read (or were written by this process), and a page's
+    /// range only ever widens while its file page stays mapped.
+    pub async fn load_index_in(&self, id: PageId, range: &KeyRange) -> Result<PageRef> {
         let fp = self.file_page(id)?;
         if let Some((cache, part)) = self.cache
             && let Some(p) = cache.get(part, fp)
@@ -84,10 +95,18 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
             self.load(id, &[PageType::NonLeafIndex, PageType::LeafIndex])
                 .await?,
         );
+        IndexPage::parse(&page)
+            .and_then(|p| p.check_range(range, self.cmp))
+            .map_err(|e| e.context(format_args!("page {id} (file page {fp})")))?;
         if let Some((cache, part)) = self.cache {
             cache.insert(part, fp, page.clone());
         }
         Ok(page)
+    }
+
+    /// `load_index_in` without a range (a root, or a caller that checks).
+    pub async fn load_index(&self, id: PageId) -> Result<PageRef> {
+        self.load_index_in(id, &KeyRange::full()).await
     }
 
     pub async fn load_data(&self, id: PageId) -> Result<AlignedBuf> {
@@ -96,26 +115,40 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
 
     /// The data page whose key range holds `key` (root must not be empty).
     pub async fn find_leaf(&self, root: PageId, key: &[u8]) -> Result<PageId> {
-        self.descend(root, |p| p.find_child(key, self.cmp)).await
+        Ok(self.find_leaf_in(root, key).await?.0)
+    }
+
+    /// `find_leaf` with the leaf's key range.
+    pub async fn find_leaf_in(&self, root: PageId, key: &[u8]) -> Result<(PageId, KeyRange)> {
+        self.descend(root, |p, r| p.find_child_in(key, self.cmp, r))
+            .await
     }
 
     /// The first data page of the tree.
     pub async fn leftmost_leaf(&self, root: PageId) -> Result<PageId> {
-        self.descend(root, |p| Ok(p.leftmost())).await
+        let first = |p: &IndexPage<'_>, r: &mut KeyRange| {
+            if let Some(k) = p.first_key()? {
+                r.set_hi(k);
+            }
+            Ok(p.leftmost())
+        };
+        Ok(self.descend(root, first).await?.0)
     }
 
     async fn descend(
         &self,
         root: PageId,
-        pick: impl Fn(&IndexPage<'_>) -> Result<PageId>,
-    ) -> Result<PageId> {
+        pick: impl Fn(&IndexPage<'_>, &mut KeyRange) -> Result<PageId>,
+    ) -> Result<(PageId, KeyRange)> {
         let mut id = root;
+        let mut range = KeyRange::full();
         for _ in 0..MAX_DEPTH {
-            let buf = self.load_index(id).await?;
+            let buf = self.load_index_in(id, &range).await?;
             let page = IndexPage::parse(&buf).map_err(|e| e.context(format_args!("page {id}")))?;
-            let child = pick(&page).map_err(|e| e.context(format_args!("page {id}")))?;
+            let child =
+                pick(&page, &mut range).map_err(|e| e.context(format_args!("page {id}")))?;
             if page.is_leaf_index() {
-                return Ok(child);
+                return Ok((child, range));
             }
             id = child;
         }
@@ -129,9 +162,11 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
         if root == MAX_PAGE_ID {
             return Ok(None);
         }
-        let leaf = self.find_leaf(root, key).await?;
+        let (leaf, range) = self.find_leaf_in(root, key).await?;
         let buf = self.load_data(leaf).await?;
-        let page = DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {leaf}")))?;
+        let page = DataPage::parse(&buf)
+            .and_then(|p| p.check_range(&range, self.cmp).map(|()| p))
+            .map_err(|e| e.context(format_args!("page {leaf}")))?;
         let mut it = page.iter();
         if it.seek(key, self.cmp)? && self.cmp.compare(it.key(), key) == Ordering::Equal {
             return Ok(Some(it.entry().to_owned()));
@@ -144,21 +179,34 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
         if root == MAX_PAGE_ID {
             return Ok(None);
         }
-        let leaf = self.find_leaf(root, key).await?;
+        let (leaf, range) = self.find_leaf_in(root, key).await?;
         let buf = self.load_data(leaf).await?;
-        let page = DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {leaf}")))?;
+        let page = DataPage::parse(&buf)
+            .and_then(|p| p.check_range(&range, self.cmp).map(|()| p))
+            .map_err(|e| e.context(format_args!("page {leaf}")))?;
         let mut it = page.iter();
         if it.seek_floor(key, self.cmp)? {
             return Ok(Some(it.entry().to_owned()));
         }
         // Every key of this leaf is larger: the floor is the last entry of
-        // the previous leaf, if any.
+        // the previous leaf, if any, whose keys lie below this leaf's range.
         let prev = page.prev_page_id();
         if prev == MAX_PAGE_ID {
             return Ok(None);
         }
+        let Some(lo) = range.lo else {
+            return Err(Error::corrupted(format!(
+                "data page {leaf}, the first of the tree, links to a previous page {prev}"
+            )));
+        };
+        let below = KeyRange {
+            lo: None,
+            hi: Some(lo),
+        };
         let buf = self.load_data(prev).await?;
-        let page = DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {prev}")))?;
+        let page = DataPage::parse(&buf)
+            .and_then(|p| p.check_range(&below, self.cmp).map(|()| p))
+            .map_err(|e| e.context(format_args!("page {prev}")))?;
         let last = page.entries()?.pop();
         match last {
             Some(e) if self.cmp.compare(&e.key, key) != Ordering::Greater => Ok(Some(e)),
@@ -170,7 +218,8 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
 
     /// The greatest entry `<= key` that `keep` accepts, walking back
     /// through earlier leaves when needed (expired entries are skipped this
-    /// way).
+    /// way). Each earlier leaf, reached by its sibling link, must hold only
+    /// keys below the leaf after it.
     pub async fn floor_where(
         &self,
         root: PageId,
@@ -180,7 +229,7 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
         if root == MAX_PAGE_ID {
             return Ok(None);
         }
-        let mut leaf = self.find_leaf(root, key).await?;
+        let (mut leaf, mut range) = self.find_leaf_in(root, key).await?;
         let mut first = true;
         for _ in 0..=self.mapping.len() {
             let buf = self.load_data(leaf).await?;
@@ -188,26 +237,51 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
             let entries = page
                 .entries()
                 .map_err(|e| e.context(format_args!("page {leaf}")))?;
-            let found = entries.into_iter().rev().find(|e| {
+            let (Some(lo), Some(hi)) = (entries.first(), entries.last()) else {
+                return Err(Error::corrupted(format!("data page {leaf} has no entries")));
+            };
+            range
+                .check_span(&lo.key, &hi.key, self.cmp)
+                .map_err(|e| e.context(format_args!("page {leaf}")))?;
+            let found = entries.iter().rev().find(|e| {
                 (!first || self.cmp.compare(&e.key, key) != Ordering::Greater) && keep(e)
             });
-            if found.is_some() {
-                return Ok(found);
+            if let Some(found) = found {
+                return Ok(Some(found.clone()));
             }
-            leaf = page.prev_page_id();
-            if leaf == MAX_PAGE_ID {
+            let prev = page.prev_page_id();
+            if prev == MAX_PAGE_ID {
                 return Ok(None);
             }
+            // The leaf before holds keys below this one's range (below its
+            // first key once the range is no longer known).
+            match range.lo() {
+                Some(_) if first => {}
+                None if first => {
+                    return Err(Error::corrupted(format!(
+                        "data page {leaf}, the first of the tree, links to a previous page {prev}"
+                    )));
+                }
+                _ => range.set_lo(&lo.key),
+            }
+            let below = range.lo.take().expect("set above");
+            range = KeyRange {
+                lo: None,
+                hi: Some(below),
+            };
+            leaf = prev;
             first = false;
         }
         Err(Error::corrupted("leaf sibling chain loops"))
     }
 
-    /// Reassembles an overflow value from its first group's pointer list.
+    /// Reassembles an overflow value from its first group's pointer list,
+    /// checking each group against the writer's layout.
     pub async fn read_overflow(&self, pointers: &[u8]) -> Result<Vec<u8>> {
         let mut group = decode_pointers(pointers, MAX_OVERFLOW_POINTERS)?;
         let mut value = Vec::new();
         let mut pages_seen = 0usize;
+        let mut prev_len = None;
         while !group.is_empty() {
             pages_seen += group.len();
             if pages_seen > self.mapping.len() {
@@ -217,16 +291,21 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
                 .iter()
                 .map(|&id| self.file_page(id))
                 .collect::<Result<Vec<_>>>()?;
-            let pages = self.source.read_pages(&fps).await?;
-            let mut next = Vec::new();
-            for ((buf, id), fp) in pages.iter().zip(&group).zip(&fps) {
+            let bufs = self.source.read_pages(&fps).await?;
+            let mut pages = Vec::with_capacity(bufs.len());
+            for ((buf, id), fp) in bufs.iter().zip(&group).zip(&fps) {
+                let at = || format!("overflow page {id} (file page {fp})");
                 verify_page(buf, &[PageType::Overflow], self.skip_checksum)
-                    .map_err(|e| e.context(format_args!("overflow page {id} (file page {fp})")))?;
-                let page = OverflowPage::parse(buf)?;
-                value.extend_from_slice(page.value());
-                next = page.pointers();
+                    .map_err(|e| e.context(at()))?;
+                pages.push(OverflowPage::parse(buf).map_err(|e| e.context(at()))?);
             }
-            group = next;
+            check_group(&pages, prev_len)
+                .map_err(|e| e.context(format_args!("overflow group of pages {group:?}")))?;
+            for p in &pages {
+                value.extend_from_slice(p.value());
+            }
+            prev_len = Some(group.len());
+            group = pages.last().map(|p| p.pointers()).unwrap_or_default();
         }
         Ok(value)
     }
@@ -271,27 +350,29 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
         }
         // Descend, remembering the position taken at every level.
         let mut id = root;
+        let mut range = KeyRange::full();
         for depth in 0..=MAX_DEPTH {
             if depth == MAX_DEPTH {
                 return Err(Error::corrupted(format!(
                     "tree under root {root} is too deep"
                 )));
             }
-            let page = self.load_index(id).await?;
+            let page = self.load_index_in(id, &range).await?;
             let p = IndexPage::parse(&page).map_err(|e| e.context(format_args!("page {id}")))?;
-            let children = p.children()?;
-            let pos = if begin.is_empty() {
+            let mut level =
+                Level::new(&p, range).map_err(|e| e.context(format_args!("page {id}")))?;
+            level.pos = if begin.is_empty() {
                 0
             } else {
-                let keys = p.entries()?;
-                keys.partition_point(|(k, _)| self.cmp.compare(k, begin) != Ordering::Greater)
+                level.seps_at_most(begin, self.cmp)
             };
             let leaf = p.is_leaf_index();
-            cur.levels.push(Level { children, pos });
+            id = level.children[level.pos];
+            range = level.child_range(level.pos);
+            cur.levels.push(level);
             if leaf {
                 break;
             }
-            id = cur.levels.last().expect("pushed").children[pos];
         }
         // The leaf level's `pos` is the next leaf to read.
         cur.fill(self).await?;
@@ -315,11 +396,73 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
     }
 }
 
+/// One index page on the cursor's path.
 struct Level {
     children: Vec<PageId>,
+    /// Separator keys back to back; separator `i` (the lower bound of
+    /// child `i`, `i >= 1`) ends at `ends[i - 1]`.
+    seps: Vec<u8>,
+    ends: Vec<usize>,
+    /// The page's own key range.
+    range: KeyRange,
     /// Upper levels: the child descended into. Leaf-index level: the next
     /// leaf to read.
     pos: usize,
+}
+
+impl Level {
+    fn new(p: &IndexPage<'_>, range: KeyRange) -> Result<Level> {
+        let mut level = Level {
+            children: vec![p.leftmost()],
+            seps: Vec::new(),
+            ends: Vec::new(),
+            range,
+            pos: 0,
+        };
+        let mut it = p.iter();
+        while it.next()? {
+            level.children.push(it.child());
+            level.seps.extend_from_slice(it.key());
+            level.ends.push(level.seps.len());
+        }
+        Ok(level)
+    }
+
+    /// Separator `i` (`1 <= i < children.len()`).
+    fn sep(&self, i: usize) -> &[u8] {
+        let start = if i == 1 { 0 } else { self.ends[i - 2] };
+        &self.seps[start..self.ends[i - 1]]
+    }
+
+    /// How many separators are `<= key` (the child a search for `key`
+    /// descends into).
+    fn seps_at_most(&self, key: &[u8], cmp: &dyn Comparator) -> usize {
+        let (mut lo, mut hi) = (0, self.ends.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if cmp.compare(self.sep(mid + 1), key).is_le() {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    /// The key range of child `i`.
+    fn child_range(&self, i: usize) -> KeyRange {
+        let lo = if i == 0 {
+            self.range.lo()
+        } else {
+            Some(self.sep(i))
+        };
+        let hi = if i + 1 < self.children.len() {
+            Some(self.sep(i + 1))
+        } else {
+            self.range.hi()
+        };
+        KeyRange::new(lo, hi)
+    }
 }
 
 /// Walks leaf entries in key order, reading leaves `prefetch` at a time
@@ -327,23 +470,24 @@ struct Level {
 pub struct ScanCursor {
     levels: Vec<Level>,
     entries: VecDeque<TreeEntry>,
-    leaves: VecDeque<(PageId, AlignedBuf)>,
+    leaves: VecDeque<(PageId, KeyRange, AlignedBuf)>,
     prefetch: usize,
     loaded: usize,
 }
 
 impl ScanCursor {
-    /// Ids of up to `n` next leaves, moving through index pages as needed.
+    /// Ids and key ranges of up to `n` next leaves, moving through index
+    /// pages as needed.
     async fn next_leaf_ids<S: PageSource>(
         &mut self,
         ctx: &ReadCtx<'_, S>,
         n: usize,
-    ) -> Result<Vec<PageId>> {
+    ) -> Result<Vec<(PageId, KeyRange)>> {
         let mut out = Vec::new();
         while out.len() < n && !self.levels.is_empty() {
             let last = self.levels.last_mut().expect("non-empty");
             if last.pos < last.children.len() {
-                out.push(last.children[last.pos]);
+                out.push((last.children[last.pos], last.child_range(last.pos)));
                 last.pos += 1;
                 continue;
             }
@@ -359,17 +503,20 @@ impl ScanCursor {
             }
             let Some(l) = self.levels.last() else { break };
             let mut id = l.children[l.pos];
+            let mut range = l.child_range(l.pos);
             loop {
                 if self.levels.len() > MAX_DEPTH {
                     return Err(Error::corrupted("tree is too deep"));
                 }
-                let page = ctx.load_index(id).await?;
+                let page = ctx.load_index_in(id, &range).await?;
                 let p =
                     IndexPage::parse(&page).map_err(|e| e.context(format_args!("page {id}")))?;
-                let children = p.children()?;
+                let level =
+                    Level::new(&p, range).map_err(|e| e.context(format_args!("page {id}")))?;
                 let leaf = p.is_leaf_index();
-                id = children[0];
-                self.levels.push(Level { children, pos: 0 });
+                id = level.children[0];
+                range = level.child_range(0);
+                self.levels.push(level);
                 if leaf {
                     break;
                 }
@@ -393,23 +540,26 @@ impl ScanCursor {
             }
             let fps = ids
                 .iter()
-                .map(|&id| ctx.file_page(id))
+                .map(|(id, _)| ctx.file_page(*id))
                 .collect::<Result<Vec<_>>>()?;
             let pages = ctx.source.read_pages(&fps).await?;
-            for ((id, fp), page) in ids.into_iter().zip(fps).zip(pages) {
+            for (((id, range), fp), page) in ids.into_iter().zip(fps).zip(pages) {
                 verify_page(&page, &[PageType::Data], ctx.skip_checksum)
                     .map_err(|e| e.context(format_args!("page {id} (file page {fp})")))?;
-                self.leaves.push_back((id, page));
+                self.leaves.push_back((id, range, page));
             }
         }
-        let (id, buf) = self.leaves.pop_front().expect("filled");
+        let (id, range, buf) = self.leaves.pop_front().expect("filled");
         let page = DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {id}")))?;
         let entries = page
             .entries()
             .map_err(|e| e.context(format_args!("page {id}")))?;
-        if entries.is_empty() {
+        let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
             return Err(Error::corrupted(format!("data page {id} has no entries")));
-        }
+        };
+        range
+            .check_span(&first.key, &last.key, ctx.cmp)
+            .map_err(|e| e.context(format_args!("page {id}")))?;
         self.entries = entries.into();
         Ok(true)
     }

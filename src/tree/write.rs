@@ -24,8 +24,11 @@ use crate::format::data_page::{
     Compression, DataEntry, DataPage, DataPageBuilder, EntryRef, redistribute, set_links,
 };
 use crate::format::index_page::{IndexPage, IndexPageBuilder};
+use crate::format::key_range::KeyRange;
 use crate::format::manifest::mapping_value::{self, INVALID};
-use crate::format::overflow::{self, OverflowLayout, OverflowPage, decode_pointers};
+use crate::format::overflow::{
+    self, OverflowLayout, OverflowPage, check_group_end, decode_pointers,
+};
 use crate::format::page::{AlignedBuf, FilePageId, MAX_PAGE_ID, PageId, PageType};
 use crate::format::ttl::ttl_key;
 use crate::mapping::PageMapper;
@@ -90,6 +93,8 @@ struct Segment {
     prev: PageId,
     next: PageId,
     outputs: Vec<PageId>,
+    /// The original leaf's key range: its neighbours lie outside it.
+    range: KeyRange,
 }
 
 /// State of one batch application.
@@ -116,15 +121,22 @@ pub struct TreeWriter<'a, S> {
 }
 
 impl<'a, S: PageSource> TreeWriter<'a, S> {
-    /// `read` must be over the committed snapshot; `mapper` is the writer's
-    /// copy of the partition's page mapper.
+    /// `read` must be over the committed snapshot (its key order is
+    /// replaced by `cfg.cmp`); `mapper` is the writer's copy of the
+    /// partition's page mapper.
+    ///
+    /// Pages read are checked as readers check them (`tree::read`): a
+    /// page outside the key range its parent gives it, or an overflow
+    /// chain off the writer's layout, is `Corrupted` before the writer
+    /// frees or rewrites anything it names.
     pub fn new(
-        read: ReadCtx<'a, S>,
+        mut read: ReadCtx<'a, S>,
         cfg: TreeConfig<'a>,
         mapper: PageMapper,
         now_ms: u64,
         codec: &'a mut ValueCodec,
     ) -> TreeWriter<'a, S> {
+        read.cmp = cfg.cmp;
         TreeWriter {
             read,
             cfg,
@@ -227,13 +239,18 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
     async fn free_overflow(&mut self, pointers: &[u8]) -> Result<()> {
         let mut group = decode_pointers(pointers, MAX_OVERFLOW_POINTERS)?;
         let mut seen = 0usize;
+        let mut prev_len = None;
         while let Some(&last) = group.last() {
             seen += group.len();
             if seen > self.read.mapping.len() {
                 return Err(Error::corrupted("overflow chain loops"));
             }
             let buf = self.read.load(last, &[PageType::Overflow]).await?;
-            let next = OverflowPage::parse(&buf)?.pointers();
+            let page = OverflowPage::parse(&buf)
+                .and_then(|p| check_group_end(&p, group.len(), prev_len).map(|()| p))
+                .map_err(|e| e.context(format_args!("overflow page {last}")))?;
+            let next = page.pointers();
+            prev_len = Some(group.len());
             for id in group {
                 self.free(id);
             }
@@ -245,7 +262,12 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
     // ---- leaves -----------------------------------------------------------
 
     /// Merges a leaf's entries with its part of the batch and rebuilds it.
-    async fn apply_leaf(&mut self, id: Option<PageId>, batch: &[Change<'_>]) -> Result<Outcome> {
+    async fn apply_leaf(
+        &mut self,
+        id: Option<PageId>,
+        batch: &[Change<'_>],
+        range: &KeyRange,
+    ) -> Result<Outcome> {
         self.leaves_done += 1;
         if self.leaves_done.is_multiple_of(16) {
             self.read.source.pause().await;
@@ -258,7 +280,8 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
                 };
                 let page =
                     DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {id}")))?;
-                (page.entries()?, page.prev_page_id(), page.next_page_id())
+                let entries = self.leaf_entries(id, &page, range)?;
+                (entries, page.prev_page_id(), page.next_page_id())
             }
             None => (Vec::new(), MAX_PAGE_ID, MAX_PAGE_ID),
         };
@@ -308,7 +331,25 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
                 }
             }
         }
-        self.finish_leaf(lb, id, prev, next)
+        self.finish_leaf(lb, id, prev, next, range)
+    }
+
+    /// A stored leaf's entries, which must lie in its key range.
+    fn leaf_entries(
+        &self,
+        id: PageId,
+        page: &DataPage<'_>,
+        range: &KeyRange,
+    ) -> Result<Vec<DataEntry>> {
+        let entries = page
+            .entries()
+            .map_err(|e| e.context(format_args!("page {id}")))?;
+        if let (Some(first), Some(last)) = (entries.first(), entries.last()) {
+            range
+                .check_span(&first.key, &last.key, self.cmp())
+                .map_err(|e| e.context(format_args!("page {id}")))?;
+        }
+        Ok(entries)
     }
 
     /// Re-adds an unchanged stored entry, dropping it if it has expired.
@@ -423,6 +464,7 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
         id: Option<PageId>,
         prev: PageId,
         next: PageId,
+        range: &KeyRange,
     ) -> Result<Outcome> {
         self.finish_page(&mut lb);
         let outputs: Vec<PageId> = lb.pages.iter().map(|p| p.1).collect();
@@ -432,6 +474,7 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
                 prev,
                 next,
                 outputs: outputs.clone(),
+                range: range.clone(),
             });
         } else {
             self.segments.push(Segment {
@@ -439,6 +482,7 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
                 prev: MAX_PAGE_ID,
                 next: MAX_PAGE_ID,
                 outputs: outputs.clone(),
+                range: KeyRange::full(),
             });
         }
         let list: Vec<(Vec<u8>, PageId)> = lb
@@ -460,10 +504,14 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
     }
 
     /// Sets the sibling links of every rebuilt leaf and rewrites untouched
-    /// neighbours whose links change.
+    /// neighbours whose links change. A neighbour must hold keys outside
+    /// the range of the leaf it borders: it is read by its sibling link,
+    /// which no separator vouches for.
     async fn link_leaves(&mut self) -> Result<()> {
         let segments = std::mem::take(&mut self.segments);
-        let mut fixes: BTreeMap<PageId, (Option<PageId>, Option<PageId>)> = BTreeMap::new();
+        // Neighbour -> (new prev, new next, the range its keys must keep to).
+        let mut fixes: BTreeMap<PageId, (Option<PageId>, Option<PageId>, KeyRange)> =
+            BTreeMap::new();
         let mut i = 0;
         while i < segments.len() {
             // A run of segments adjacent in the old chain.
@@ -486,16 +534,34 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
                 set_links(page, chain[k - 1], chain[k + 1]);
             }
             if before != MAX_PAGE_ID && chain[1] != segments[i].orig {
-                fixes.entry(before).or_default().1 = Some(chain[1]);
+                let Some(lo) = segments[i].range.lo() else {
+                    return Err(Error::corrupted(format!(
+                        "data page {}, the first of the tree, links to a previous page {before}",
+                        segments[i].orig
+                    )));
+                };
+                let fix = fixes.entry(before).or_default();
+                fix.1 = Some(chain[1]);
+                fix.2.set_hi(lo);
             }
             if after != MAX_PAGE_ID && chain[chain.len() - 2] != segments[j].orig {
-                fixes.entry(after).or_default().0 = Some(chain[chain.len() - 2]);
+                let Some(hi) = segments[j].range.hi() else {
+                    return Err(Error::corrupted(format!(
+                        "data page {}, the last of the tree, links to a next page {after}",
+                        segments[j].orig
+                    )));
+                };
+                let fix = fixes.entry(after).or_default();
+                fix.0 = Some(chain[chain.len() - 2]);
+                fix.2.set_lo(hi);
             }
             i = j + 1;
         }
-        for (id, (prev, next)) in fixes {
+        for (id, (prev, next, range)) in fixes {
             let mut page = self.read.load_data(id).await?;
-            let p = DataPage::parse(&page).map_err(|e| e.context(format_args!("page {id}")))?;
+            let p = DataPage::parse(&page)
+                .and_then(|p| p.check_range(&range, self.cmp()).map(|()| p))
+                .map_err(|e| e.context(format_args!("page {id}")))?;
             let (old_prev, old_next) = (p.prev_page_id(), p.next_page_id());
             set_links(
                 &mut page,
@@ -522,11 +588,12 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
         id: PageId,
         batch: &[Change<'_>],
         depth: usize,
+        range: &KeyRange,
     ) -> Result<Outcome> {
         if depth > 64 {
             return Err(Error::corrupted("tree deeper than 64 levels"));
         }
-        let (leaf, mut entries) = self.index_entries(id).await?;
+        let (leaf, mut entries) = self.index_entries(id, range).await?;
         let cmp = self.cmp();
         if leaf {
             self.prefetch_leaves(&entries, batch).await?;
@@ -543,17 +610,18 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
                 }
                 None => batch.len(),
             };
-            let (sep, child) = std::mem::take(&mut entries[i]);
             if start == end {
-                rebuilt.push((sep, child));
+                rebuilt.push(std::mem::take(&mut entries[i]));
                 continue;
             }
+            let sub_range = child_range(range, &entries, i);
+            let (sep, child) = std::mem::take(&mut entries[i]);
             let sub = &batch[start..end];
             start = end;
             let out = if leaf {
-                Box::pin(self.apply_leaf(Some(child), sub)).await?
+                Box::pin(self.apply_leaf(Some(child), sub, &sub_range)).await?
             } else {
-                Box::pin(self.apply_index(child, sub, depth + 1)).await?
+                Box::pin(self.apply_index(child, sub, depth + 1, &sub_range)).await?
             };
             changed |= splice(&mut rebuilt, sep, child, out);
         }
@@ -562,12 +630,24 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
 
     /// A parsed index page: whether its children are leaves, and its
     /// `(separator, child)` entries with the leftmost pointer first (under
-    /// an empty separator).
-    async fn index_entries(&self, id: PageId) -> Result<(bool, Vec<(Vec<u8>, PageId)>)> {
-        let page = self.read.load_index(id).await?;
+    /// an empty separator). Its separators must lie in `range`.
+    async fn index_entries(
+        &self,
+        id: PageId,
+        range: &KeyRange,
+    ) -> Result<(bool, Vec<(Vec<u8>, PageId)>)> {
+        let page = self.read.load_index_in(id, range).await?;
         let p = IndexPage::parse(&page).map_err(|e| e.context(format_args!("page {id}")))?;
         let mut entries = vec![(Vec::new(), p.leftmost())];
-        entries.extend(p.entries()?);
+        entries.extend(
+            p.entries()
+                .map_err(|e| e.context(format_args!("page {id}")))?,
+        );
+        if let (Some(first), Some(last)) = (entries.get(1), entries.last()) {
+            range
+                .check_span(&first.0, &last.0, self.cmp())
+                .map_err(|e| e.context(format_args!("page {id}")))?;
+        }
         Ok((p.is_leaf_index(), entries))
     }
 
@@ -698,10 +778,11 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
         if batch.is_empty() {
             return Ok(root);
         }
+        let full = KeyRange::full();
         let (outcome, leaf_level) = if root == MAX_PAGE_ID {
-            (self.apply_leaf(None, batch).await?, true)
+            (self.apply_leaf(None, batch, &full).await?, true)
         } else {
-            (self.apply_index(root, batch, 0).await?, false)
+            (self.apply_index(root, batch, 0, &full).await?, false)
         };
         self.link_leaves().await?;
         Ok(match outcome {
@@ -738,9 +819,12 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
                 delete: !upsert,
             })
             .collect();
+        // The TTL tree is ordered bytewise, for reads as for writes.
         self.ttl_mode = true;
+        self.read.cmp = &BytewiseComparator;
         let r = self.apply_tree(ttl_root, &changes).await;
         self.ttl_mode = false;
+        self.read.cmp = self.cfg.cmp;
         r
     }
 
@@ -756,7 +840,7 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
         if root == MAX_PAGE_ID {
             return Ok((root, ttl_root));
         }
-        let outcome = self.truncate_index(root, pos, 0).await?;
+        let outcome = self.truncate_index(root, pos, 0, &KeyRange::full()).await?;
         self.link_leaves().await?;
         let root = match outcome {
             Outcome::Same => root,
@@ -766,26 +850,36 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
         Ok((root, ttl_root))
     }
 
-    async fn truncate_index(&mut self, id: PageId, pos: &[u8], depth: usize) -> Result<Outcome> {
+    async fn truncate_index(
+        &mut self,
+        id: PageId,
+        pos: &[u8],
+        depth: usize,
+        range: &KeyRange,
+    ) -> Result<Outcome> {
         if depth > 64 {
             return Err(Error::corrupted("tree deeper than 64 levels"));
         }
-        let (leaf, mut entries) = self.index_entries(id).await?;
+        let (leaf, mut entries) = self.index_entries(id, range).await?;
         let cmp = self.cfg.cmp;
         // Children entirely at or above `pos` go; the one holding `pos` is
         // cut; those below stay.
         let cut = entries[1..].partition_point(|(k, _)| cmp.compare(k, pos) != Ordering::Greater);
+        let mut ranges: Vec<KeyRange> = (cut..entries.len())
+            .map(|i| child_range(range, &entries, i))
+            .collect();
         let mut kept: Vec<(Vec<u8>, PageId)> = entries.drain(..=cut).collect();
         let removed = entries;
         let changed_tail = !removed.is_empty();
-        for (_, child) in &removed {
-            Box::pin(self.delete_subtree(*child, leaf, depth + 1)).await?;
+        for ((_, child), r) in removed.iter().zip(&ranges[1..]) {
+            Box::pin(self.delete_subtree(*child, leaf, depth + 1, r)).await?;
         }
+        let cut_range = ranges.swap_remove(0);
         let (sep, child) = kept.pop().expect("cut child");
         let out = if leaf {
-            self.truncate_leaf(child, pos).await?
+            self.truncate_leaf(child, pos, &cut_range).await?
         } else {
-            Box::pin(self.truncate_index(child, pos, depth + 1)).await?
+            Box::pin(self.truncate_index(child, pos, depth + 1, &cut_range)).await?
         };
         let changed = splice(&mut kept, sep, child, out) | changed_tail;
         Ok(self.finish_index(id, leaf, changed, kept))
@@ -793,11 +887,11 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
 
     /// Keeps the keys below `pos` of one leaf; everything after it in the
     /// chain is gone, so its next link becomes the end.
-    async fn truncate_leaf(&mut self, id: PageId, pos: &[u8]) -> Result<Outcome> {
+    async fn truncate_leaf(&mut self, id: PageId, pos: &[u8], range: &KeyRange) -> Result<Outcome> {
         let buf = self.read.load_data(id).await?;
         let page = DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {id}")))?;
         let prev = page.prev_page_id();
-        let entries = page.entries()?;
+        let entries = self.leaf_entries(id, &page, range)?;
         drop(buf);
         let mut lb = LeafBuild::new(self.cfg, Some(id));
         for e in &entries {
@@ -807,7 +901,7 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
                 self.drop_entry(e).await?;
             }
         }
-        self.finish_leaf(lb, Some(id), prev, MAX_PAGE_ID)
+        self.finish_leaf(lb, Some(id), prev, MAX_PAGE_ID, range)
     }
 
     async fn drop_entry(&mut self, e: &DataEntry) -> Result<()> {
@@ -818,26 +912,32 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
         Ok(())
     }
 
-    /// Frees a whole subtree, its overflow values and TTL entries.
-    async fn delete_subtree(&mut self, id: PageId, is_data: bool, depth: usize) -> Result<()> {
+    /// Frees a whole subtree, its overflow values and TTL entries. Its
+    /// pages must keep to `range`: a misplaced page would free another
+    /// subtree's pages.
+    async fn delete_subtree(
+        &mut self,
+        id: PageId,
+        is_data: bool,
+        depth: usize,
+        range: &KeyRange,
+    ) -> Result<()> {
         if depth > 64 {
             return Err(Error::corrupted("tree deeper than 64 levels"));
         }
         if is_data {
             let buf = self.read.load_data(id).await?;
-            let entries = DataPage::parse(&buf)?.entries()?;
+            let page = DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {id}")))?;
+            let entries = self.leaf_entries(id, &page, range)?;
             drop(buf);
             for e in &entries {
                 self.drop_entry(e).await?;
             }
         } else {
-            let page = self.read.load_index(id).await?;
-            let p = IndexPage::parse(&page)?;
-            let leaf = p.is_leaf_index();
-            let children = p.children()?;
-            drop(page);
-            for c in children {
-                Box::pin(self.delete_subtree(c, leaf, depth + 1)).await?;
+            let (leaf, entries) = self.index_entries(id, range).await?;
+            for i in 0..entries.len() {
+                let r = child_range(range, &entries, i);
+                Box::pin(self.delete_subtree(entries[i].1, leaf, depth + 1, &r)).await?;
             }
         }
         self.free(id);
@@ -879,6 +979,19 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
             released: self.released,
         }
     }
+}
+
+/// The key range of child `i` of an index page with `range`, given its
+/// `(separator, child)` entries (the leftmost first, under an empty
+/// separator).
+fn child_range(range: &KeyRange, entries: &[(Vec<u8>, PageId)], i: usize) -> KeyRange {
+    let lo = if i == 0 {
+        range.lo()
+    } else {
+        Some(&entries[i].0[..])
+    };
+    let hi = entries.get(i + 1).map_or(range.hi(), |e| Some(&e.0[..]));
+    KeyRange::new(lo, hi)
 }
 
 /// Puts a child's outcome into its parent's entry list (the first

@@ -26,7 +26,8 @@ const USAGE: &str = "usage:
         table, partition, hex key, hex value, timestamp, expire_ts
   eloqstore check    --options FILE [--archives]
         verify every page reachable from every manifest; exit 1 naming the
-        first bad file, offset and page of each damaged partition
+        first bad file, offset and page of each damaged partition; a WARN
+        line names each manifest tail replay discarded (torn write or damage)
   eloqstore manifest --options FILE --table T --partition P [--archive | --manifest NAME]
         print the decoded manifest
   eloqstore get      --options FILE --table T --partition P --key HEX [--floor]
@@ -180,7 +181,14 @@ fn cmd_check(args: &Args) -> Result<ExitCode> {
             r.ttl_entries
         );
     }
+    // Warnings go with the partition's line: stdout for a clean one.
+    for w in reports.iter().flat_map(|r| &r.warnings) {
+        println!("WARN {w}");
+    }
     for p in &problems {
+        for w in &p.warnings {
+            eprintln!("WARN {w}");
+        }
         eprintln!("BAD  {p}");
     }
     if problems.is_empty() {
@@ -195,8 +203,10 @@ fn cmd_manifest(args: &Args) -> Result<ExitCode> {
     args.only(&["options", "table", "partition", "archive", "manifest"])?;
     let store = StoreReader::new(load_options(args)?)?;
     let tbl = table_arg(args)?;
-    let part = store.open_partition(&tbl, &manifest_choice(args)?)?;
-    let st = part.manifest();
+    // Shown as it is, even when the data files do not back it.
+    let (path, bytes, st) = store.replay_manifest(&tbl, &manifest_choice(args)?)?;
+    let limits = store.check_limits(&tbl, &bytes, &st);
+    let st = &st;
     let shift = store.options().pages_per_file_shift;
     let fmt_root = |r: u32| {
         if r == u32::MAX {
@@ -205,13 +215,13 @@ fn cmd_manifest(args: &Args) -> Result<ExitCode> {
             r.to_string()
         }
     };
-    let mapped: Vec<u64> = part
-        .mapping()
+    let mapped: Vec<u64> = st
+        .mapping
         .iter()
-        .filter_map(eloqstore::format::manifest::mapping_value::as_file_page)
+        .filter_map(|&v| eloqstore::format::manifest::mapping_value::as_file_page(v))
         .collect();
     let max_file = mapped.iter().map(|fp| fp >> shift).max();
-    println!("file:            {}", part.manifest_path().display());
+    println!("file:            {}", path.display());
     println!("root:            {}", fmt_root(st.root));
     println!("ttl_root:        {}", fmt_root(st.ttl_root));
     println!("mapping size:    {}", st.mapping.len());
@@ -242,7 +252,18 @@ fn cmd_manifest(args: &Args) -> Result<ExitCode> {
         logs
     );
     println!("logical size:    {}", st.file_size);
-    println!("end:             {:?}", st.end);
+    let end = match &st.end {
+        eloqstore::format::manifest::ReplayEnd::Clean => "clean".to_string(),
+        eloqstore::format::manifest::ReplayEnd::TornPadding { offset } => {
+            format!("padding of the record at offset {offset} cut short (record applied)")
+        }
+        other => other.discarded().unwrap_or_default(),
+    };
+    println!("end:             {end}");
+    match &limits {
+        Ok(()) => println!("data files:      cover every id"),
+        Err(e) => println!("data files:      {e}"),
+    }
     for r in &st.records {
         println!(
             "  record @{:<8} {:<8} root={} ttl_root={} payload={}",
