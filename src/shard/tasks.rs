@@ -40,6 +40,23 @@ impl Drop for Completion {
     }
 }
 
+/// Counts a request as running on its shard while held (background
+/// prewarming waits while any runs).
+struct Active(Rc<ShardCtx>);
+
+impl Active {
+    fn new(ctx: &Rc<ShardCtx>) -> Active {
+        ctx.active_requests.set(ctx.active_requests.get() + 1);
+        Active(ctx.clone())
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.active_requests.set(self.0.active_requests.get() - 1);
+    }
+}
+
 /// Starts the task serving a request.
 pub fn dispatch(ctx: &Rc<ShardCtx>, rt: &Runtime, req: Request) {
     let done = Completion(Some(req.clone()));
@@ -48,14 +65,16 @@ pub fn dispatch(ctx: &Rc<ShardCtx>, rt: &Runtime, req: Request) {
     match ty {
         RequestType::Read | RequestType::Floor | RequestType::Scan => {
             let ctx = ctx.clone();
+            let active = Active::new(&ctx);
             rt.spawn(async move {
+                let _active = active;
                 let part = ctx.partition(&tbl);
                 let res = read_task(&ctx, &part, &req).await;
                 part.poke();
                 done.finish(res);
                 // A reader may have held the last old version: files it kept
                 // alive can go now.
-                if let Err(e) = part.reap_files(&ctx) {
+                if let Err(e) = part.reap_files(&ctx).await {
                     log::warn!("{}: deleting unused data files: {e}", part.tbl);
                 }
                 ctx.trim_partitions();
@@ -70,7 +89,9 @@ pub fn dispatch(ctx: &Rc<ShardCtx>, rt: &Runtime, req: Request) {
             // The ticket is taken on arrival: writes run in arrival order.
             let ticket = part.writes.ticket();
             let ctx = ctx.clone();
+            let active = Active::new(&ctx);
             rt.spawn(async move {
+                let _active = active;
                 let res = write_task(&ctx, &part, &req, ticket).await;
                 part.poke();
                 done.finish(res);
@@ -78,9 +99,15 @@ pub fn dispatch(ctx: &Rc<ShardCtx>, rt: &Runtime, req: Request) {
                 ctx.trim_partitions();
             });
         }
-        RequestType::ListObject => done.finish(Err(Error::invalid_args(
-            "ListObject needs a cloud store (cloud_store_path), which this engine does not support",
-        ))),
+        RequestType::ListObject => {
+            let ctx = ctx.clone();
+            let active = Active::new(&ctx);
+            rt.spawn(async move {
+                let res = super::cloud::list_objects(&ctx, &req).await;
+                done.finish(res);
+                drop(active);
+            });
+        }
         RequestType::DropTable | RequestType::GlobalArchive => {
             done.finish(Err(Error::invalid_args(format!(
                 "{} requests are handled by the store, not a shard",
@@ -307,7 +334,7 @@ async fn write_task(
 fn after_write(ctx: &Rc<ShardCtx>, part: &Rc<Partition>, allow_cleanup: bool) {
     let (want_compact, want_cleanup) = match &*part.state.borrow() {
         PartState::Loaded(l) => (
-            part.needs_compaction(ctx.opts.file_amplify_factor),
+            part.needs_compaction(ctx.opts.file_amplify_factor, ctx.cloud.is_some()),
             allow_cleanup && l.next_expire <= now_ms(),
         ),
         _ => return,
@@ -388,7 +415,11 @@ async fn compact(ctx: &ShardCtx, part: &Partition) -> Result<()> {
         crate::killpoint::hit("compact.committed");
     }
     part.schedule_file_gc(ctx).await?;
-    part.reap_files(ctx)
+    part.reap_files(ctx).await?;
+    if ctx.cloud.is_some() {
+        super::cloud::sweep(ctx, part).await?;
+    }
+    Ok(())
 }
 
 /// Writes an archive of the partition (after a compaction check), then
@@ -411,16 +442,36 @@ async fn archive(ctx: &ShardCtx, part: &Partition, ts: u64) -> Result<()> {
     log::info!("{}: archive {name} written", part.tbl);
     let keep = ctx.opts.num_retained_archives as usize;
     if let (true, Some(dir)) = (keep > 0, part.dir()) {
-        let archives = super::partition::list_archives(dir)?;
+        let archives = if ctx.cloud.is_some() {
+            super::cloud::list_archives(ctx, &part.tbl).await?
+        } else {
+            super::partition::list_archives(dir)?
+        };
         if archives.len() > keep {
-            for (_, old) in &archives[..archives.len() - keep] {
-                let path = dir.join(old);
-                std::fs::remove_file(&path).map_err(|e| Error::from_io(&e, path.display()))?;
+            let old: Vec<String> = archives[..archives.len() - keep]
+                .iter()
+                .map(|(_, n)| n.clone())
+                .collect();
+            for name in &old {
+                let path = dir.join(name);
+                if let Some(c) = &ctx.cloud {
+                    c.cache.forget(&path);
+                }
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && ctx.cloud.is_some() => {}
+                    Err(e) => return Err(Error::from_io(&e, path.display())),
+                }
             }
-            super::partition::sync_dir(dir)?;
+            if dir.exists() {
+                super::partition::sync_dir(dir)?;
+            }
+            if ctx.cloud.is_some() {
+                super::cloud::delete_archives(ctx, &part.tbl, &old).await?;
+            }
             part.archives_changed();
             part.schedule_file_gc(ctx).await?;
-            part.reap_files(ctx)?;
+            part.reap_files(ctx).await?;
         }
     }
     Ok(())

@@ -510,6 +510,11 @@ impl CloudService {
         Pending(rx)
     }
 
+    /// Runs `fut` on the cloud runtime, detached.
+    pub fn spawn_task(&self, fut: impl Future<Output = ()> + Send + 'static) {
+        self.runtime().spawn(fut);
+    }
+
     /// Runs `fut` on the cloud runtime and blocks the calling thread until
     /// it finishes. Never call it on a shard thread or a cloud thread.
     pub fn block_on<T: Send + 'static>(&self, fut: impl Future<Output = T> + Send + 'static) -> T {
