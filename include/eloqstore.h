@@ -236,10 +236,11 @@ void eloqstore_options_free(eloqstore_options *opts);
 /**
  * Loads an upstream INI file into `opts` (only keys present change).
  * Returns upstream's `LoadFromIni` code: 0 on success, -1 when the file
- * cannot be read, -2 when `[run]` or `[permanent]` is missing, else the
- * 1-based line of the first error (unknown keys and bad values included);
- * the message is in `eloqstore_last_error_message`. On error `opts` is
- * unchanged.
+ * cannot be read or is refused (not a regular file, or larger than 1 MiB:
+ * the message starts "Invalid arguments"), -2 when `[run]` or
+ * `[permanent]` is missing, else the 1-based line of the first error
+ * (unknown keys and bad values included); the message is in
+ * `eloqstore_last_error_message`. On error `opts` is unchanged.
  *
  * # Safety
  * `opts` must be NULL or a live handle; `path` NULL or a NUL-terminated

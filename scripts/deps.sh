@@ -26,6 +26,13 @@ if [[ -f "$(dirname "$0")/../cpp-compat/CMakeLists.txt" ]] && command -v dpkg >/
     missing+=(catch2)
 fi
 
+# libcurl's headers for the upstream test harness's S3 helpers
+# (cpp-compat/upstream-tests; its self-test runs in the CMake build).
+if [[ -d "$(dirname "$0")/../cpp-compat/upstream-tests" ]] && command -v dpkg >/dev/null 2>&1 &&
+    ! dpkg -s libcurl4-openssl-dev >/dev/null 2>&1 && ! dpkg -s libcurl4-gnutls-dev >/dev/null 2>&1; then
+    missing+=(libcurl4-openssl-dev)
+fi
+
 if ((${#missing[@]})); then
     echo "installing: ${missing[*]}"
     sudo_cmd=()

@@ -2,6 +2,9 @@
 //! Requests may be submitted from any thread; each runs on the shard that
 //! owns its partition.
 
+use std::collections::HashSet;
+use std::fs::{File, TryLockError};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
@@ -10,6 +13,7 @@ use std::time::Duration;
 use crate::error::{Error, KvError, Result};
 use crate::io::cloud::{CloudConfig, CloudService};
 use crate::io::fault::FaultInjector;
+use crate::io::fd_budget::{self, FdGrant};
 use crate::io::runtime::{Backend, RuntimeConfig};
 use crate::options::{KvOptions, NUM_RESERVED_FD};
 use crate::request::{
@@ -41,7 +45,17 @@ struct Running {
             std::thread::JoinHandle<()>,
         )>,
     >,
+    /// Held while the store runs, released by `stop`: the lock of each
+    /// store path and the store's share of the process's descriptors.
+    held: Mutex<Option<(Vec<File>, FdGrant)>>,
 }
+
+/// How long `start` retries a store path lock held by someone else.
+const LOCK_WAIT: Duration = Duration::from_secs(1);
+
+/// The smallest file cache a shard gets, however short of descriptors the
+/// process is (a write holds a data file and the manifest at once).
+const MIN_SHARD_FDS: usize = 16;
 
 /// The key-value store.
 pub struct EloqStore {
@@ -172,6 +186,66 @@ impl EloqStore {
         Ok(())
     }
 
+    /// Takes an exclusive lock on every store path for the life of the
+    /// started store: two stores on one path (in one process or two) would
+    /// both acknowledge writes and corrupt it. The lock is a `flock` on the
+    /// directory itself, so no file appears in the store root (the C++
+    /// engine refuses to start over a store root holding a file). A path
+    /// another started store holds gives `Busy` naming the path; the
+    /// read-only tools take no lock.
+    ///
+    /// A child process forked by another thread shares the lock's open
+    /// file until it execs (the descriptor is close-on-exec), so a lock
+    /// just released by `stop` may stay held for a moment: a held lock is
+    /// retried for up to [`LOCK_WAIT`] before `Busy`.
+    fn lock_store_paths(&self) -> Result<Vec<File>> {
+        let mut locks = Vec::new();
+        let mut seen = HashSet::new();
+        for p in &self.opts.store_path {
+            let dir =
+                File::open(p).map_err(|e| Error::from_io(&e, format!("open store path {p}")))?;
+            let m = dir
+                .metadata()
+                .map_err(|e| Error::from_io(&e, format!("stat store path {p}")))?;
+            if !seen.insert((m.dev(), m.ino())) {
+                // The same directory listed twice: one lock covers it.
+                continue;
+            }
+            let deadline = std::time::Instant::now() + LOCK_WAIT;
+            let mut res = dir.try_lock();
+            while matches!(res, Err(TryLockError::WouldBlock))
+                && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(10));
+                res = dir.try_lock();
+            }
+            match res {
+                Ok(()) => locks.push(dir),
+                Err(TryLockError::WouldBlock) => {
+                    return Err(Error::new(
+                        KvError::Busy,
+                        format!(
+                            "store path {p} is in use by another started EloqStore \
+                             (in this process or another); stop that one first"
+                        ),
+                    ));
+                }
+                Err(TryLockError::Error(e))
+                    if matches!(e.raw_os_error(), Some(libc::ENOLCK | libc::EOPNOTSUPP)) =>
+                {
+                    log::warn!(
+                        "store path {p}: the filesystem does not support flock ({e}); \
+                         nothing keeps a second store from opening it"
+                    );
+                }
+                Err(TryLockError::Error(e)) => {
+                    return Err(Error::from_io(&e, format!("lock store path {p}")));
+                }
+            }
+        }
+        Ok(locks)
+    }
+
     /// Starts the shards. The term is ignored in local mode (always 0); in
     /// cloud mode it is the process term (see `shard::cloud`). Starting a
     /// running store does nothing.
@@ -182,6 +256,7 @@ impl EloqStore {
         }
         self.refuse_unsupported()?;
         self.prepare_store_paths()?;
+        let locks = self.lock_store_paths()?;
         let n = self.opts.num_threads.max(1) as usize;
         let (cloud, term, mut adopted) = if self.opts.is_cloud() {
             let svc = CloudService::new(CloudConfig::from_options(&self.opts)?)?;
@@ -197,11 +272,8 @@ impl EloqStore {
         } else {
             (None, 0, vec![Vec::new(); n])
         };
-        let used = std::fs::read_dir("/proc/self/fd")
-            .map(|d| d.count())
-            .unwrap_or(0) as i64;
-        let fd_share = (self.opts.fd_limit as i64 - used - NUM_RESERVED_FD as i64) / n as i64;
-        let fd_capacity = fd_share.max(16) as usize;
+        let fds = fd_budget::grant(self.opts.fd_limit, NUM_RESERVED_FD, n, MIN_SHARD_FDS);
+        let fd_capacity = fds.per_shard();
         let env = Arc::new(StoreEnv {
             prewarm_queued: (0..n)
                 .map(|_| std::sync::atomic::AtomicUsize::new(0))
@@ -245,6 +317,7 @@ impl EloqStore {
             cloud_client: cloud.as_ref().map(|c| c.client().clone()),
             cloud: Mutex::new(cloud),
             prewarm: Mutex::new(None),
+            held: Mutex::new(Some((locks, fds))),
         });
         let o = &self.opts;
         if o.data_append_mode && o.num_retained_archives > 0 && o.archive_interval_secs > 0 {
@@ -313,6 +386,14 @@ impl EloqStore {
         for s in &running.shards {
             s.join();
         }
+        // Release the store paths and descriptors now, whoever still holds
+        // a reference to `running`.
+        let held = running
+            .held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        drop(held);
         // The cloud threads go last, here (never on one of them).
         let cloud = running
             .cloud

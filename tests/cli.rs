@@ -147,3 +147,28 @@ fn check_names_the_damaged_page() {
     let want = format!("data_0_0: offset {offset}: page {root} (file page {fp}): ");
     assert!(err.contains(&want), "{err}");
 }
+
+/// Issue 10, defect 7: `--options /dev/zero` (or a FIFO) fails at once
+/// naming why, instead of reading forever.
+#[test]
+fn options_must_be_a_small_regular_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo.ini");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for (path, why) in [
+        ("/dev/zero", "character device"),
+        (fifo.to_str().unwrap(), "FIFO"),
+    ] {
+        let out = eloqstore(&["scan", "--options", path]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("Invalid arguments"), "{err}");
+        assert!(err.contains(path) && err.contains(why), "{err}");
+    }
+}

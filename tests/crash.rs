@@ -87,8 +87,11 @@ fn run_writer(
         }
         last
     });
-    rx.recv_timeout(Duration::from_secs(30))
-        .expect("writer started");
+    if rx.recv_timeout(Duration::from_secs(30)).is_err() {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the writer did not start: {}", err_reader.join().unwrap());
+    }
     // Wait for the run time, or for the writer to abort at its kill point.
     let deadline = std::time::Instant::now() + Duration::from_millis(run_ms);
     while std::time::Instant::now() < deadline && child.try_wait().unwrap().is_none() {

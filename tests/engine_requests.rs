@@ -463,6 +463,50 @@ fn byte_string_table_names() {
     });
 }
 
+/// Issue 10, defect 8: a table name too long for its partition directory
+/// (`<name>.<partition>` over NAME_MAX, 255 bytes) is `InvalidArgs` naming
+/// the limit, for writes and reads alike; the longest name that fits works.
+#[test]
+fn table_name_length_limit() {
+    both(|s, o| {
+        let longest = TableIdent::new(vec![b'n'; 252], 17);
+        put(s, &longest, &[(b"a", b"1", 1)]);
+        assert_eq!(get(s, &longest, b"a").unwrap().value, b"1");
+        if let Some(root) = o.store_path.first() {
+            assert!(std::path::Path::new(root).join(longest.dir_name()).is_dir());
+        }
+        for t in [
+            TableIdent::new(vec![b'n'; 253], 17),
+            TableIdent::new(vec![b'x'; 5000], 3),
+        ] {
+            let limit = format!("at most {} bytes", t.max_name_len());
+            let w = BatchWriteRequest::new();
+            w.set_args(t.clone(), vec![WriteDataEntry::upsert(*b"a", *b"1", 1)]);
+            assert_eq!(
+                s.exec_sync(&w),
+                KvError::InvalidArgs,
+                "{}",
+                w.error_message()
+            );
+            assert!(w.error_message().contains(&limit), "{}", w.error_message());
+            assert!(
+                w.error_message().contains("NAME_MAX"),
+                "{}",
+                w.error_message()
+            );
+            let r = ReadRequest::new();
+            r.set_args(t, b"a".to_vec());
+            assert_eq!(
+                s.exec_sync(&r),
+                KvError::InvalidArgs,
+                "{}",
+                r.error_message()
+            );
+            assert!(r.error_message().contains(&limit), "{}", r.error_message());
+        }
+    });
+}
+
 /// A request refused before it reaches a partition (bad arguments, a
 /// rejection mark, a DropTable with nothing to drop) still completes on a
 /// shard thread: an async callback never runs inside `exec_async`.

@@ -139,3 +139,108 @@ fn write_read_scan_through_the_c_abi() {
         eloqstore_store_free(ptr::null_mut());
     }
 }
+
+fn last_error() -> String {
+    // SAFETY: the message is a NUL-terminated string valid until the next
+    // call on this thread; it is copied at once.
+    unsafe { CStr::from_ptr(eloqstore_last_error_message()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Issue 10, defect 8 through the C ABI: a table name whose partition
+/// directory would exceed NAME_MAX is InvalidArgs naming the limit.
+#[test]
+fn overlong_table_name_through_the_c_abi() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = cs(dir.path().join("store").to_str().unwrap());
+    // SAFETY: every pointer below is a live handle or a valid C string or
+    // byte buffer of the length passed.
+    unsafe {
+        let opts = eloqstore_options_new();
+        let paths = [path.as_ptr()];
+        eloqstore_options_set_store_paths(opts, paths.as_ptr(), 1);
+        let mut store = ptr::null_mut();
+        assert_eq!(
+            eloqstore_store_new(opts, &mut store),
+            eloqstore_error::ELOQSTORE_OK
+        );
+        eloqstore_options_free(opts);
+        assert_eq!(
+            eloqstore_store_start(store, 0),
+            eloqstore_error::ELOQSTORE_OK
+        );
+        let name = vec![b'x'; 5000];
+        let w = eloqstore_request_new(eloqstore_request_type::ELOQSTORE_REQ_BATCH_WRITE as u8);
+        eloqstore_request_set_table(w, name.as_ptr(), name.len(), 3);
+        eloqstore_batch_add(w, b"k".as_ptr(), 1, b"v".as_ptr(), 1, 1, 0, 0);
+        assert_eq!(
+            eloqstore_store_exec_sync(store, w),
+            eloqstore_error::ELOQSTORE_INVALID_ARGS
+        );
+        let msg = CStr::from_ptr(eloqstore_request_error_message(w))
+            .to_string_lossy()
+            .into_owned();
+        assert!(msg.contains("at most 253 bytes"), "{msg}");
+        assert!(msg.contains("NAME_MAX"), "{msg}");
+        // The longest name that fits partition 3 is stored.
+        let w2 = eloqstore_request_new(eloqstore_request_type::ELOQSTORE_REQ_BATCH_WRITE as u8);
+        eloqstore_request_set_table(w2, name.as_ptr(), 253, 3);
+        eloqstore_batch_add(w2, b"k".as_ptr(), 1, b"v".as_ptr(), 1, 1, 0, 0);
+        assert_eq!(
+            eloqstore_store_exec_sync(store, w2),
+            eloqstore_error::ELOQSTORE_OK
+        );
+        for h in [w, w2] {
+            eloqstore_request_free(h);
+        }
+        eloqstore_store_free(store);
+    }
+}
+
+/// Issue 10, defect 7 through the C ABI: what is not a small regular file
+/// is refused (code -1, an "Invalid arguments" message naming why) instead
+/// of being read without bound or blocking.
+#[test]
+fn options_load_ini_refuses_devices_fifos_and_big_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo.ini");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let big = dir.path().join("big.ini");
+    std::fs::write(&big, vec![b'#'; (1 << 20) + 1]).unwrap();
+    let cases = [
+        ("/dev/zero".to_string(), "character device"),
+        (fifo.to_string_lossy().into_owned(), "FIFO"),
+        (dir.path().to_string_lossy().into_owned(), "directory"),
+        (big.to_string_lossy().into_owned(), "1048577 bytes"),
+    ];
+    for (path, why) in cases {
+        // On another thread, so a regression that blocks fails the test.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p = path.clone();
+        std::thread::spawn(move || {
+            let c = cs(&p);
+            // SAFETY: a fresh handle and a valid C string.
+            let code = unsafe {
+                let o = eloqstore_options_new();
+                let code = eloqstore_options_load_ini(o, c.as_ptr());
+                eloqstore_options_free(o);
+                code
+            };
+            let _ = tx.send((code, last_error()));
+        });
+        let (code, msg) = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("loading {path} did not return"));
+        assert_eq!(code, -1, "{path}: {msg}");
+        assert!(msg.starts_with("Invalid arguments"), "{path}: {msg}");
+        assert!(msg.contains(&path) && msg.contains(why), "{path}: {msg}");
+        assert!(msg.contains("regular file"), "{path}: {msg}");
+    }
+}

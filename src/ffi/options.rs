@@ -183,10 +183,11 @@ pub unsafe extern "C" fn eloqstore_options_free(opts: *mut eloqstore_options) {
 
 /// Loads an upstream INI file into `opts` (only keys present change).
 /// Returns upstream's `LoadFromIni` code: 0 on success, -1 when the file
-/// cannot be read, -2 when `[run]` or `[permanent]` is missing, else the
-/// 1-based line of the first error (unknown keys and bad values included);
-/// the message is in `eloqstore_last_error_message`. On error `opts` is
-/// unchanged.
+/// cannot be read or is refused (not a regular file, or larger than 1 MiB:
+/// the message starts "Invalid arguments"), -2 when `[run]` or
+/// `[permanent]` is missing, else the 1-based line of the first error
+/// (unknown keys and bad values included); the message is in
+/// `eloqstore_last_error_message`. On error `opts` is unchanged.
 ///
 /// # Safety
 /// `opts` must be NULL or a live handle; `path` NULL or a NUL-terminated
@@ -207,8 +208,9 @@ pub unsafe extern "C" fn eloqstore_options_load_ini(
         match o.inner.load_from_ini(path) {
             Ok(()) => 0,
             Err(e) => {
-                set_last_error(&Error::invalid_args(e.message.clone()));
-                e.code
+                let code = e.code;
+                set_last_error(&Error::from(e));
+                code
             }
         }
     })

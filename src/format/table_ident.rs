@@ -19,6 +19,12 @@ pub struct TableIdent {
     pub partition_id: u32,
 }
 
+/// The longest file name Linux filesystems accept (`NAME_MAX`). A
+/// partition directory `<table>.<partition>` must fit; the files inside it
+/// have short fixed names, so the directory name is what limits a table
+/// name.
+pub const NAME_MAX: usize = 255;
+
 impl TableIdent {
     pub const SEPARATOR: char = '.';
 
@@ -36,7 +42,10 @@ impl TableIdent {
 
     /// Whether the engine can store this partition: a valid name that can
     /// be a directory name (no `/`, no NUL; upstream does not check and
-    /// would write outside its store path).
+    /// would write outside its store path), short enough that
+    /// `<name>.<partition>` fits [`NAME_MAX`] (see
+    /// [`max_name_len`](Self::max_name_len); upstream fails with an I/O
+    /// error).
     pub fn check(&self) -> Result<()> {
         if !self.is_valid() {
             return Err(Error::invalid_args("the table name is empty"));
@@ -47,7 +56,25 @@ impl TableIdent {
                 self.name_lossy()
             )));
         }
+        let max = self.max_name_len();
+        if self.tbl_name.len() > max {
+            let head: String = self.name_lossy().chars().take(32).collect();
+            return Err(Error::invalid_args(format!(
+                "table name {head:?}... is {} bytes; with partition {} it may have at most \
+                 {max} bytes, so that the partition directory `<table>.{}` fits the \
+                 {NAME_MAX}-byte file name limit (NAME_MAX)",
+                self.tbl_name.len(),
+                self.partition_id,
+                self.partition_id
+            )));
+        }
         Ok(())
+    }
+
+    /// The longest table name this partition can have: [`NAME_MAX`] less
+    /// the `.<partition>` suffix of the directory name (244 to 253 bytes).
+    pub fn max_name_len(&self) -> usize {
+        NAME_MAX - 1 - self.partition_id.to_string().len()
     }
 
     /// The name for messages (invalid UTF-8 replaced).
@@ -155,6 +182,31 @@ mod tests {
         );
         assert!(TableIdent::new("a/b", 0).check().is_err());
         assert!(TableIdent::new(vec![b'a', 0], 0).check().is_err());
+    }
+
+    /// Issue 10, defect 8: `<name>.<partition>` must fit NAME_MAX.
+    #[test]
+    fn name_length_limit() {
+        for (id, max) in [
+            (0, 253),
+            (9, 253),
+            (10, 252),
+            (123_456, 248),
+            (u32::MAX, 244),
+        ] {
+            let ok = TableIdent::new(vec![b'n'; max], id);
+            assert_eq!(ok.max_name_len(), max);
+            assert!(ok.check().is_ok());
+            assert_eq!(ok.dir_name().len(), NAME_MAX);
+            let long = TableIdent::new(vec![b'n'; max + 1], id);
+            let e = long.check().unwrap_err();
+            assert_eq!(e.code(), crate::error::KvError::InvalidArgs);
+            assert!(e.message().contains(&format!("at most {max} bytes")), "{e}");
+            assert!(e.message().contains("NAME_MAX"), "{e}");
+        }
+        let e = TableIdent::new(vec![b'x'; 5000], 3).check().unwrap_err();
+        assert!(e.message().contains("5000 bytes"), "{e}");
+        assert!(e.message().len() < 300, "{e}");
     }
 
     #[test]

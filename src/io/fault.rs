@@ -2,9 +2,11 @@
 //!
 //! A [`FaultInjector`] installed in
 //! [`RuntimeConfig::faults`](super::runtime::RuntimeConfig) is asked about
-//! every read, write and sync before the runtime hands it to the disk driver.
-//! Both backends (io_uring and sync) consult it at the same point, so a test
-//! behaves the same whichever backend runs it:
+//! every operation (page reads and writes, syncs of files and directories,
+//! opens, directory creation and listing, unlinks, renames, fallocate,
+//! stat) before the runtime hands it to the disk driver. Both backends
+//! (io_uring and sync) consult it at the same point, so a test behaves the
+//! same whichever backend runs it:
 //!
 //! * [`Fault::Errno`] fails the operation with that errno without touching
 //!   the disk; the caller sees the error `KvError::from_errno` maps it to.
@@ -12,14 +14,18 @@
 //!   report `n`, as a short `pwritev` would. `IoHandle::write_all_at` then
 //!   issues the rest as a new write, which the injector sees (and may fail)
 //!   like any other. On an O_DIRECT file `n` is rounded down to a multiple of
-//!   4096, since the kernel refuses unaligned direct writes. On reads and
-//!   syncs `ShortWrite` is ignored.
-//! * [`Fault::ShortRead`] is the same for reads (ignored on writes and
-//!   syncs).
+//!   4096, since the kernel refuses unaligned direct writes. On other
+//!   operations `ShortWrite` is ignored.
+//! * [`Fault::ShortRead`] is the same for reads (ignored on other
+//!   operations).
+//! * [`Fault::Stall`] runs the operation on the runtime's blocking pool
+//!   after [`FaultInjector::stall`] returns, so a test can hold a disk
+//!   operation back (and see that the shard keeps serving meanwhile).
 
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use super::file::FileKind;
 
@@ -28,19 +34,41 @@ use super::file::FileKind;
 pub enum IoOpKind {
     Read,
     Write,
-    /// `fsync` or `fdatasync`.
+    /// `fsync` or `fdatasync` of a file.
     Sync,
+    /// `fsync` of a directory (after entries in it were created, renamed or
+    /// removed).
+    SyncDir,
+    /// `openat` of a file or directory (with or without `O_CREAT`).
+    Open,
+    /// `mkdirat`.
+    Mkdir,
+    /// `unlinkat` of a file or (empty) directory.
+    Unlink,
+    /// `renameat`; [`IoOpInfo::to`] is the new name.
+    Rename,
+    /// `fallocate`.
+    Fallocate,
+    /// `ftruncate` (extending a file where fallocate is unsupported).
+    Truncate,
+    /// `statx` of a path or an open file.
+    Stat,
+    /// Listing a directory.
+    ReadDir,
 }
 
 /// The operation a [`FaultInjector`] is asked about.
 #[derive(Clone, Copy, Debug)]
 pub struct IoOpInfo<'a> {
     pub kind: IoOpKind,
+    /// The file or directory operated on (for a rename, the old name).
     pub file: &'a Path,
+    /// A rename's new name.
+    pub to: Option<&'a Path>,
     pub file_kind: FileKind,
-    /// Byte offset in the file (0 for syncs).
+    /// Byte offset in the file (0 for operations without one).
     pub offset: u64,
-    /// Bytes the operation asks to transfer (0 for syncs).
+    /// Bytes the operation asks to transfer or allocate (0 for others).
     pub len: usize,
 }
 
@@ -54,28 +82,51 @@ pub enum Fault {
     /// Read only this many bytes and report that count (reads only), to
     /// exercise the loops that complete short reads.
     ShortRead(usize),
+    /// Run the operation on the blocking pool once
+    /// [`FaultInjector::stall`] returns.
+    Stall,
 }
 
 /// Decides, per operation, whether to inject a fault. Called on the shard
 /// thread before each operation is issued; must be cheap.
 pub trait FaultInjector: Send + Sync {
     fn check(&self, op: &IoOpInfo<'_>) -> Option<Fault>;
+
+    /// Called on a blocking-pool thread just before an operation answered
+    /// with [`Fault::Stall`] runs; may block to hold it back.
+    fn stall(&self) {}
 }
 
 /// A ready-made injector for tests: a list of rules, each matching an
-/// operation kind (and optionally a file kind), firing after `skip` matching
-/// operations and then `times` times (`usize::MAX` = forever).
+/// operation kind (and optionally a file kind and a part of the path),
+/// firing after `skip` matching operations and then `times` times
+/// (`usize::MAX` = forever). Stalled operations wait until
+/// [`release_stalled`](FaultRules::release_stalled).
 #[derive(Default)]
 pub struct FaultRules {
     rules: Mutex<Vec<FaultRule>>,
     fired: AtomicUsize,
+    gate: Mutex<Gate>,
+    gate_cv: Condvar,
 }
+
+#[derive(Default)]
+struct Gate {
+    open: bool,
+    stalled: usize,
+}
+
+/// How long a stalled operation waits at most for
+/// [`FaultRules::release_stalled`] (a bound for tests that fail).
+const STALL_LIMIT: Duration = Duration::from_secs(60);
 
 /// One rule of [`FaultRules`].
 #[derive(Clone, Debug)]
 pub struct FaultRule {
     pub op: IoOpKind,
-    pub file_kind: Option<super::file::FileKind>,
+    pub file_kind: Option<FileKind>,
+    /// Only operations whose path (or a rename's new name) contains this.
+    pub path_contains: Option<String>,
     pub fault: Fault,
     pub skip: usize,
     pub times: usize,
@@ -87,6 +138,7 @@ impl FaultRule {
         FaultRule {
             op,
             file_kind: None,
+            path_contains: None,
             fault,
             skip: 0,
             times: usize::MAX,
@@ -100,13 +152,26 @@ impl FaultRule {
             ..FaultRule::always(op, fault)
         }
     }
+
+    fn matches(&self, op: &IoOpInfo<'_>) -> bool {
+        if self.op != op.kind || self.file_kind.is_some_and(|k| k != op.file_kind) {
+            return false;
+        }
+        match &self.path_contains {
+            None => true,
+            Some(part) => [Some(op.file), op.to]
+                .into_iter()
+                .flatten()
+                .any(|p| p.to_string_lossy().contains(part.as_str())),
+        }
+    }
 }
 
 impl FaultRules {
     pub fn new(rules: Vec<FaultRule>) -> FaultRules {
         FaultRules {
             rules: Mutex::new(rules),
-            fired: AtomicUsize::new(0),
+            ..FaultRules::default()
         }
     }
 
@@ -128,13 +193,47 @@ impl FaultRules {
     pub fn fired(&self) -> usize {
         self.fired.load(Ordering::Relaxed)
     }
+
+    fn gate(&self) -> std::sync::MutexGuard<'_, Gate> {
+        self.gate.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How many stalled operations have reached their pool thread.
+    pub fn stalled(&self) -> usize {
+        self.gate().stalled
+    }
+
+    /// Blocks until `n` stalled operations have reached their pool thread,
+    /// or `limit` passes; returns whether they did.
+    pub fn wait_stalled(&self, n: usize, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        let mut g = self.gate();
+        while g.stalled < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            g = self
+                .gate_cv
+                .wait_timeout(g, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
+    }
+
+    /// Lets every stalled operation (and every later one) run.
+    pub fn release_stalled(&self) {
+        self.gate().open = true;
+        self.gate_cv.notify_all();
+    }
 }
 
 impl FaultInjector for FaultRules {
     fn check(&self, op: &IoOpInfo<'_>) -> Option<Fault> {
         let mut rules = self.rules.lock().ok()?;
         for rule in rules.iter_mut() {
-            if rule.op != op.kind || rule.file_kind.is_some_and(|k| k != op.file_kind) {
+            if !rule.matches(op) {
                 continue;
             }
             if rule.skip > 0 {
@@ -151,5 +250,24 @@ impl FaultInjector for FaultRules {
             return Some(rule.fault);
         }
         None
+    }
+
+    fn stall(&self) {
+        let deadline = Instant::now() + STALL_LIMIT;
+        let mut g = self.gate();
+        g.stalled += 1;
+        self.gate_cv.notify_all();
+        while !g.open {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                log::error!("a stalled I/O operation was never released; running it");
+                return;
+            }
+            g = self
+                .gate_cv
+                .wait_timeout(g, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
     }
 }

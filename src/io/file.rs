@@ -3,6 +3,9 @@
 //! [`IoFile`] is an open file that remembers its path, what it is (for fault
 //! injection and messages) and whether it really got O_DIRECT: filesystems
 //! that refuse O_DIRECT (open fails with EINVAL) are opened buffered instead.
+//! Shard code opens files through [`IoHandle::open`] (never blocking the
+//! shard); [`IoFile::open`], [`IoFile::len`] and [`IoFile::allocate`] are
+//! the blocking equivalents for tools and tests.
 //! [`FdCache`] keeps a bounded LRU set of open files per shard; it hands out
 //! `Rc<IoFile>`, so a file evicted while an operation still uses it stays
 //! open until that operation (and every other holder) lets go.
@@ -10,12 +13,23 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
+use super::runtime::IoHandle;
 use crate::error::{Error, Result};
+
+/// [`IoFile`]s open in this process (for the descriptor budget).
+static OPEN_IO_FILES: AtomicUsize = AtomicUsize::new(0);
+
+/// How many [`IoFile`]s (store files: data files, manifests, archives) are
+/// open in this process right now.
+pub fn open_io_files() -> usize {
+    OPEN_IO_FILES.load(Ordering::Relaxed)
+}
 
 /// The alignment O_DIRECT transfers use (buffer address, offset, length).
 pub const DIRECT_ALIGN: usize = 4096;
@@ -25,6 +39,8 @@ pub const DIRECT_ALIGN: usize = 4096;
 pub enum FileKind {
     Data,
     Manifest,
+    /// A directory (partition directories, store roots).
+    Dir,
     Other,
 }
 
@@ -107,6 +123,7 @@ impl IoFile {
             }
             Err(e) => return Err(Error::from_io(&e, format!("open {}", path.display()))),
         };
+        OPEN_IO_FILES.fetch_add(1, Ordering::Relaxed);
         Ok(IoFile {
             file,
             path: path.to_path_buf(),
@@ -114,6 +131,23 @@ impl IoFile {
             direct,
             read_only: opts.read_only,
         })
+    }
+
+    /// An `IoFile` over a descriptor the runtime opened.
+    pub(super) fn from_fd(
+        fd: OwnedFd,
+        path: &Path,
+        kind: FileKind,
+        direct: bool,
+        read_only: bool,
+    ) -> IoFile {
+        IoFile {
+            file: File::from(fd),
+            path: path.to_path_buf(),
+            kind,
+            direct,
+            read_only,
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -184,6 +218,12 @@ impl IoFile {
                 format!("fallocate {} to {len}", self.path.display()),
             )),
         }
+    }
+}
+
+impl Drop for IoFile {
+    fn drop(&mut self) {
+        OPEN_IO_FILES.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -262,10 +302,11 @@ impl CacheState {
 }
 
 /// A per-shard LRU cache of open files holding at most `capacity` of them
-/// (the shard's share of `fd_limit`). Files are handed out as `Rc<IoFile>`:
-/// one evicted while an operation still uses it stays open until the last
-/// holder drops it, so the process may briefly hold more descriptors than
-/// the capacity. A cached file is reused whatever `OpenOptions` a later
+/// (the cache's part of the shard's descriptor budget). Files are handed
+/// out as `Rc<IoFile>`: one evicted while an operation still uses it stays
+/// open until the last holder drops it, so the process may briefly hold
+/// more descriptors than the capacity (the shard bounds how many tasks
+/// hold files at once). A cached file is reused whatever `OpenOptions` a later
 /// caller passes, except that a read-only cached file is reopened when a
 /// caller asks for read-write.
 pub struct FdCache {
@@ -286,11 +327,13 @@ impl FdCache {
         self.capacity
     }
 
-    /// The cached file for `path`, opening (and caching) it if needed. When
-    /// the open fails with EMFILE/ENFILE it closes one cached file no
-    /// operation is using and retries once.
-    pub fn get_or_open(
+    /// The cached file for `path`, opening (and caching) it through `io`
+    /// if needed, without blocking the shard. When the open fails with
+    /// EMFILE it closes one cached file no operation is using and retries
+    /// once.
+    pub async fn get_or_open(
         &self,
+        io: &IoHandle,
         path: &Path,
         kind: FileKind,
         opts: OpenOptions,
@@ -307,13 +350,25 @@ impl FdCache {
             evicted = st.remove(path);
         }
         drop(evicted);
-        let file = match IoFile::open(path, kind, opts) {
+        // Boxed: the hit above is the common case, and page reads awaiting
+        // this future should not carry the open's state inline.
+        Box::pin(self.open_and_insert(io, path, kind, opts)).await
+    }
+
+    async fn open_and_insert(
+        &self,
+        io: &IoHandle,
+        path: &Path,
+        kind: FileKind,
+        opts: OpenOptions,
+    ) -> Result<Rc<IoFile>> {
+        let file = match io.open(path, kind, opts).await {
             Ok(f) => f,
             Err(e) if e.code() == crate::error::KvError::OpenFileLimit => {
                 if !self.state.borrow_mut().evict_unused() {
                     return Err(e);
                 }
-                IoFile::open(path, kind, opts)?
+                io.open(path, kind, opts).await?
             }
             Err(e) => return Err(e),
         };
@@ -470,16 +525,31 @@ mod tests {
 
     #[test]
     fn fd_cache_lru() {
+        use crate::io::runtime::{Backend, RuntimeConfig, block_on_runtime};
+        for backend in [Backend::Uring, Backend::Sync] {
+            if backend == Backend::Uring && std::env::var("ELOQSTORE_IO").is_ok_and(|v| v == "sync")
+            {
+                continue;
+            }
+            block_on_runtime(&RuntimeConfig::with_backend(backend), fd_cache_lru_on).unwrap();
+        }
+    }
+
+    async fn fd_cache_lru_on(io: IoHandle) {
         let dir = tempfile::tempdir().unwrap();
         let cache = FdCache::new(2);
         let opts = OpenOptions::read_write().create(true);
         let path = |i: u32| dir.path().join(format!("f{i}"));
-        let f0 = cache.get_or_open(&path(0), FileKind::Data, opts).unwrap();
-        let _f1 = cache.get_or_open(&path(1), FileKind::Data, opts).unwrap();
+        let open = |p: PathBuf, kind, opts| {
+            let (cache, io) = (&cache, &io);
+            async move { cache.get_or_open(io, &p, kind, opts).await }
+        };
+        let f0 = open(path(0), FileKind::Data, opts).await.unwrap();
+        let _f1 = open(path(1), FileKind::Data, opts).await.unwrap();
         // Touch f0 so f1 is the LRU one.
-        let again = cache.get_or_open(&path(0), FileKind::Data, opts).unwrap();
+        let again = open(path(0), FileKind::Data, opts).await.unwrap();
         assert!(Rc::ptr_eq(&f0, &again));
-        let _f2 = cache.get_or_open(&path(2), FileKind::Data, opts).unwrap();
+        let _f2 = open(path(2), FileKind::Data, opts).await.unwrap();
         assert_eq!(cache.len(), 2);
         assert!(cache.get(&path(1)).is_none());
         assert!(cache.get(&path(0)).is_some());
@@ -489,25 +559,29 @@ mod tests {
         assert!(f0.len().is_ok());
         let sub = dir.path().join("sub");
         std::fs::create_dir(&sub).unwrap();
-        cache
-            .get_or_open(&sub.join("a"), FileKind::Manifest, opts)
-            .unwrap();
+        open(sub.join("a"), FileKind::Manifest, opts).await.unwrap();
         assert_eq!(cache.len(), 2);
         cache.remove_dir(&sub);
         assert_eq!(cache.len(), 1);
         assert!(cache.get(&path(2)).is_some());
         // Read-only entry reopened read-write on demand.
-        let ro = cache.get_or_open(&path(3), FileKind::Other, opts).unwrap();
+        let ro = open(path(3), FileKind::Other, opts).await.unwrap();
         drop(ro);
         cache.remove(&path(3));
-        let ro = cache
-            .get_or_open(&path(3), FileKind::Other, OpenOptions::read_only())
+        let ro = open(path(3), FileKind::Other, OpenOptions::read_only())
+            .await
             .unwrap();
         assert!(ro.is_read_only());
-        let rw = cache
-            .get_or_open(&path(3), FileKind::Other, OpenOptions::read_write())
+        let rw = open(path(3), FileKind::Other, OpenOptions::read_write())
+            .await
             .unwrap();
         assert!(!rw.is_read_only());
+        // A missing file is NotFound and leaves the cache alone.
+        let e = open(path(9), FileKind::Data, OpenOptions::read_write())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), crate::error::KvError::NotFound);
+        assert!(cache.get(&path(9)).is_none());
         cache.clear();
         assert!(cache.is_empty());
     }

@@ -16,20 +16,33 @@
 //! completions and fires due timers, waking their tasks (which run in the
 //! next turn). A task that panics is logged and dropped; the thread goes on.
 //!
+//! # Operations
+//!
+//! Page reads and writes, `fsync`/`fdatasync` of files and directories,
+//! and every other file-system call shard code makes: `openat` (with the
+//! O_DIRECT-to-buffered fallback), `mkdirat`, `unlinkat`, `renameat`,
+//! `fallocate`, `ftruncate`, `statx`, whole-file reads (open, statx, read)
+//! and directory listings. None of them runs on the shard thread.
+//!
 //! # Backends
 //!
 //! * `io_uring` ([`Backend::Uring`]): operations become SQEs (read, writev,
-//!   fsync with or without `DATASYNC`), at most `queue_depth` per submission
-//!   (rounded to a power of two in 8..=32768) and at most twice that in the
-//!   kernel at once; the rest wait in the driver's queue and are never lost.
-//!   Remote wakes arrive through a read on an eventfd that stays armed.
-//!   Needs Linux 5.11 (`IORING_FEAT_EXT_ARG`, used for timed waits).
+//!   fsync with or without `DATASYNC`, and the file-system opcodes the
+//!   kernel supports, probed at setup), at most `queue_depth` per
+//!   submission (rounded to a power of two in 8..=32768) and at most twice
+//!   that in the kernel at once; the rest wait in the driver's queue and
+//!   are never lost. Directory listings (io_uring has no getdents) and
+//!   opcodes the kernel lacks run on the runtime's blocking pool
+//!   (`super::pool`). Remote wakes and pool completions arrive through a
+//!   read on an eventfd that stays armed. Needs Linux 5.11
+//!   (`IORING_FEAT_EXT_ARG`, used for timed waits).
 //! * `sync` ([`Backend::Sync`]): the fallback for kernels and containers
-//!   without io_uring. Queued operations run one by one with `pread`,
-//!   `pwritev`, `fdatasync`/`fsync` in the turn's submit phase (so their
-//!   tasks resume in the next turn, exactly as with io_uring); the turn
-//!   blocks in `ppoll` on the eventfd when nothing is ready. A slow disk
-//!   stalls the whole shard with this backend.
+//!   without io_uring. Every operation runs as a plain system call on the
+//!   runtime's blocking pool (at most four threads, started on demand);
+//!   operations queued in a turn go to the pool in its submit phase and
+//!   their tasks resume in a later turn, as with io_uring; the turn blocks
+//!   in `ppoll` on the eventfd (which pool completions signal) when nothing
+//!   is ready. A slow disk therefore stalls no shard with either backend.
 //!
 //! [`Backend::Auto`] tries io_uring and falls back to sync, logging why at
 //! info level. The environment variable `ELOQSTORE_IO` (`uring`, `sync` or
@@ -38,12 +51,17 @@
 //!
 //! # Memory safety of in-flight operations
 //!
-//! An operation owns its buffers, its iovecs and an `Rc<IoFile>` (so the
-//! descriptor stays open) in a table of the runtime, from submission until
-//! its completion arrives, whether or not the future awaiting it still
-//! exists: dropping the future only marks the operation abandoned. When the
-//! runtime is torn down it waits for every operation the kernel holds before
-//! freeing that table.
+//! An operation owns everything the kernel or a pool thread reads or
+//! writes through a pointer: its buffers and iovecs, its NUL-terminated
+//! paths, its statx buffer, the vector a listing fills, and an
+//! `Rc<IoFile>` (so the descriptor stays open). Each is a heap block of its
+//! own, so it stays put while the operation (in a growable table of the
+//! runtime) moves. The table keeps the operation from submission until its
+//! completion arrives, whether or not the future awaiting it still exists:
+//! dropping the future only marks the operation abandoned (an abandoned
+//! open closes the descriptor it produced). When the runtime is torn down
+//! it drops the operations no thread or kernel has taken yet and waits for
+//! every one the kernel or the pool holds before freeing that table.
 //!
 //! # Faults
 //!
@@ -53,12 +71,15 @@
 use std::cell::{Cell, RefCell};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::ffi::{CString, OsStr, OsString};
 use std::fmt;
 use std::fs::File;
 use std::future::Future;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -71,7 +92,8 @@ use crate::error::{Error, KvError, Result};
 use crate::format::page::AlignedBuf;
 
 use super::fault::{Fault, FaultInjector, IoOpInfo, IoOpKind};
-use super::file::{DIRECT_ALIGN, IoFile};
+use super::file::{DIRECT_ALIGN, FileKind, IoFile, OpenOptions};
+use super::pool::{BlockingPool, Call};
 use super::sync_driver::SyncDriver;
 use super::uring::UringDriver;
 
@@ -244,7 +266,7 @@ impl RemoteInner {
     }
 
     /// Makes the eventfd readable unless a wake is already pending.
-    fn wake(&self) {
+    pub(super) fn wake(&self) {
         if !self.pending.swap(true, Ordering::AcqRel) {
             self.signal();
         }
@@ -382,37 +404,112 @@ pub(super) enum OpKind {
     Write,
     Fsync,
     Fdatasync,
+    /// `fallocate(file, mode, offset, len)`.
+    Fallocate {
+        mode: i32,
+        len: u64,
+    },
+    /// `ftruncate(file, len)`.
+    Ftruncate {
+        len: u64,
+    },
+    /// `statx` of `file` (with `AT_EMPTY_PATH`), else of `paths[0]`.
+    Statx,
+    /// `openat(AT_FDCWD, paths[0], flags, mode)`; the result is the new
+    /// descriptor.
+    Open {
+        flags: i32,
+        mode: u32,
+    },
+    Mkdir {
+        mode: u32,
+    },
+    /// `unlinkat(AT_FDCWD, paths[0])`, with `AT_REMOVEDIR` for a directory.
+    Unlink {
+        dir: bool,
+    },
+    /// `renameat(paths[0] -> paths[1])`.
+    Rename,
+    /// Lists `paths[0]` into `names`.
+    ReadDir,
 }
 
 /// One disk operation and everything its memory accesses depend on.
 /// `iov` lists the exact byte ranges the operation reads into or writes
-/// from; they point into the heap blocks of `bufs` / `vec`, which do not
-/// move when the `Op` does.
+/// from; they point into the heap blocks of `bufs` / `vec`. Paths, the
+/// statx buffer and the listing's name vector are separate heap blocks
+/// too, so none of them moves when the `Op` does (the operation table is a
+/// growable vector).
 pub(super) struct Op {
     pub(super) kind: OpKind,
-    pub(super) file: Rc<IoFile>,
+    /// The open file of a read, write, sync, fallocate or fstat.
+    pub(super) file: Option<Rc<IoFile>>,
     pub(super) offset: u64,
     pub(super) iov: Vec<libc::iovec>,
     bufs: Vec<AlignedBuf>,
     vec: Vec<u8>,
+    /// The path operations' NUL-terminated paths (`[path]`, or
+    /// `[from, to]` for a rename).
+    paths: Vec<CString>,
+    /// What the path names (for the fault injector).
+    path_kind: FileKind,
+    stat: Option<Box<libc::statx>>,
+    /// Boxed: the pool thread writes the `Vec` itself (not only its
+    /// elements) through a pointer, so its header must not move either.
+    #[allow(clippy::box_collection)]
+    names: Option<Box<Vec<OsString>>>,
+    /// Run on the blocking pool once the fault injector's `stall` returns.
+    pub(super) stall: bool,
+}
+
+fn path_of(c: &CString) -> &Path {
+    Path::new(OsStr::from_bytes(c.to_bytes()))
+}
+
+fn zeroed_statx() -> Box<libc::statx> {
+    // SAFETY: `statx` is a C struct of integers (and reserved integer
+    // arrays), for which all-zero bytes are a valid value.
+    Box::new(unsafe { std::mem::zeroed::<libc::statx>() })
 }
 
 impl Op {
+    fn blank(kind: OpKind, file: Option<Rc<IoFile>>) -> Op {
+        Op {
+            kind,
+            file,
+            offset: 0,
+            iov: Vec::new(),
+            bufs: Vec::new(),
+            vec: Vec::new(),
+            paths: Vec::new(),
+            path_kind: FileKind::Other,
+            stat: None,
+            names: None,
+            stall: false,
+        }
+    }
+
+    fn on_path(kind: OpKind, path: CString, path_kind: FileKind) -> Op {
+        Op {
+            paths: vec![path],
+            path_kind,
+            ..Op::blank(kind, None)
+        }
+    }
+
     /// Reads into `buf[start..]` from `offset`.
     fn read_aligned(file: Rc<IoFile>, mut buf: AlignedBuf, start: usize, offset: u64) -> Op {
         let start = start.min(buf.len());
         let len = (buf.len() - start).min(MAX_RW);
         let base = buf[start..].as_mut_ptr();
         Op {
-            kind: OpKind::Read,
-            file,
             offset,
             iov: vec![libc::iovec {
                 iov_base: base.cast(),
                 iov_len: len,
             }],
             bufs: vec![buf],
-            vec: Vec::new(),
+            ..Op::blank(OpKind::Read, Some(file))
         }
     }
 
@@ -422,15 +519,13 @@ impl Op {
         let len = (vec.len() - start).min(MAX_RW);
         let base = vec[start..].as_mut_ptr();
         Op {
-            kind: OpKind::Read,
-            file,
             offset,
             iov: vec![libc::iovec {
                 iov_base: base.cast(),
                 iov_len: len,
             }],
-            bufs: Vec::new(),
             vec,
+            ..Op::blank(OpKind::Read, Some(file))
         }
     }
 
@@ -454,30 +549,75 @@ impl Op {
             pos = end;
         }
         Op {
-            kind: OpKind::Write,
-            file,
             offset: offset + skip as u64,
             iov,
             bufs,
-            vec: Vec::new(),
+            ..Op::blank(OpKind::Write, Some(file))
         }
     }
 
     fn sync(file: Rc<IoFile>, datasync: bool) -> Op {
+        let kind = if datasync {
+            OpKind::Fdatasync
+        } else {
+            OpKind::Fsync
+        };
+        Op::blank(kind, Some(file))
+    }
+
+    fn fallocate(file: Rc<IoFile>, offset: u64, len: u64) -> Op {
         Op {
-            kind: if datasync {
-                OpKind::Fdatasync
-            } else {
-                OpKind::Fsync
-            },
-            file,
-            offset: 0,
-            iov: Vec::new(),
-            bufs: Vec::new(),
-            vec: Vec::new(),
+            offset,
+            ..Op::blank(OpKind::Fallocate { mode: 0, len }, Some(file))
         }
     }
 
+    fn ftruncate(file: Rc<IoFile>, len: u64) -> Op {
+        Op::blank(OpKind::Ftruncate { len }, Some(file))
+    }
+
+    fn fstat(file: Rc<IoFile>) -> Op {
+        Op {
+            stat: Some(zeroed_statx()),
+            ..Op::blank(OpKind::Statx, Some(file))
+        }
+    }
+
+    fn stat(path: CString, kind: FileKind) -> Op {
+        Op {
+            stat: Some(zeroed_statx()),
+            ..Op::on_path(OpKind::Statx, path, kind)
+        }
+    }
+
+    fn open(path: CString, kind: FileKind, flags: i32, mode: u32) -> Op {
+        Op::on_path(OpKind::Open { flags, mode }, path, kind)
+    }
+
+    fn mkdir(path: CString, mode: u32) -> Op {
+        Op::on_path(OpKind::Mkdir { mode }, path, FileKind::Dir)
+    }
+
+    fn unlink(path: CString, kind: FileKind, dir: bool) -> Op {
+        Op::on_path(OpKind::Unlink { dir }, path, kind)
+    }
+
+    fn rename(from: CString, to: CString, kind: FileKind) -> Op {
+        Op {
+            paths: vec![from, to],
+            path_kind: kind,
+            ..Op::blank(OpKind::Rename, None)
+        }
+    }
+
+    fn read_dir(path: CString) -> Op {
+        Op {
+            names: Some(Box::default()),
+            ..Op::on_path(OpKind::ReadDir, path, FileKind::Dir)
+        }
+    }
+
+    /// Bytes a read or write transfers.
     fn len(&self) -> usize {
         self.iov.iter().map(|v| v.iov_len).sum()
     }
@@ -496,15 +636,149 @@ impl Op {
         }
         self.iov.truncate(keep);
     }
+
+    /// The operation as the fault injector sees it.
+    fn info(&self) -> IoOpInfo<'_> {
+        let (file, file_kind) = match &self.file {
+            Some(f) => (f.path(), f.kind()),
+            None => (
+                self.paths.first().map_or(Path::new(""), path_of),
+                self.path_kind,
+            ),
+        };
+        let (kind, len) = match self.kind {
+            OpKind::Read => (IoOpKind::Read, self.len()),
+            OpKind::Write => (IoOpKind::Write, self.len()),
+            OpKind::Fsync | OpKind::Fdatasync if file_kind == FileKind::Dir => {
+                (IoOpKind::SyncDir, 0)
+            }
+            OpKind::Fsync | OpKind::Fdatasync => (IoOpKind::Sync, 0),
+            OpKind::Fallocate { len, .. } => (
+                IoOpKind::Fallocate,
+                usize::try_from(len).unwrap_or(usize::MAX),
+            ),
+            OpKind::Ftruncate { len } => (
+                IoOpKind::Truncate,
+                usize::try_from(len).unwrap_or(usize::MAX),
+            ),
+            OpKind::Statx => (IoOpKind::Stat, 0),
+            OpKind::Open { .. } => (IoOpKind::Open, 0),
+            OpKind::Mkdir { .. } => (IoOpKind::Mkdir, 0),
+            OpKind::Unlink { .. } => (IoOpKind::Unlink, 0),
+            OpKind::Rename => (IoOpKind::Rename, 0),
+            OpKind::ReadDir => (IoOpKind::ReadDir, 0),
+        };
+        IoOpInfo {
+            kind,
+            file,
+            to: match self.kind {
+                OpKind::Rename => self.paths.get(1).map(path_of),
+                _ => None,
+            },
+            file_kind,
+            offset: self.offset,
+            len,
+        }
+    }
+
+    /// The system call, addressing this operation's memory (which stays
+    /// put while the operation is in the runtime's table).
+    pub(super) fn call(&mut self) -> Call {
+        let fd = self.file.as_ref().map_or(-1, |f| f.as_raw_fd());
+        let path = |i: usize| self.paths.get(i).map_or(std::ptr::null(), |p| p.as_ptr());
+        match self.kind {
+            OpKind::Read => {
+                let (buf, len) = self
+                    .iov
+                    .first()
+                    .map(|v| (v.iov_base.cast::<u8>(), v.iov_len))
+                    .unwrap_or((std::ptr::null_mut(), 0));
+                Call::Read {
+                    fd,
+                    buf,
+                    len,
+                    offset: self.offset,
+                }
+            }
+            OpKind::Write => Call::Writev {
+                fd,
+                iov: self.iov.as_ptr(),
+                count: self.iov.len(),
+                offset: self.offset,
+            },
+            OpKind::Fsync => Call::Fsync {
+                fd,
+                datasync: false,
+            },
+            OpKind::Fdatasync => Call::Fsync { fd, datasync: true },
+            OpKind::Fallocate { mode, len } => Call::Fallocate {
+                fd,
+                mode,
+                offset: self.offset,
+                len,
+            },
+            OpKind::Ftruncate { len } => Call::Ftruncate { fd, len },
+            OpKind::Statx => {
+                let buf = self
+                    .stat
+                    .as_deref_mut()
+                    .map_or(std::ptr::null_mut(), std::ptr::from_mut);
+                let mask = libc::STATX_TYPE | libc::STATX_SIZE;
+                if self.file.is_some() {
+                    Call::Statx {
+                        dirfd: fd,
+                        path: c"".as_ptr(),
+                        flags: libc::AT_EMPTY_PATH,
+                        mask,
+                        buf,
+                    }
+                } else {
+                    Call::Statx {
+                        dirfd: libc::AT_FDCWD,
+                        path: path(0),
+                        flags: 0,
+                        mask,
+                        buf,
+                    }
+                }
+            }
+            OpKind::Open { flags, mode } => Call::Open {
+                path: path(0),
+                flags,
+                mode,
+            },
+            OpKind::Mkdir { mode } => Call::Mkdir {
+                path: path(0),
+                mode,
+            },
+            OpKind::Unlink { dir } => Call::Unlink {
+                path: path(0),
+                flags: if dir { libc::AT_REMOVEDIR } else { 0 },
+            },
+            OpKind::Rename => Call::Rename {
+                from: path(0),
+                to: path(1),
+            },
+            OpKind::ReadDir => Call::ReadDir {
+                path: path(0),
+                out: self
+                    .names
+                    .as_deref_mut()
+                    .map_or(std::ptr::null_mut(), std::ptr::from_mut),
+            },
+        }
+    }
 }
 
 /// What an awaited operation gives back.
 #[derive(Default)]
 struct OpDone {
-    /// Bytes transferred, or `-errno`.
+    /// Bytes transferred, a new descriptor, 0, or `-errno`.
     res: i32,
     bufs: Vec<AlignedBuf>,
     vec: Vec<u8>,
+    stat: Option<Box<libc::statx>>,
+    names: Option<Vec<OsString>>,
 }
 
 pub(super) struct OpSlot {
@@ -512,6 +786,20 @@ pub(super) struct OpSlot {
     result: Option<i32>,
     waker: Option<Waker>,
     abandoned: bool,
+}
+
+impl Drop for OpSlot {
+    fn drop(&mut self) {
+        // An open whose descriptor nobody took (its future was dropped, or
+        // the runtime went away first) closes it here.
+        if let (OpKind::Open { .. }, Some(fd)) = (self.op.kind, self.result)
+            && fd >= 0
+        {
+            // SAFETY: a successful open's result is a new descriptor that
+            // only this slot knows about; `result` is taken when delivered.
+            drop(unsafe { OwnedFd::from_raw_fd(fd) });
+        }
+    }
 }
 
 /// When a turn may block.
@@ -541,14 +829,14 @@ impl Driver {
     fn push(&mut self, id: usize, op: &mut Op) {
         match self {
             Driver::Uring(d) => d.push(id, op),
-            Driver::Sync(d) => d.push(id),
+            Driver::Sync(d) => d.push(id, op),
         }
     }
 
-    fn submit(&mut self, ops: &mut Slab<OpSlot>, wait: Wait) {
+    fn submit(&mut self, wait: Wait) {
         match self {
             Driver::Uring(d) => d.submit(wait),
-            Driver::Sync(d) => d.submit(ops, wait),
+            Driver::Sync(d) => d.submit(wait),
         }
     }
 
@@ -559,12 +847,13 @@ impl Driver {
         }
     }
 
-    /// Waits until the kernel holds no operation; false if that could not
+    /// Waits until neither the kernel nor the blocking pool holds an
+    /// operation, collecting their completions; false if that could not
     /// be established (the caller must then leak the operations' memory).
-    fn drain(&mut self) -> bool {
+    fn drain(&mut self, out: &mut Vec<(usize, i32)>) -> bool {
         match self {
-            Driver::Uring(d) => d.drain(),
-            Driver::Sync(d) => d.drain(),
+            Driver::Uring(d) => d.drain(out),
+            Driver::Sync(d) => d.drain(out),
         }
     }
 }
@@ -610,9 +899,19 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if !self.driver.get_mut().drain() {
+        let mut done = Vec::new();
+        if !self.driver.get_mut().drain(&mut done) {
             log::error!("could not wait for in-flight I/O; leaking its buffers");
             std::mem::forget(std::mem::take(self.ops.get_mut()));
+            return;
+        }
+        // Results nobody will await: their slots release what they hold
+        // (descriptors of finished opens) when the table is dropped.
+        let ops = self.ops.get_mut();
+        for (id, res) in done {
+            if let Some(slot) = ops.get_mut(id) {
+                slot.result.get_or_insert(res);
+            }
         }
     }
 }
@@ -627,17 +926,18 @@ impl Runtime {
     /// A runtime with the configured backend (see the module docs).
     pub fn new(cfg: &RuntimeConfig) -> Result<Runtime> {
         let remote = Arc::new(RemoteInner::new()?);
+        let pool = || BlockingPool::new(remote.clone(), cfg.faults.clone());
         let driver = match cfg.backend.resolve() {
-            Backend::Sync => Driver::Sync(SyncDriver::new(remote.clone())),
+            Backend::Sync => Driver::Sync(SyncDriver::new(remote.clone(), pool())),
             Backend::Uring => Driver::Uring(Box::new(
-                UringDriver::new(cfg.queue_depth, remote.clone())
+                UringDriver::new(cfg.queue_depth, remote.clone(), pool())
                     .map_err(|e| Error::from_io(&e, "set up io_uring"))?,
             )),
-            Backend::Auto => match UringDriver::new(cfg.queue_depth, remote.clone()) {
+            Backend::Auto => match UringDriver::new(cfg.queue_depth, remote.clone(), pool()) {
                 Ok(d) => Driver::Uring(Box::new(d)),
                 Err(e) => {
                     log::info!("io_uring unavailable ({e}); using synchronous I/O");
-                    Driver::Sync(SyncDriver::new(remote.clone()))
+                    Driver::Sync(SyncDriver::new(remote.clone(), pool()))
                 }
             },
         };
@@ -711,10 +1011,7 @@ impl Runtime {
         } else {
             Wait::No
         };
-        {
-            let mut ops = inner.ops.borrow_mut();
-            inner.driver.borrow_mut().submit(&mut ops, wait);
-        }
+        inner.driver.borrow_mut().submit(wait);
         inner.complete();
         inner.fire_timers();
     }
@@ -832,18 +1129,8 @@ impl Inner {
     fn start_op(self: &Rc<Self>, mut op: Op) -> OpFuture {
         let mut immediate = None;
         if let Some(faults) = &self.faults {
-            let kind = match op.kind {
-                OpKind::Read => IoOpKind::Read,
-                OpKind::Write => IoOpKind::Write,
-                OpKind::Fsync | OpKind::Fdatasync => IoOpKind::Sync,
-            };
-            let info = IoOpInfo {
-                kind,
-                file: op.file.path(),
-                file_kind: op.file.kind(),
-                offset: op.offset,
-                len: op.len(),
-            };
+            let info = op.info();
+            let kind = info.kind;
             let short = match faults.check(&info) {
                 Some(Fault::Errno(e)) => {
                     immediate = Some(if e == 0 { -libc::EIO } else { -e.abs() });
@@ -851,11 +1138,15 @@ impl Inner {
                 }
                 Some(Fault::ShortWrite(n)) if kind == IoOpKind::Write => Some(n),
                 Some(Fault::ShortRead(n)) if kind == IoOpKind::Read => Some(n),
+                Some(Fault::Stall) => {
+                    op.stall = true;
+                    None
+                }
                 _ => None,
             };
             if let Some(n) = short {
                 // The kernel refuses unaligned O_DIRECT transfers.
-                let n = if op.file.is_direct() {
+                let n = if op.file.as_ref().is_some_and(|f| f.is_direct()) {
                     n - n % DIRECT_ALIGN
                 } else {
                     n
@@ -906,6 +1197,7 @@ impl Inner {
                 }
                 self.inflight.set(self.inflight.get().saturating_sub(1));
                 if slot.abandoned {
+                    slot.result = Some(res);
                     garbage.extend(ops.remove(id));
                 } else {
                     slot.result = Some(res);
@@ -979,11 +1271,18 @@ impl Future for OpFuture {
             drop(ops);
             self.finished = true;
             return Poll::Ready(match slot {
-                Some(s) => OpDone {
-                    res,
-                    bufs: s.op.bufs,
-                    vec: s.op.vec,
-                },
+                Some(mut s) => {
+                    // Delivered: the result (a descriptor for an open) is
+                    // the caller's now.
+                    s.result = None;
+                    OpDone {
+                        res,
+                        bufs: std::mem::take(&mut s.op.bufs),
+                        vec: std::mem::take(&mut s.op.vec),
+                        stat: s.op.stat.take(),
+                        names: s.op.names.take().map(|b| *b),
+                    }
+                }
                 None => OpDone {
                     res: -libc::EIO,
                     ..OpDone::default()
@@ -1022,6 +1321,19 @@ impl Drop for OpFuture {
         drop(ops);
         drop(garbage);
     }
+}
+
+/// What [`IoHandle::stat`] reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileStat {
+    pub len: u64,
+    pub is_dir: bool,
+}
+
+/// `path` as a C string; one with a NUL byte is `InvalidArgs`.
+fn c_path(path: &Path) -> Result<CString> {
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| Error::invalid_args(format!("path {} contains a NUL byte", path.display())))
 }
 
 fn os_error(errno: i32, what: impl fmt::Display) -> Error {
@@ -1241,6 +1553,267 @@ impl IoHandle {
             ));
         }
         Ok(())
+    }
+
+    // ---- file-system operations -------------------------------------------
+
+    /// Opens `path` without blocking the shard: `openat` through the
+    /// driver. With `opts.direct` it asks for O_DIRECT and, if the open
+    /// fails with EINVAL (the filesystem refuses O_DIRECT), opens the file
+    /// buffered instead ([`IoFile::is_direct`] then reports false).
+    /// `opts.create` adds O_CREAT with mode 0644; `opts.read_only` opens
+    /// O_RDONLY, else O_RDWR.
+    pub async fn open(&self, path: &Path, kind: FileKind, opts: OpenOptions) -> Result<IoFile> {
+        if opts.create && opts.read_only {
+            return Err(Error::invalid_args(format!(
+                "cannot create {} read-only",
+                path.display()
+            )));
+        }
+        let mut flags = libc::O_CLOEXEC;
+        flags |= if opts.read_only {
+            libc::O_RDONLY
+        } else {
+            libc::O_RDWR
+        };
+        if opts.create {
+            flags |= libc::O_CREAT;
+        }
+        let c = c_path(path)?;
+        let mut direct = opts.direct;
+        loop {
+            let f = if direct {
+                flags | libc::O_DIRECT
+            } else {
+                flags
+            };
+            let done = self.run(Op::open(c.clone(), kind, f, 0o644)).await;
+            if done.res >= 0 {
+                // SAFETY: a successful open returns a new descriptor that
+                // nothing else owns (the slot gave up its claim on delivery).
+                let fd = unsafe { OwnedFd::from_raw_fd(done.res) };
+                return Ok(IoFile::from_fd(fd, path, kind, direct, opts.read_only));
+            }
+            if direct && done.res == -libc::EINVAL {
+                log::debug!("{} refuses O_DIRECT, opening it buffered", path.display());
+                direct = false;
+                continue;
+            }
+            return Err(os_error(done.res, format!("open {}", path.display())));
+        }
+    }
+
+    /// Opens a directory (read-only, `O_DIRECTORY`), e.g. to sync it.
+    pub async fn open_dir(&self, path: &Path) -> Result<IoFile> {
+        let flags = libc::O_CLOEXEC | libc::O_RDONLY | libc::O_DIRECTORY;
+        let done = self
+            .run(Op::open(c_path(path)?, FileKind::Dir, flags, 0))
+            .await;
+        if done.res < 0 {
+            return Err(os_error(done.res, format!("open {}", path.display())));
+        }
+        // SAFETY: as in `open`.
+        let fd = unsafe { OwnedFd::from_raw_fd(done.res) };
+        Ok(IoFile::from_fd(fd, path, FileKind::Dir, false, true))
+    }
+
+    /// `fsync` of a directory, so that entries created, renamed or removed
+    /// in it persist.
+    pub async fn sync_dir(&self, path: &Path) -> Result<()> {
+        let dir = Rc::new(self.open_dir(path).await?);
+        self.fsync(&dir).await
+    }
+
+    /// `mkdirat` (mode 0777 less the umask); an existing entry is an error.
+    pub async fn mkdir(&self, path: &Path) -> Result<()> {
+        let res = self.mkdir_raw(path).await?;
+        if res < 0 {
+            return Err(os_error(res, format!("mkdir {}", path.display())));
+        }
+        Ok(())
+    }
+
+    async fn mkdir_raw(&self, path: &Path) -> Result<i32> {
+        Ok(self.run(Op::mkdir(c_path(path)?, 0o777)).await.res)
+    }
+
+    /// Creates `path` and its missing parents, like
+    /// `std::fs::create_dir_all`. An existing directory is fine.
+    pub async fn create_dir_all(&self, path: &Path) -> Result<()> {
+        // Walk up to the deepest existing ancestor, then create downwards.
+        let mut missing = Vec::new();
+        let mut p = path;
+        loop {
+            if p.as_os_str().is_empty() {
+                break;
+            }
+            let res = self.mkdir_raw(p).await?;
+            if res >= 0 {
+                break;
+            }
+            if res == -libc::EEXIST {
+                if !self.stat(p, FileKind::Dir).await?.is_dir {
+                    return Err(Error::new(
+                        KvError::IoFail,
+                        format!("mkdir {}: exists and is not a directory", p.display()),
+                    ));
+                }
+                break;
+            }
+            match p.parent() {
+                Some(parent) if res == -libc::ENOENT => {
+                    missing.push(p);
+                    p = parent;
+                }
+                _ => return Err(os_error(res, format!("mkdir {}", p.display()))),
+            }
+        }
+        for p in missing.into_iter().rev() {
+            let res = self.mkdir_raw(p).await?;
+            if res < 0 && res != -libc::EEXIST {
+                return Err(os_error(res, format!("mkdir {}", p.display())));
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes a file (`unlinkat`); a missing one is `NotFound`. `kind`
+    /// says what it is, for the fault injector.
+    pub async fn unlink(&self, path: &Path, kind: FileKind) -> Result<()> {
+        let done = self.run(Op::unlink(c_path(path)?, kind, false)).await;
+        if done.res < 0 {
+            return Err(os_error(done.res, format!("unlink {}", path.display())));
+        }
+        Ok(())
+    }
+
+    /// Removes an empty directory (`unlinkat` with `AT_REMOVEDIR`).
+    pub async fn remove_dir(&self, path: &Path) -> Result<()> {
+        let done = self
+            .run(Op::unlink(c_path(path)?, FileKind::Dir, true))
+            .await;
+        if done.res < 0 {
+            return Err(os_error(done.res, format!("rmdir {}", path.display())));
+        }
+        Ok(())
+    }
+
+    /// Renames `from` to `to` (`renameat`), replacing `to` if it exists.
+    /// `kind` says what the file is, for the fault injector.
+    pub async fn rename(&self, from: &Path, to: &Path, kind: FileKind) -> Result<()> {
+        let done = self.run(Op::rename(c_path(from)?, c_path(to)?, kind)).await;
+        if done.res < 0 {
+            return Err(os_error(
+                done.res,
+                format!("rename {} to {}", from.display(), to.display()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `fallocate(file, 0, offset, len)`: reserves the range (the file
+    /// grows to cover it, never shrinks).
+    pub async fn fallocate(&self, file: &Rc<IoFile>, offset: u64, len: u64) -> Result<()> {
+        let done = self.run(Op::fallocate(file.clone(), offset, len)).await;
+        if done.res < 0 {
+            return Err(os_error(
+                done.res,
+                format!(
+                    "fallocate {} at {offset} for {len} bytes",
+                    file.path().display()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reserves `len` bytes from offset 0; where the filesystem does not
+    /// support fallocate, extends the file to `len` instead (if shorter).
+    pub async fn allocate(&self, file: &Rc<IoFile>, len: u64) -> Result<()> {
+        let done = self.run(Op::fallocate(file.clone(), 0, len)).await;
+        match done.res {
+            r if r >= 0 => Ok(()),
+            r if r == -libc::EOPNOTSUPP || r == -libc::ENOSYS => {
+                if self.file_len(file).await? < len {
+                    let done = self.run(Op::ftruncate(file.clone(), len)).await;
+                    if done.res < 0 {
+                        return Err(os_error(
+                            done.res,
+                            format!("extend {} to {len}", file.path().display()),
+                        ));
+                    }
+                }
+                Ok(())
+            }
+            r => Err(os_error(
+                r,
+                format!("fallocate {} to {len}", file.path().display()),
+            )),
+        }
+    }
+
+    /// The current length of an open file (`statx` with `AT_EMPTY_PATH`).
+    pub async fn file_len(&self, file: &Rc<IoFile>) -> Result<u64> {
+        let done = self.run(Op::fstat(file.clone())).await;
+        match done.stat {
+            Some(st) if done.res >= 0 => Ok(st.stx_size),
+            _ => Err(os_error(
+                if done.res < 0 { done.res } else { -libc::EIO },
+                format!("stat {}", file.path().display()),
+            )),
+        }
+    }
+
+    /// `statx` of a path (following symlinks); a missing one is `NotFound`.
+    pub async fn stat(&self, path: &Path, kind: FileKind) -> Result<FileStat> {
+        let done = self.run(Op::stat(c_path(path)?, kind)).await;
+        match done.stat {
+            Some(st) if done.res >= 0 => Ok(FileStat {
+                len: st.stx_size,
+                is_dir: u32::from(st.stx_mode) & libc::S_IFMT == libc::S_IFDIR,
+            }),
+            _ => Err(os_error(
+                if done.res < 0 { done.res } else { -libc::EIO },
+                format!("stat {}", path.display()),
+            )),
+        }
+    }
+
+    /// Whether `path` exists.
+    pub async fn exists(&self, path: &Path, kind: FileKind) -> Result<bool> {
+        match self.stat(path, kind).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == KvError::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Reads a whole file (open, statx, read); a missing file is
+    /// `NotFound`.
+    pub async fn read_file(&self, path: &Path, kind: FileKind) -> Result<Vec<u8>> {
+        let file = Rc::new(self.open(path, kind, OpenOptions::read_only()).await?);
+        let len = self.file_len(&file).await?;
+        let len = usize::try_from(len).map_err(|_| {
+            Error::new(
+                KvError::OutOfMem,
+                format!("{} is too large to read ({len} bytes)", path.display()),
+            )
+        })?;
+        self.read_vec_at(&file, len, 0).await
+    }
+
+    /// The names in a directory (without `.` and `..`), in no particular
+    /// order; listed on the blocking pool (io_uring has no getdents).
+    pub async fn read_dir(&self, path: &Path) -> Result<Vec<OsString>> {
+        let done = self.run(Op::read_dir(c_path(path)?)).await;
+        if done.res < 0 {
+            return Err(os_error(done.res, format!("list {}", path.display())));
+        }
+        Ok(done.names.unwrap_or_default())
+    }
+
+    async fn run(&self, op: Op) -> OpDone {
+        self.inner.start_op(op).await
     }
 
     /// Issues one read of `page_size` bytes (rounded up to 4096) per

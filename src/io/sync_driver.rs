@@ -1,100 +1,48 @@
 //! The synchronous fallback driver of [`super::runtime::Runtime`], for
 //! kernels and containers without io_uring.
 //!
-//! Queued operations run one by one with `pread`, `pwritev`, `fdatasync` or
-//! `fsync` in the submit phase of a turn; their completions are delivered in
-//! the same turn, so tasks resume in the next one, as with io_uring. When
-//! nothing is queued and the turn may block, it waits in `ppoll` on the
-//! runtime's eventfd (remote wakes) with the turn's deadline.
+//! Every operation runs as a plain system call (`pread`, `pwritev`,
+//! `fdatasync`, `openat`, `renameat`, ...) on the runtime's blocking pool,
+//! never on the shard thread: operations queued during a turn go to the
+//! pool in its submit phase, and their completions are delivered in a later
+//! turn, as with io_uring. When the turn may block, it waits in `ppoll` on
+//! the runtime's eventfd, which both remote wakes and pool completions
+//! signal, until the turn's deadline.
 
-use std::collections::VecDeque;
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::runtime::{Op, OpKind, OpSlot, RemoteInner, Slab, Wait};
+use super::pool::{BlockingPool, Job};
+use super::runtime::{Op, RemoteInner, Wait};
 
 pub(super) struct SyncDriver {
-    queue: VecDeque<usize>,
-    done: Vec<(usize, i32)>,
+    queued: Vec<Job>,
+    pool: BlockingPool,
     remote: Arc<RemoteInner>,
 }
 
-fn errno() -> i32 {
-    std::io::Error::last_os_error()
-        .raw_os_error()
-        .unwrap_or(libc::EIO)
-}
-
-/// Runs `op` now; returns bytes transferred or `-errno`.
-fn execute(op: &mut Op) -> i32 {
-    let fd = op.file.as_raw_fd();
-    let Ok(offset) = libc::off_t::try_from(op.offset) else {
-        return -libc::EINVAL;
-    };
-    loop {
-        let r: isize = match op.kind {
-            OpKind::Read => match op.iov.first() {
-                // SAFETY: the iovec points into a buffer owned by `op` (its
-                // `bufs` or `vec`), valid for `iov_len` bytes and not
-                // otherwise accessed during the call; `fd` is kept open by
-                // `op.file`.
-                Some(v) => unsafe { libc::pread(fd, v.iov_base, v.iov_len, offset) },
-                None => 0,
-            },
-            OpKind::Write => {
-                if op.iov.is_empty() {
-                    0
-                } else {
-                    // SAFETY: every iovec points into a buffer owned by
-                    // `op.bufs`, valid for its `iov_len` bytes; there are at
-                    // most MAX_IOV of them; `fd` is kept open by `op.file`.
-                    unsafe {
-                        libc::pwritev(fd, op.iov.as_ptr(), op.iov.len() as libc::c_int, offset)
-                    }
-                }
-            }
-            // SAFETY: fdatasync/fsync take a descriptor kept open by
-            // `op.file` and touch no memory of ours.
-            OpKind::Fdatasync => unsafe { libc::fdatasync(fd) as isize },
-            // SAFETY: as above.
-            OpKind::Fsync => unsafe { libc::fsync(fd) as isize },
-        };
-        if r >= 0 {
-            // Transfers are capped at MAX_RW, which fits in i32.
-            return i32::try_from(r).unwrap_or(i32::MAX);
-        }
-        let e = errno();
-        if e != libc::EINTR {
-            return -e;
-        }
-    }
-}
-
 impl SyncDriver {
-    pub(super) fn new(remote: Arc<RemoteInner>) -> SyncDriver {
+    pub(super) fn new(remote: Arc<RemoteInner>, pool: BlockingPool) -> SyncDriver {
         SyncDriver {
-            queue: VecDeque::new(),
-            done: Vec::new(),
+            queued: Vec::new(),
+            pool,
             remote,
         }
     }
 
-    pub(super) fn push(&mut self, id: usize) {
-        self.queue.push_back(id);
+    pub(super) fn push(&mut self, id: usize, op: &mut Op) {
+        self.queued.push(Job {
+            id,
+            call: op.call(),
+            stall: op.stall,
+        });
     }
 
-    /// Runs every queued operation; if there was none and `wait` allows,
-    /// blocks until a remote wake or the deadline.
-    pub(super) fn submit(&mut self, ops: &mut Slab<OpSlot>, wait: Wait) {
-        if !self.queue.is_empty() {
-            while let Some(id) = self.queue.pop_front() {
-                if let Some(slot) = ops.get_mut(id) {
-                    let res = execute(&mut slot.op);
-                    self.done.push((id, res));
-                }
-            }
-            return;
+    /// Hands the queued operations to the pool; then, as `wait` allows,
+    /// blocks until a remote wake, a pool completion or the deadline.
+    pub(super) fn submit(&mut self, wait: Wait) {
+        if !self.queued.is_empty() {
+            self.pool.submit(self.queued.drain(..));
         }
         let ts = match wait {
             Wait::No => return,
@@ -120,24 +68,28 @@ impl SyncDriver {
         // call; the count is 1 and the signal mask pointer is null.
         let r = unsafe { libc::ppoll(&mut pfd, 1, ts_ptr, std::ptr::null()) };
         if r < 0 {
-            let e = errno();
-            if e != libc::EINTR {
-                log::error!(
-                    "ppoll on the runtime's eventfd failed: {}",
-                    std::io::Error::from_raw_os_error(e)
-                );
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EINTR) {
+                log::error!("ppoll on the runtime's eventfd failed: {e}");
             }
         } else if r > 0 && pfd.revents & libc::POLLIN != 0 {
             self.remote.read_counter();
         }
     }
 
+    /// Collects finished operations (call after `submit`, which consumed
+    /// the eventfd signal that announced them).
     pub(super) fn reap(&mut self, out: &mut Vec<(usize, i32)>) {
-        out.append(&mut self.done);
+        self.pool.reap(out);
     }
 
-    pub(super) fn drain(&mut self) -> bool {
-        self.queue.clear();
-        true
+    pub(super) fn drain(&mut self, out: &mut Vec<(usize, i32)>) -> bool {
+        self.queued.clear();
+        self.pool.drain(out)
+    }
+
+    #[cfg(test)]
+    pub(super) fn pool_threads(&self) -> usize {
+        self.pool.threads()
     }
 }

@@ -8,16 +8,24 @@
 //! overflows; the rest stay in the backlog, in order, and are never lost.
 //! When the submission queue fills mid-flush it is submitted and the flush
 //! continues.
+//!
+//! File-system operations (openat, mkdirat, unlinkat, renameat, fallocate,
+//! ftruncate, statx, fsync) are SQEs too when the kernel supports their
+//! opcodes (probed at setup); the kernel runs the blocking ones on its own
+//! workers. An opcode the kernel lacks, a directory listing (io_uring has
+//! no getdents) and an operation the fault injector stalls go to the
+//! runtime's blocking pool instead, whose completions arrive through the
+//! same eventfd as remote wakes.
 
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::Instant;
 
-use io_uring::{IoUring, opcode, squeue, types};
+use io_uring::{IoUring, Probe, opcode, squeue, types};
 
-use super::runtime::{Op, OpKind, RemoteInner, Wait};
+use super::pool::{BlockingPool, Call, Job};
+use super::runtime::{Op, RemoteInner, Wait};
 
 /// `user_data` of the eventfd read (operation ids are slab indices).
 const EFD_TOKEN: u64 = u64::MAX;
@@ -34,13 +42,112 @@ pub(super) struct UringDriver {
     efd_buf: Box<u64>,
     efd_armed: bool,
     shutdown: bool,
+    /// Which opcodes the kernel supports, by opcode number.
+    native: [bool; 256],
+    pool: BlockingPool,
+    /// Operations for the pool, handed over in the next submit.
+    pool_jobs: Vec<Job>,
+}
+
+/// The file-system opcodes to probe for (page I/O and fsync are older than
+/// the Linux 5.11 this driver requires).
+const PROBED: [u8; 7] = [
+    opcode::OpenAt::CODE,
+    opcode::MkDirAt::CODE,
+    opcode::UnlinkAt::CODE,
+    opcode::RenameAt::CODE,
+    opcode::Fallocate::CODE,
+    opcode::Ftruncate::CODE,
+    opcode::Statx::CODE,
+];
+
+/// The opcode that runs `call` natively, if any.
+fn opcode_of(call: &Call) -> Option<u8> {
+    Some(match call {
+        Call::Read { .. } => opcode::Read::CODE,
+        Call::Writev { .. } => opcode::Writev::CODE,
+        Call::Fsync { .. } => opcode::Fsync::CODE,
+        Call::Fallocate { .. } => opcode::Fallocate::CODE,
+        Call::Ftruncate { .. } => opcode::Ftruncate::CODE,
+        Call::Statx { .. } => opcode::Statx::CODE,
+        Call::Open { .. } => opcode::OpenAt::CODE,
+        Call::Mkdir { .. } => opcode::MkDirAt::CODE,
+        Call::Unlink { .. } => opcode::UnlinkAt::CODE,
+        Call::Rename { .. } => opcode::RenameAt::CODE,
+        Call::ReadDir { .. } => return None,
+    })
+}
+
+/// The SQE for `call` (not a listing).
+fn entry(call: &Call) -> Option<squeue::Entry> {
+    let cwd = types::Fd(libc::AT_FDCWD);
+    Some(match *call {
+        // `len` is capped at MAX_RW, which fits in u32.
+        Call::Read {
+            fd,
+            buf,
+            len,
+            offset,
+        } => opcode::Read::new(types::Fd(fd), buf, len as u32)
+            .offset(offset)
+            .build(),
+        // `count` is capped at MAX_IOV.
+        Call::Writev {
+            fd,
+            iov,
+            count,
+            offset,
+        } => opcode::Writev::new(types::Fd(fd), iov, count as u32)
+            .offset(offset)
+            .build(),
+        Call::Fsync { fd, datasync } => {
+            let flags = if datasync {
+                types::FsyncFlags::DATASYNC
+            } else {
+                types::FsyncFlags::empty()
+            };
+            opcode::Fsync::new(types::Fd(fd)).flags(flags).build()
+        }
+        Call::Fallocate {
+            fd,
+            mode,
+            offset,
+            len,
+        } => opcode::Fallocate::new(types::Fd(fd), len)
+            .offset(offset)
+            .mode(mode)
+            .build(),
+        Call::Ftruncate { fd, len } => opcode::Ftruncate::new(types::Fd(fd), len).build(),
+        Call::Statx {
+            dirfd,
+            path,
+            flags,
+            mask,
+            buf,
+        } => opcode::Statx::new(types::Fd(dirfd), path, buf.cast())
+            .flags(flags)
+            .mask(mask)
+            .build(),
+        Call::Open { path, flags, mode } => opcode::OpenAt::new(cwd, path)
+            .flags(flags)
+            .mode(mode)
+            .build(),
+        Call::Mkdir { path, mode } => opcode::MkDirAt::new(cwd, path).mode(mode).build(),
+        Call::Unlink { path, flags } => opcode::UnlinkAt::new(cwd, path).flags(flags).build(),
+        Call::Rename { from, to } => opcode::RenameAt::new(cwd, from, cwd, to).build(),
+        Call::ReadDir { .. } => return None,
+    })
 }
 
 impl UringDriver {
     /// A ring of `queue_depth` SQ entries (rounded to a power of two in
     /// 8..=32768). Fails if io_uring is unavailable or too old (no
     /// `IORING_FEAT_EXT_ARG`, Linux < 5.11), or if a no-op cannot complete.
-    pub(super) fn new(queue_depth: u32, remote: Arc<RemoteInner>) -> io::Result<UringDriver> {
+    pub(super) fn new(
+        queue_depth: u32,
+        remote: Arc<RemoteInner>,
+        pool: BlockingPool,
+    ) -> io::Result<UringDriver> {
         let entries = queue_depth.clamp(8, 32768).next_power_of_two();
         let mut ring = IoUring::new(entries)?;
         if !ring.params().is_feature_ext_arg() {
@@ -67,8 +174,39 @@ impl UringDriver {
                 "io_uring no-op completed with {res:?}"
             )));
         }
+        let mut native = [false; 256];
+        for code in [
+            opcode::Read::CODE,
+            opcode::Writev::CODE,
+            opcode::Fsync::CODE,
+        ] {
+            native[usize::from(code)] = true;
+        }
+        let mut probe = Probe::new();
+        match ring.submitter().register_probe(&mut probe) {
+            Ok(()) => {
+                for code in PROBED {
+                    native[usize::from(code)] = probe.is_supported(code);
+                }
+                let missing: Vec<u8> = PROBED
+                    .into_iter()
+                    .filter(|&c| !native[usize::from(c)])
+                    .collect();
+                if !missing.is_empty() {
+                    log::info!(
+                        "io_uring lacks opcodes {missing:?}; those operations run on the blocking pool"
+                    );
+                }
+            }
+            Err(e) => log::info!(
+                "cannot probe io_uring opcodes ({e}); file-system operations run on the blocking pool"
+            ),
+        }
         let cq = ring.params().cq_entries() as usize;
         Ok(UringDriver {
+            native,
+            pool,
+            pool_jobs: Vec::new(),
             limit: cq.saturating_sub(1).max(1),
             ring,
             backlog: VecDeque::new(),
@@ -80,30 +218,33 @@ impl UringDriver {
         })
     }
 
-    /// Queues an operation; it reaches the kernel in the next submit.
+    /// Queues an operation; it reaches the kernel (or the blocking pool)
+    /// in the next submit.
     pub(super) fn push(&mut self, id: usize, op: &mut Op) {
-        let fd = types::Fd(op.file.as_raw_fd());
-        let entry = match op.kind {
-            OpKind::Read => {
-                let (base, len) = op
-                    .iov
-                    .first()
-                    .map(|v| (v.iov_base.cast::<u8>(), v.iov_len))
-                    .unwrap_or((std::ptr::null_mut(), 0));
-                // `len` is capped at MAX_RW, which fits in u32.
-                opcode::Read::new(fd, base, len as u32)
-                    .offset(op.offset)
-                    .build()
-            }
-            OpKind::Write => opcode::Writev::new(fd, op.iov.as_ptr(), op.iov.len() as u32)
-                .offset(op.offset)
-                .build(),
-            OpKind::Fsync => opcode::Fsync::new(fd).build(),
-            OpKind::Fdatasync => opcode::Fsync::new(fd)
-                .flags(types::FsyncFlags::DATASYNC)
-                .build(),
-        };
-        self.backlog.push_back(entry.user_data(id as u64));
+        let call = op.call();
+        let native = opcode_of(&call).is_some_and(|c| self.native[usize::from(c)]);
+        match entry(&call) {
+            Some(e) if native && !op.stall => self.backlog.push_back(e.user_data(id as u64)),
+            _ => self.pool_jobs.push(Job {
+                id,
+                call,
+                stall: op.stall,
+            }),
+        }
+    }
+
+    #[cfg(test)]
+    pub(super) fn pool_threads(&self) -> usize {
+        self.pool.threads()
+    }
+
+    /// Sends every operation to the blocking pool (tests of the path taken
+    /// for opcodes an older kernel lacks).
+    #[cfg(test)]
+    pub(super) fn disable_native_fs_ops(&mut self) {
+        for code in PROBED {
+            self.native[usize::from(code)] = false;
+        }
     }
 
     /// Moves the backlog into the submission queue (submitting whenever it
@@ -166,6 +307,9 @@ impl UringDriver {
     /// Submits queued operations and, as `wait` allows, waits for at least
     /// one completion.
     pub(super) fn submit(&mut self, wait: Wait) {
+        if !self.pool_jobs.is_empty() {
+            self.pool.submit(self.pool_jobs.drain(..));
+        }
         if let Err(e) = self.flush() {
             match e.raw_os_error() {
                 Some(libc::EBUSY) | Some(libc::EAGAIN) => {
@@ -210,8 +354,14 @@ impl UringDriver {
         }
     }
 
-    /// Collects completions as `(operation id, result)`.
+    /// Collects completions as `(operation id, result)`, the ring's then
+    /// the pool's (after the eventfd read that announced them, if any).
     pub(super) fn reap(&mut self, out: &mut Vec<(usize, i32)>) {
+        self.reap_ring(out);
+        self.pool.reap(out);
+    }
+
+    fn reap_ring(&mut self, out: &mut Vec<(usize, i32)>) {
         for cqe in self.ring.completion() {
             if cqe.user_data() == EFD_TOKEN {
                 self.efd_armed = false;
@@ -231,14 +381,20 @@ impl UringDriver {
     }
 
     /// Stops re-arming the eventfd read, drops the backlog (never seen by
-    /// the kernel) and waits until the kernel is done with every operation.
-    pub(super) fn drain(&mut self) -> bool {
+    /// the kernel or the pool) and waits until the kernel and the pool are
+    /// done with every operation; their completions go to `out`.
+    pub(super) fn drain(&mut self, out: &mut Vec<(usize, i32)>) -> bool {
+        self.pool_jobs.clear();
+        let pool_ok = self.pool.drain(out);
+        pool_ok && self.drain_ring(out)
+    }
+
+    fn drain_ring(&mut self, out: &mut Vec<(usize, i32)>) -> bool {
         self.shutdown = true;
         self.backlog.clear();
         if self.efd_armed {
             self.remote.signal();
         }
-        let mut sink = Vec::new();
         while self.in_kernel > 0 || self.efd_armed {
             match self.ring.submit_and_wait(1) {
                 Ok(_) => {}
@@ -252,8 +408,7 @@ impl UringDriver {
                     return false;
                 }
             }
-            self.reap(&mut sink);
-            sink.clear();
+            self.reap_ring(out);
         }
         true
     }
@@ -261,7 +416,7 @@ impl UringDriver {
 
 impl Drop for UringDriver {
     fn drop(&mut self) {
-        if (self.in_kernel > 0 || self.efd_armed) && !self.drain() {
+        if (self.in_kernel > 0 || self.efd_armed) && !self.drain_ring(&mut Vec::new()) {
             // The kernel may still write the eventfd counter here.
             let buf = std::mem::replace(&mut self.efd_buf, Box::new(0));
             Box::leak(buf);

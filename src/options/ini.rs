@@ -60,9 +60,16 @@
 //!   `[permanent]`).
 //! * (e) Lines may be of any length (inih's stack buffer holds 199 bytes per
 //!   line), and a file must be UTF-8 (else the first bad line is the error).
+//! * (f) Only a regular file of at most [`MAX_INI_BYTES`] is read; anything
+//!   else (a device such as `/dev/zero`, a FIFO, a directory, a larger file)
+//!   is refused with code -1 and `InvalidArgs` (upstream reads `/dev/zero`
+//!   forever, blocks on a FIFO nobody writes, and reads a directory as an
+//!   empty file).
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
 use super::{KvOptions, MB};
@@ -129,12 +136,20 @@ fn section_keys(section: &str) -> Option<&'static [&'static str]> {
     }
 }
 
+/// The largest options file read: 1 MiB. Every key upstream knows fits in
+/// a few KiB with comments, so a larger file is not an options file; the
+/// bound keeps a wrong path from filling memory.
+pub const MAX_INI_BYTES: u64 = 1 << 20;
+
 /// Why an INI file could not be loaded. `code` is what upstream's
-/// `LoadFromIni` would return: -1 the file cannot be opened or read, -2 a
-/// required section is missing, N > 0 the 1-based line at fault.
+/// `LoadFromIni` would return: -1 the file cannot be opened or read (or is
+/// refused: not a regular file, or over [`MAX_INI_BYTES`]), -2 a required
+/// section is missing, N > 0 the 1-based line at fault. `kind` is the
+/// error code a `KvError` caller sees.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IniError {
     pub code: i32,
+    pub kind: KvError,
     pub message: String,
 }
 
@@ -147,6 +162,7 @@ impl IniError {
     fn at_line(line: usize, message: impl fmt::Display) -> IniError {
         IniError {
             code: i32::try_from(line).unwrap_or(i32::MAX),
+            kind: KvError::InvalidArgs,
             message: format!("line {line}: {message}"),
         }
     }
@@ -154,6 +170,7 @@ impl IniError {
     fn missing_section(section: &str) -> IniError {
         IniError {
             code: IniError::MISSING_SECTION,
+            kind: KvError::InvalidArgs,
             message: format!("missing section [{section}] (or it holds no key)"),
         }
     }
@@ -161,6 +178,7 @@ impl IniError {
     fn in_file(self, path: &Path) -> IniError {
         IniError {
             code: self.code,
+            kind: self.kind,
             message: format!("{}: {}", path.display(), self.message),
         }
     }
@@ -176,12 +194,7 @@ impl std::error::Error for IniError {}
 
 impl From<IniError> for Error {
     fn from(e: IniError) -> Error {
-        let code = if e.code == IniError::CANNOT_OPEN {
-            KvError::NotFound
-        } else {
-            KvError::InvalidArgs
-        };
-        Error::new(code, e.message)
+        Error::new(e.kind, e.message)
     }
 }
 
@@ -197,10 +210,7 @@ impl KvOptions {
     /// the file. On error `self` is unchanged.
     pub fn load_from_ini(&mut self, path: impl AsRef<Path>) -> Result<(), IniError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| IniError {
-            code: IniError::CANNOT_OPEN,
-            message: format!("cannot read {}: {e}", path.display()),
-        })?;
+        let bytes = read_options_file(path)?;
         let text = std::str::from_utf8(&bytes).map_err(|e| {
             let valid = &bytes[..e.valid_up_to()];
             let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
@@ -218,6 +228,62 @@ impl KvOptions {
         *self = next;
         Ok(())
     }
+}
+
+/// The bytes of an options file: a regular file of at most
+/// [`MAX_INI_BYTES`]. The file is opened non-blocking (opening a FIFO
+/// nobody writes would otherwise wait forever) and checked on the open
+/// descriptor, so it cannot be swapped between the check and the read; the
+/// read itself stops past the limit (a file may grow, and procfs files
+/// report size 0).
+fn read_options_file(path: &Path) -> Result<Vec<u8>, IniError> {
+    let cannot_read = |e: std::io::Error| IniError {
+        code: IniError::CANNOT_OPEN,
+        kind: Error::from_io(&e, "").code(),
+        message: format!("cannot read {}: {e}", path.display()),
+    };
+    let refused = |why: String| IniError {
+        code: IniError::CANNOT_OPEN,
+        kind: KvError::InvalidArgs,
+        message: format!(
+            "{}: {why}; an options file must be a regular file of at most {MAX_INI_BYTES} bytes",
+            path.display()
+        ),
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(cannot_read)?;
+    let meta = file.metadata().map_err(cannot_read)?;
+    let ty = meta.file_type();
+    if !ty.is_file() {
+        let what = if ty.is_dir() {
+            "a directory"
+        } else if ty.is_fifo() {
+            "a FIFO"
+        } else if ty.is_char_device() {
+            "a character device"
+        } else if ty.is_block_device() {
+            "a block device"
+        } else if ty.is_socket() {
+            "a socket"
+        } else {
+            "not a regular file"
+        };
+        return Err(refused(format!("is {what}")));
+    }
+    if meta.len() > MAX_INI_BYTES {
+        return Err(refused(format!("is {} bytes", meta.len())));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_INI_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot_read)?;
+    if bytes.len() as u64 > MAX_INI_BYTES {
+        return Err(refused(format!("holds more than {MAX_INI_BYTES} bytes")));
+    }
+    Ok(bytes)
 }
 
 /// C's `isspace` in the "C" locale.
@@ -1072,8 +1138,61 @@ data_append_mode = true
         assert!(e.message.contains("absent.ini"), "{e}");
         let err: Error = e.into();
         assert_eq!(err.code(), KvError::NotFound);
-        // A directory cannot be read either.
+        // A directory is not loaded either.
         assert_eq!(KvOptions::from_ini_file(dir.path()).unwrap_err().code, -1);
+    }
+
+    /// Loads `path` on another thread: a regression that blocks (a FIFO)
+    /// or reads forever (/dev/zero) fails here instead of hanging the suite.
+    fn load_guarded(path: &Path) -> Result<KvOptions, IniError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p = path.to_path_buf();
+        std::thread::spawn(move || {
+            let _ = tx.send(KvOptions::from_ini_file(&p));
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("loading {} did not return", path.display()))
+    }
+
+    fn assert_refused(path: &Path, needle: &str) {
+        let e = load_guarded(path).unwrap_err();
+        assert_eq!(e.code, IniError::CANNOT_OPEN, "{e}");
+        assert_eq!(e.kind, KvError::InvalidArgs, "{e}");
+        assert!(e.message.contains(&path.display().to_string()), "{e}");
+        assert!(e.message.contains(needle), "{e}");
+        assert!(e.message.contains("regular file"), "{e}");
+        let err: Error = e.into();
+        assert_eq!(err.code(), KvError::InvalidArgs);
+    }
+
+    /// Issue 10, defect 7: devices, FIFOs, directories and oversized files
+    /// are refused with InvalidArgs instead of being read without bound.
+    #[test]
+    fn only_small_regular_files_are_read() {
+        assert_refused(Path::new("/dev/zero"), "character device");
+        let dir = tempfile::tempdir().unwrap();
+        assert_refused(dir.path(), "directory");
+        // A FIFO nobody writes: opening it for reading would block.
+        let fifo = dir.path().join("fifo.ini");
+        let st = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        assert_refused(&fifo, "FIFO");
+        // One byte over the limit is refused; a file at the limit loads.
+        let big = dir.path().join("big.ini");
+        let head = "[run]\nnum_threads = 2\n[permanent]\nstore_path = x\n";
+        let pad = |total: usize| {
+            let mut t = head.to_string();
+            t.push_str(&"#".repeat(total - head.len() - 1));
+            t.push('\n');
+            t
+        };
+        std::fs::write(&big, pad(MAX_INI_BYTES as usize + 1)).unwrap();
+        assert_refused(&big, &format!("{} bytes", MAX_INI_BYTES + 1));
+        std::fs::write(&big, pad(MAX_INI_BYTES as usize)).unwrap();
+        assert_eq!(load_guarded(&big).unwrap().num_threads, 2);
     }
 
     #[test]
@@ -1197,6 +1316,7 @@ data_append_mode = true
     fn ini_error_conversions() {
         let e = IniError {
             code: -2,
+            kind: KvError::InvalidArgs,
             message: "missing section [run]".into(),
         };
         assert_eq!(e.to_string(), "missing section [run]");

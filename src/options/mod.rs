@@ -65,7 +65,8 @@ pub struct KvOptions {
     pub root_meta_cache_size: u64,
     /// Manifest size at which a fresh snapshot replaces the log.
     pub manifest_limit: u32,
-    /// Process-wide budget of open files.
+    /// Budget of open files, less those already open at start; clamped at
+    /// start to what `RLIMIT_NOFILE` leaves (see `io::fd_budget`).
     pub fd_limit: u32,
     /// io_uring submission queue entries per shard.
     pub io_queue_size: u32,

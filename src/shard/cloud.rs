@@ -375,32 +375,31 @@ impl Drop for CachePin<'_> {
 }
 
 // ---------------------------------------------------------------------------
-// File-system helpers (blocking calls until the runtime has asynchronous
-// file-system operations).
+// File-system helpers (through the shard's I/O runtime).
 
-async fn fs_remove(_shard: &ShardCtx, path: &Path) -> Result<()> {
-    match std::fs::remove_file(path) {
+async fn fs_remove(shard: &ShardCtx, path: &Path) -> Result<()> {
+    match shard.io.unlink(path, FileKind::Other).await {
         Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::from_io(&e, format!("unlink {}", path.display()))),
+        Err(e) if e.code() == KvError::NotFound => Ok(()),
+        Err(e) => Err(e),
     }
 }
 
-async fn fs_rename(_shard: &ShardCtx, from: &Path, to: &Path) -> Result<()> {
-    std::fs::rename(from, to).map_err(|e| Error::from_io(&e, format!("rename {}", to.display())))
+async fn fs_rename(shard: &ShardCtx, from: &Path, to: &Path) -> Result<()> {
+    shard.io.rename(from, to, FileKind::Other).await
 }
 
-async fn fs_create_dir_all(_shard: &ShardCtx, dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::from_io(&e, format!("mkdir {}", dir.display())))
+async fn fs_create_dir_all(shard: &ShardCtx, dir: &Path) -> Result<()> {
+    shard.io.create_dir_all(dir).await
 }
 
 async fn fs_open(
-    _shard: &ShardCtx,
+    shard: &ShardCtx,
     path: &Path,
     kind: FileKind,
     opts: OpenOptions,
 ) -> Result<IoFile> {
-    IoFile::open(path, kind, opts)
+    shard.io.open(path, kind, opts).await
 }
 
 // ---------------------------------------------------------------------------
@@ -552,7 +551,7 @@ pub async fn open_file(
     let key = object_key(tbl, name)?;
     loop {
         let pin = ensure_local(shard, path, &key).await?;
-        match shard.fds.get_or_open(path, kind, opts) {
+        match shard.fds.get_or_open(&shard.io, path, kind, opts).await {
             Ok(f) => {
                 drop(pin);
                 return Ok(f);
@@ -586,7 +585,7 @@ pub async fn read_cached(shard: &ShardCtx, tbl: &TableIdent, path: &Path) -> Res
         )
         .await?,
     );
-    let len = file.len()? as usize;
+    let len = shard.io.file_len(&file).await? as usize;
     shard.io.read_vec_at(&file, len, 0).await
 }
 
@@ -626,7 +625,7 @@ pub async fn upload_as(shard: &ShardCtx, path: &Path, key: &str) -> Result<()> {
         )
         .await?,
     );
-    let len = file.len()?;
+    let len = shard.io.file_len(&file).await?;
     if len <= SINGLE_PUT_MAX {
         let bytes = shard.io.read_vec_at(&file, len as usize, 0).await?;
         if bytes.len() as u64 != len {
@@ -1339,18 +1338,15 @@ pub fn scan_reused_cache(opts: &KvOptions, shards: usize) -> Result<Vec<Vec<(Pat
 }
 
 /// Adopts the files found at start into the shard's cache, then trims it
-/// to the shard's budget (least recently modified first).
-pub fn adopt_cache(ctx: &ShardCtx, cs: &CloudShard, files: Vec<(PathBuf, u64)>) {
+/// to the shard's budget (least recently modified first; the files are
+/// removed by a task of the shard).
+pub fn adopt_cache(ctx: &Rc<ShardCtx>, files: Vec<(PathBuf, u64)>) {
+    let cs = cloud_of(ctx);
     let n = files.len();
     for (p, size) in files {
         cs.cache.adopt(p, size);
     }
     let trimmed = cs.cache.trim_list();
-    for p in &trimmed {
-        if let Err(e) = std::fs::remove_file(p) {
-            log::warn!("cache: cannot remove {}: {e}", p.display());
-        }
-    }
     if n > 0 {
         log::info!(
             "shard {}: reused {} cached files ({} removed over the budget)",
@@ -1358,5 +1354,15 @@ pub fn adopt_cache(ctx: &ShardCtx, cs: &CloudShard, files: Vec<(PathBuf, u64)>) 
             n - trimmed.len(),
             trimmed.len()
         );
+    }
+    if !trimmed.is_empty() {
+        let c = ctx.clone();
+        ctx.io.spawn(async move {
+            for p in &trimmed {
+                if let Err(e) = fs_remove(&c, p).await {
+                    log::warn!("cache: cannot remove {}: {e}", p.display());
+                }
+            }
+        });
     }
 }

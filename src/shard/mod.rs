@@ -70,6 +70,8 @@ pub struct ShardCtx {
     /// Page reads in flight, at most `buf_ring_size` (upstream's bound on
     /// reads through its io_uring provided-buffer ring).
     pub read_slots: util::Semaphore,
+    /// Requests working on files at once (see [`ShardCtx::admit_disk_task`]).
+    disk_tasks: util::Semaphore,
     partitions: RefCell<HashMap<TableIdent, Rc<Partition>>>,
     next_key: Cell<u64>,
     codecs: RefCell<Vec<ValueCodec>>,
@@ -101,6 +103,21 @@ impl ShardCtx {
         p.last_used.set(tick);
         self.partitions.borrow_mut().insert(tbl.clone(), p.clone());
         p
+    }
+
+    /// Admits a task that opens files (a read, a write, a background
+    /// compaction or clean-up), waiting while `disk_tasks` others run. Files
+    /// a running task holds stay open even when the file cache evicts them,
+    /// so without this bound thousands of requests in flight would hold
+    /// thousands of descriptors and fail with OpenFileLimit. A task takes
+    /// its permit before any partition version and after its write ticket,
+    /// so no permit holder waits for a task without one. In-memory stores
+    /// open no files: `None`.
+    pub async fn admit_disk_task(&self) -> Option<util::Permit<'_>> {
+        if self.opts.store_path.is_empty() {
+            return None;
+        }
+        Some(self.disk_tasks.acquire(1).await)
     }
 
     /// A zstd context from the shard's pool.
@@ -247,12 +264,13 @@ pub fn on_shard_thread() -> bool {
 fn run_shard(setup: ShardSetup, rt: Runtime, rx: &Receiver<Msg>) {
     ON_SHARD.with(|c| c.set(true));
     let adopted = setup.adopted;
+    let (cache_files, disk_tasks) = split_fd_budget(setup.fd_capacity);
     let ctx = Rc::new(ShardCtx {
         id: setup.id,
         opts: setup.opts.clone(),
         term: setup.term,
         io: rt.handle(),
-        fds: FdCache::new(setup.fd_capacity),
+        fds: FdCache::new(cache_files),
         cache: IndexCache::new(
             (setup.opts.buffer_pool_size / setup.opts.data_page_size.max(1) as u64) as usize,
         ),
@@ -265,13 +283,14 @@ fn run_shard(setup: ShardSetup, rt: Runtime, rx: &Receiver<Msg>) {
         prewarm_queue: RefCell::default(),
         prewarm_tasks: Cell::new(0),
         read_slots: util::Semaphore::new(setup.opts.buf_ring_size as usize),
+        disk_tasks: util::Semaphore::new(disk_tasks),
         partitions: RefCell::default(),
         next_key: Cell::new(0),
         codecs: RefCell::default(),
         clock: Cell::new(0),
     });
-    if let Some(c) = &ctx.cloud {
-        cloud::adopt_cache(&ctx, c, adopted);
+    if ctx.cloud.is_some() {
+        cloud::adopt_cache(&ctx, adopted);
     }
     let mut stopping = false;
     loop {
@@ -323,11 +342,27 @@ impl Drop for Inbox {
     }
 }
 
+/// Files a running task holds open at once in the common case: the data
+/// files of a write or a prefetch (one or two), the manifest, and a
+/// directory opened briefly to sync it.
+const FILES_PER_TASK: usize = 4;
+
+/// Splits a shard's descriptor budget between its file cache and the files
+/// running tasks hold (which stay open after the cache evicts them): half
+/// each. Returns the cache's capacity and how many tasks may work on files
+/// at once.
+fn split_fd_budget(budget: usize) -> (usize, usize) {
+    let tasks = (budget / 2 / FILES_PER_TASK).max(1);
+    let cache = budget.saturating_sub(tasks * FILES_PER_TASK).max(1);
+    (cache, tasks)
+}
+
 /// What a shard thread needs to start.
 pub struct ShardSetup {
     pub id: usize,
     pub opts: Arc<KvOptions>,
     pub term: u64,
+    /// Descriptors the shard may keep open (its share of the store's budget).
     pub fd_capacity: usize,
     pub env: Arc<StoreEnv>,
     /// Cloud mode: the store's cloud service.

@@ -296,21 +296,15 @@ impl Partition {
             }
             Storage::Disk { dir, .. } => {
                 let path = dir.join(manifest_file_name(shard.term));
-                let file = match IoFile::open(
-                    &path,
-                    FileKind::Manifest,
-                    OpenOptions::read_only().direct(false),
-                ) {
-                    Ok(f) => Rc::new(f),
+                let bytes = match shard.io.read_file(&path, FileKind::Manifest).await {
+                    Ok(b) => b,
                     Err(e) if e.code() == KvError::NotFound => {
                         *self.state.borrow_mut() = PartState::Missing;
                         return Ok(());
                     }
                     Err(e) => return Err(e),
                 };
-                let len = file.len()? as usize;
-                let bytes = shard.io.read_vec_at(&file, len, 0).await?;
-                (bytes, Some(crate::io::file::data_file_sizes(dir)?))
+                (bytes, Some(data_file_sizes(shard, dir).await?))
             }
         };
         let in_manifest = |e: Error| e.context(format_args!("{} manifest", self.tbl));
@@ -428,7 +422,7 @@ impl Partition {
             let archived = if shard.cloud.is_some() {
                 super::cloud::archived_file_ids(shard, &self.tbl).await?
             } else {
-                archived_file_ids(&dir, shard.opts.pages_per_file_shift)?
+                archived_file_ids(shard, &dir).await?
             };
             if let PartState::Loaded(l) = &mut *self.state.borrow_mut() {
                 l.archived_files = Some(archived);
@@ -484,7 +478,10 @@ impl Partition {
     }
 
     /// Deletes the data files whose deletion no version waits for (in
-    /// cloud mode their objects too).
+    /// cloud mode their objects too), then syncs the directory. A file
+    /// whose unlink fails stays known (and no longer scheduled), so a later
+    /// file GC tries it again; the first error is returned after every
+    /// other file was tried.
     pub async fn reap_files(&self, shard: &ShardCtx) -> Result<()> {
         let files = std::mem::take(&mut self.retirement.borrow_mut().released_files);
         if files.is_empty() {
@@ -498,6 +495,8 @@ impl Partition {
             _ => return Ok(()),
         };
         let mut names = Vec::new();
+        let mut first_err = None;
+        let mut deleted = false;
         for f in files {
             let name = data_file_name(f, terms.get(&f).copied().unwrap_or(shard.term));
             let path = dir.join(&name);
@@ -506,10 +505,14 @@ impl Partition {
                 names.push(name);
             }
             shard.fds.remove(&path);
-            match std::fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::from_io(&e, path.display())),
+            match shard.io.unlink(&path, FileKind::Data).await {
+                Ok(()) => deleted = true,
+                Err(e) if e.code() == KvError::NotFound => {}
+                Err(e) => {
+                    self.retirement.borrow_mut().doomed.remove(&f);
+                    first_err.get_or_insert(e);
+                    continue;
+                }
             }
             if let PartState::Loaded(l) = &mut *self.state.borrow_mut() {
                 l.files.remove(&f);
@@ -517,11 +520,15 @@ impl Partition {
             self.retirement.borrow_mut().doomed.remove(&f);
             crate::killpoint::hit("gc.deleted_file");
         }
-        sync_dir(&dir)?;
-        if !names.is_empty() {
-            super::cloud::delete_objects(shard, &self.tbl, &names).await?;
+        if deleted {
+            shard.io.sync_dir(&dir).await?;
         }
-        Ok(())
+        if !names.is_empty()
+            && let Err(e) = super::cloud::delete_objects(shard, &self.tbl, &names).await
+        {
+            first_err.get_or_insert(e);
+        }
+        first_err.map_or(Ok(()), Err)
     }
 
     /// Whether compaction (or just file GC) has work: too much garbage in
@@ -709,9 +716,9 @@ impl Partition {
         let shift = opts.pages_per_file_shift;
         let page_size = opts.data_page_size as usize;
         let mut created_dir = false;
-        if files.is_empty() && !dir.exists() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::from_io(&e, dir.display()))?;
-            sync_dir(root)?;
+        if files.is_empty() && !shard.io.exists(dir, FileKind::Dir).await? {
+            shard.io.create_dir_all(dir).await?;
+            shard.io.sync_dir(root).await?;
             created_dir = true;
         }
         // Runs of consecutive slots per file, at most max_write_batch_pages.
@@ -740,14 +747,21 @@ impl Partition {
                 is_new |= fresh;
             }
             written.push(path.clone());
-            let file = shard.fds.get_or_open(
-                &path,
-                FileKind::Data,
-                OpenOptions::read_write().direct(true).create(true),
-            )?;
+            let file = shard
+                .fds
+                .get_or_open(
+                    &shard.io,
+                    &path,
+                    FileKind::Data,
+                    OpenOptions::read_write().direct(true).create(true),
+                )
+                .await?;
             if is_new {
                 if opts.data_append_mode {
-                    file.allocate(opts.data_file_size() as u64)?;
+                    shard
+                        .io
+                        .allocate(&file, opts.data_file_size() as u64)
+                        .await?;
                 }
                 files.insert(file_id);
                 created = true;
@@ -782,7 +796,7 @@ impl Partition {
         let syncs: Vec<_> = handles.iter().map(|f| shard.io.fdatasync(f)).collect();
         all_ok(join_all(syncs).await)?;
         if created || created_dir {
-            sync_dir(dir)?;
+            shard.io.sync_dir(dir).await?;
         }
         drop(pins);
         Ok((created || created_dir, written))
@@ -799,7 +813,7 @@ impl Partition {
         let path = dir.join(manifest_file_name(shard.term));
         if let Err(e) = super::cloud::upload_file(shard, &self.tbl, &path).await {
             shard.fds.remove(&path);
-            if let Err(rm) = std::fs::remove_file(&path) {
+            if let Err(rm) = shard.io.unlink(&path, FileKind::Manifest).await {
                 log::warn!(
                     "{}: removing {} after a failed upload: {rm}",
                     self.tbl,
@@ -832,7 +846,10 @@ impl Partition {
                     super::cloud::open_file(shard, &self.tbl, &path, FileKind::Manifest, opts)
                         .await?
                 } else {
-                    shard.fds.get_or_open(&path, FileKind::Manifest, opts)?
+                    shard
+                        .fds
+                        .get_or_open(&shard.io, &path, FileKind::Manifest, opts)
+                        .await?
                 };
                 shard.io.write_all_at(&file, vec![rec], at as u64).await?;
                 shard.io.fdatasync(&file).await?;
@@ -855,9 +872,9 @@ impl Partition {
                 m.borrow_mut().manifest = rec.to_vec();
             }
             Storage::Disk { dir, root } => {
-                if !dir.exists() {
-                    std::fs::create_dir_all(dir).map_err(|e| Error::from_io(&e, dir.display()))?;
-                    sync_dir(root)?;
+                if !shard.io.exists(dir, FileKind::Dir).await? {
+                    shard.io.create_dir_all(dir).await?;
+                    shard.io.sync_dir(root).await?;
                 }
                 let name = manifest_file_name(shard.term);
                 let _pin = match shard.cloud {
@@ -919,19 +936,30 @@ async fn write_file_atomically(
 ) -> Result<()> {
     let path = dir.join(name);
     let tmp = dir.join(format!("{name}{}", crate::format::names::TMP_SUFFIX));
-    let _ = std::fs::remove_file(&tmp);
     shard.fds.remove(&tmp);
-    let file = Rc::new(IoFile::open(
-        &tmp,
-        FileKind::Manifest,
-        OpenOptions::read_write().direct(true).create(true),
-    )?);
+    // A leftover temporary file must go: the new one is written from
+    // offset 0 without truncation.
+    match shard.io.unlink(&tmp, FileKind::Manifest).await {
+        Ok(()) => {}
+        Err(e) if e.code() == KvError::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let file = Rc::new(
+        shard
+            .io
+            .open(
+                &tmp,
+                FileKind::Manifest,
+                OpenOptions::read_write().direct(true).create(true),
+            )
+            .await?,
+    );
     shard.io.write_all_at(&file, vec![rec], 0).await?;
     shard.io.fdatasync(&file).await?;
     drop(file);
     shard.fds.remove(&path);
-    std::fs::rename(&tmp, &path).map_err(|e| Error::from_io(&e, path.display()))?;
-    sync_dir(dir)
+    shard.io.rename(&tmp, &path, FileKind::Manifest).await?;
+    shard.io.sync_dir(dir).await
 }
 
 /// Cloud mode, after loading a manifest: the data files known to exist
@@ -960,10 +988,43 @@ fn cloud_loaded_files(
     files
 }
 
-/// fsync of a directory, so that entries created or renamed in it persist.
-pub fn sync_dir(dir: &Path) -> Result<()> {
-    let f = std::fs::File::open(dir).map_err(|e| Error::from_io(&e, dir.display()))?;
-    f.sync_all().map_err(|e| Error::from_io(&e, dir.display()))
+/// The names in a partition directory (none if it does not exist).
+async fn list_dir(shard: &ShardCtx, dir: &Path) -> Result<Vec<String>> {
+    match shard.io.read_dir(dir).await {
+        Ok(names) => Ok(names
+            .into_iter()
+            .filter_map(|n| n.into_string().ok())
+            .collect()),
+        Err(e) if e.code() == KvError::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Byte length of every data file in a partition directory, by (file id,
+/// term): listed, then stated all at once.
+async fn data_file_sizes(
+    shard: &ShardCtx,
+    dir: &Path,
+) -> Result<std::collections::BTreeMap<(FileId, u64), u64>> {
+    let files: Vec<(FileId, u64, String)> = list_dir(shard, dir)
+        .await?
+        .into_iter()
+        .filter_map(|n| match classify(&n) {
+            Some(PartitionFile::Data { file_id, term }) => Some((file_id, term, n)),
+            _ => None,
+        })
+        .collect();
+    let paths: Vec<PathBuf> = files.iter().map(|(_, _, n)| dir.join(n)).collect();
+    let stats = paths
+        .iter()
+        .map(|p| shard.io.stat(p, FileKind::Data))
+        .collect();
+    let sizes = all_ok(join_all(stats).await)?;
+    Ok(files
+        .into_iter()
+        .zip(sizes)
+        .map(|((f, t, _), st)| ((f, t), st.len))
+        .collect())
 }
 
 /// Reads a partition's pages as one version describes them.
@@ -991,7 +1052,10 @@ impl PageReader<'_> {
         let opened = if self.shard.cloud.is_some() {
             super::cloud::open_file(self.shard, &self.part.tbl, &path, FileKind::Data, opts).await
         } else {
-            self.shard.fds.get_or_open(&path, FileKind::Data, opts)
+            self.shard
+                .fds
+                .get_or_open(&self.shard.io, &path, FileKind::Data, opts)
+                .await
         };
         let file = opened.map_err(|e| {
             if e.code() == KvError::NotFound {
@@ -1085,20 +1149,15 @@ pub fn read_ctx<'a>(
 }
 
 /// Data file ids the archives in a partition directory reference.
-fn archived_file_ids(dir: &Path, shift: u8) -> Result<BTreeSet<FileId>> {
+async fn archived_file_ids(shard: &ShardCtx, dir: &Path) -> Result<BTreeSet<FileId>> {
+    let shift = shard.opts.pages_per_file_shift;
     let mut out = BTreeSet::new();
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(Error::from_io(&e, dir.display())),
-    };
-    for ent in rd.flatten() {
-        let name = ent.file_name();
-        let Some(PartitionFile::Archive { .. }) = name.to_str().and_then(classify) else {
+    for name in list_dir(shard, dir).await? {
+        let Some(PartitionFile::Archive { .. }) = classify(&name) else {
             continue;
         };
-        let bytes =
-            std::fs::read(ent.path()).map_err(|e| Error::from_io(&e, ent.path().display()))?;
+        let path = dir.join(&name);
+        let bytes = shard.io.read_file(&path, FileKind::Manifest).await?;
         // An archive that cannot be read protects nothing but is kept.
         match manifest::replay(&bytes) {
             Ok(st) => out.extend(
@@ -1107,27 +1166,22 @@ fn archived_file_ids(dir: &Path, shift: u8) -> Result<BTreeSet<FileId>> {
                     .filter_map(|&v| crate::format::manifest::mapping_value::as_file_page(v))
                     .map(|fp| fp >> shift),
             ),
-            Err(e) => log::warn!("archive {} is unreadable: {e}", ent.path().display()),
+            Err(e) => log::warn!("archive {} is unreadable: {e}", path.display()),
         }
     }
     Ok(out)
 }
 
 /// Archive files of a partition directory, oldest first: (timestamp, name).
-pub fn list_archives(dir: &Path) -> Result<Vec<(u64, String)>> {
-    let mut out = Vec::new();
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(Error::from_io(&e, dir.display())),
-    };
-    for ent in rd.flatten() {
-        if let Some(name) = ent.file_name().to_str()
-            && let Some(PartitionFile::Archive { timestamp, .. }) = classify(name)
-        {
-            out.push((timestamp, name.to_string()));
-        }
-    }
+pub async fn list_archives(shard: &ShardCtx, dir: &Path) -> Result<Vec<(u64, String)>> {
+    let mut out: Vec<(u64, String)> = list_dir(shard, dir)
+        .await?
+        .into_iter()
+        .filter_map(|n| match classify(&n) {
+            Some(PartitionFile::Archive { timestamp, .. }) => Some((timestamp, n)),
+            _ => None,
+        })
+        .collect();
     out.sort();
     Ok(out)
 }

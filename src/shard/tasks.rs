@@ -11,6 +11,7 @@ use crate::error::{Error, KvError, Result};
 use crate::format::compression::Dictionary;
 use crate::format::page::MAX_PAGE_ID;
 use crate::format::ttl::parse_ttl_key;
+use crate::io::file::FileKind;
 use crate::io::runtime::Runtime;
 use crate::request::{Body, Request, RequestType, ScanResult};
 use crate::tree::write::{Change, TreeConfig, TreeWriter};
@@ -68,8 +69,10 @@ pub fn dispatch(ctx: &Rc<ShardCtx>, rt: &Runtime, req: Request) {
             let active = Active::new(&ctx);
             rt.spawn(async move {
                 let _active = active;
+                let admitted = ctx.admit_disk_task().await;
                 let part = ctx.partition(&tbl);
                 let res = read_task(&ctx, &part, &req).await;
+                drop(admitted);
                 part.poke();
                 done.finish(res);
                 // A reader may have held the last old version: files it kept
@@ -291,6 +294,7 @@ async fn write_task(
         _ => {}
     }
     ticket.acquire().await;
+    let _admitted = ctx.admit_disk_task().await;
     part.ensure_loaded(ctx).await?;
     let missing = matches!(&*part.state.borrow(), PartState::Missing);
     if missing {
@@ -345,9 +349,11 @@ fn after_write(ctx: &Rc<ShardCtx>, part: &Rc<Partition>, allow_cleanup: bool) {
         ctx.io.spawn(async move {
             ticket.acquire().await;
             part2.compaction_queued.set(false);
+            let admitted = ctx2.admit_disk_task().await;
             if let Err(e) = compact(&ctx2, &part2).await {
                 log::warn!("{}: background compaction failed: {e}", part2.tbl);
             }
+            drop(admitted);
             drop(ticket);
             part2.poke();
         });
@@ -358,11 +364,13 @@ fn after_write(ctx: &Rc<ShardCtx>, part: &Rc<Partition>, allow_cleanup: bool) {
         ctx.io.spawn(async move {
             ticket.acquire().await;
             part2.cleanup_queued.set(false);
+            let admitted = ctx2.admit_disk_task().await;
             let mut codec = ctx2.codec();
             if let Err(e) = apply_write(&ctx2, &part2, WriteKind::CleanExpired, &mut codec).await {
                 log::warn!("{}: background TTL clean-up failed: {e}", part2.tbl);
             }
             ctx2.return_codec(codec);
+            drop(admitted);
             drop(ticket);
             part2.poke();
             // Compaction only: entries a clean-up cannot remove (stored
@@ -445,7 +453,7 @@ async fn archive(ctx: &ShardCtx, part: &Partition, ts: u64) -> Result<()> {
         let archives = if ctx.cloud.is_some() {
             super::cloud::list_archives(ctx, &part.tbl).await?
         } else {
-            super::partition::list_archives(dir)?
+            super::partition::list_archives(ctx, dir).await?
         };
         if archives.len() > keep {
             let old: Vec<String> = archives[..archives.len() - keep]
@@ -457,14 +465,14 @@ async fn archive(ctx: &ShardCtx, part: &Partition, ts: u64) -> Result<()> {
                 if let Some(c) = &ctx.cloud {
                     c.cache.forget(&path);
                 }
-                match std::fs::remove_file(&path) {
+                match ctx.io.unlink(&path, FileKind::Manifest).await {
                     Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && ctx.cloud.is_some() => {}
-                    Err(e) => return Err(Error::from_io(&e, path.display())),
+                    Err(e) if e.code() == KvError::NotFound && ctx.cloud.is_some() => {}
+                    Err(e) => return Err(e),
                 }
             }
-            if dir.exists() {
-                super::partition::sync_dir(dir)?;
+            if ctx.io.exists(dir, FileKind::Dir).await? {
+                ctx.io.sync_dir(dir).await?;
             }
             if ctx.cloud.is_some() {
                 super::cloud::delete_archives(ctx, &part.tbl, &old).await?;

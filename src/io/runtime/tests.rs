@@ -2,7 +2,7 @@
 //! for machines where io_uring is blocked).
 
 use std::cell::RefCell;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,6 +49,11 @@ both_backends!(
     dropped_future_and_runtime_with_inflight_io,
     read_many_in_order,
     buffered_and_direct_argument_checks,
+    fs_ops,
+    fs_ops_faults,
+    stalled_fs_op_does_not_block_the_shard,
+    abandoned_open_closes_its_descriptor,
+    dropped_runtime_with_fs_ops_in_flight,
 );
 
 /// Whether to run the io_uring half of a test. Where io_uring cannot be set
@@ -562,7 +567,8 @@ fn evicted_file_stays_open_for_inflight_op(backend: Backend) {
         let (h, cache, ok) = (rt.handle(), cache.clone(), ok.clone());
         rt.spawn(async move {
             let fa = cache
-                .get_or_open(&a, FileKind::Data, OpenOptions::read_write())
+                .get_or_open(&h, &a, FileKind::Data, OpenOptions::read_write())
+                .await
                 .unwrap();
             let h2 = h.clone();
             let mut read = Box::pin(async move {
@@ -578,7 +584,8 @@ fn evicted_file_stays_open_for_inflight_op(backend: Backend) {
             assert_eq!(h.inflight_io(), 1);
             // Evict `a` while its read is queued.
             let fb = cache
-                .get_or_open(&b, FileKind::Data, OpenOptions::read_write())
+                .get_or_open(&h, &b, FileKind::Data, OpenOptions::read_write())
+                .await
                 .unwrap();
             assert_eq!(cache.len(), 1);
             assert!(cache.get(&a).is_none());
@@ -601,7 +608,8 @@ fn evicted_file_stays_open_for_inflight_op(backend: Backend) {
         let a = dir.path().join("a");
         rt.spawn(async move {
             let fa = cache
-                .get_or_open(&a, FileKind::Data, OpenOptions::read_write())
+                .get_or_open(&h, &a, FileKind::Data, OpenOptions::read_write())
+                .await
                 .unwrap();
             let fut = h.read_exact_at(&fa, AlignedBuf::zeroed(PAGE), 0);
             assert!(!poll_once_then_drop(fut).await);
@@ -903,4 +911,545 @@ fn remote_waker_is_send_sync_and_huge_durations_do_not_panic() {
     rt.turn(Some(Duration::MAX));
     assert!(!*finished.borrow());
     assert_eq!(rt.task_count(), 1);
+}
+
+/// Every file-system operation, its success and error paths.
+async fn fs_ops_body(h: IoHandle, d: PathBuf) {
+    // open: missing, created, direct, read-only, bad arguments.
+    let p = d.join("a");
+    let e = h
+        .open(&p, FileKind::Data, OpenOptions::read_write())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), KvError::NotFound, "{e}");
+    assert!(
+        e.message().contains("open") && e.message().contains("/a"),
+        "{e}"
+    );
+    let f = Rc::new(
+        h.open(
+            &p,
+            FileKind::Data,
+            OpenOptions::read_write().create(true).direct(true),
+        )
+        .await
+        .unwrap(),
+    );
+    assert!(f.is_direct(), "O_DIRECT works on /tmp");
+    assert!(!f.is_read_only());
+    assert_eq!(f.kind(), FileKind::Data);
+    assert_eq!(f.path(), p);
+    assert_eq!(h.file_len(&f).await.unwrap(), 0);
+    let e = h
+        .open(&p, FileKind::Data, OpenOptions::read_only().create(true))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), KvError::InvalidArgs);
+    let e = h
+        .open(
+            Path::new("/tmp/nul\0byte"),
+            FileKind::Data,
+            OpenOptions::read_only(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), KvError::InvalidArgs);
+    // procfs refuses O_DIRECT: the open falls back to buffered.
+    let proc = Rc::new(
+        h.open(
+            Path::new("/proc/self/status"),
+            FileKind::Other,
+            OpenOptions::read_only().direct(true),
+        )
+        .await
+        .unwrap(),
+    );
+    assert!(!proc.is_direct());
+    assert!(proc.is_read_only());
+    let v = h.read_vec_at(&proc, 65536, 0).await.unwrap();
+    assert!(v.starts_with(b"Name:"));
+
+    // fallocate / allocate: the file grows, never shrinks.
+    h.allocate(&f, 8 * PAGE as u64).await.unwrap();
+    assert_eq!(h.file_len(&f).await.unwrap(), 8 * PAGE as u64);
+    h.allocate(&f, 2 * PAGE as u64).await.unwrap();
+    assert_eq!(h.file_len(&f).await.unwrap(), 8 * PAGE as u64);
+    h.fallocate(&f, 8 * PAGE as u64, PAGE as u64).await.unwrap();
+    assert_eq!(h.file_len(&f).await.unwrap(), 9 * PAGE as u64);
+    h.write_all_at(&f, vec![page_bytes(1, 1)], 0).await.unwrap();
+    h.fdatasync(&f).await.unwrap();
+    let ro = Rc::new(
+        h.open(&p, FileKind::Data, OpenOptions::read_only())
+            .await
+            .unwrap(),
+    );
+    assert!(ro.is_read_only() && !ro.is_direct());
+    let e = h.allocate(&ro, 16 * PAGE as u64).await.unwrap_err();
+    assert_eq!(e.code(), KvError::IoFail, "{e}");
+
+    // stat / exists.
+    let st = h.stat(&p, FileKind::Data).await.unwrap();
+    assert_eq!(
+        st,
+        FileStat {
+            len: 9 * PAGE as u64,
+            is_dir: false
+        }
+    );
+    assert!(h.stat(&d, FileKind::Dir).await.unwrap().is_dir);
+    let e = h.stat(&d.join("nope"), FileKind::Other).await.unwrap_err();
+    assert_eq!(e.code(), KvError::NotFound);
+    assert!(h.exists(&p, FileKind::Data).await.unwrap());
+    assert!(!h.exists(&d.join("nope"), FileKind::Data).await.unwrap());
+
+    // whole-file reads.
+    let all = h.read_file(&p, FileKind::Data).await.unwrap();
+    assert_eq!(all.len(), 9 * PAGE);
+    assert_eq!(&all[..PAGE], &page_bytes(1, 1)[..]);
+    assert!(all[PAGE..].iter().all(|&b| b == 0));
+    let e = h
+        .read_file(&d.join("nope"), FileKind::Manifest)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), KvError::NotFound);
+    std::fs::write(d.join("empty"), b"").unwrap();
+    assert!(
+        h.read_file(&d.join("empty"), FileKind::Other)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // rename: onto a new name, over an existing file, from a missing one.
+    let b = d.join("b");
+    std::fs::write(&b, b"old content").unwrap();
+    let tmp = d.join("b.tmp");
+    std::fs::write(&tmp, b"new").unwrap();
+    h.rename(&tmp, &b, FileKind::Manifest).await.unwrap();
+    assert_eq!(std::fs::read(&b).unwrap(), b"new");
+    assert!(!tmp.exists());
+    let e = h.rename(&tmp, &b, FileKind::Manifest).await.unwrap_err();
+    assert_eq!(e.code(), KvError::NotFound);
+    assert!(e.message().contains("b.tmp"), "{e}");
+    assert_eq!(std::fs::read(&b).unwrap(), b"new");
+
+    // unlink: a file, then a missing one.
+    h.unlink(&b, FileKind::Manifest).await.unwrap();
+    assert!(!b.exists());
+    let e = h.unlink(&b, FileKind::Manifest).await.unwrap_err();
+    assert_eq!(e.code(), KvError::NotFound);
+
+    // mkdir / create_dir_all / remove_dir.
+    let sub = d.join("s");
+    h.mkdir(&sub).await.unwrap();
+    assert!(sub.is_dir());
+    assert_eq!(h.mkdir(&sub).await.unwrap_err().code(), KvError::IoFail);
+    let deep = d.join("x/y/z");
+    h.create_dir_all(&deep).await.unwrap();
+    assert!(deep.is_dir());
+    h.create_dir_all(&deep).await.unwrap();
+    h.create_dir_all(&sub).await.unwrap();
+    let e = h.create_dir_all(&p.join("under_a_file")).await.unwrap_err();
+    assert_ne!(e.code(), KvError::NoError);
+    let e = h.create_dir_all(&p).await.unwrap_err();
+    assert!(e.message().contains("not a directory"), "{e}");
+    let e = h.remove_dir(&d.join("x")).await.unwrap_err();
+    assert_eq!(e.code(), KvError::IoFail, "a non-empty directory stays");
+    h.remove_dir(&deep).await.unwrap();
+    assert!(!deep.exists() && d.join("x/y").is_dir());
+    assert_eq!(
+        h.remove_dir(&deep).await.unwrap_err().code(),
+        KvError::NotFound
+    );
+
+    // directory sync and listing.
+    h.sync_dir(&d).await.unwrap();
+    h.sync_dir(&d.join("x/y")).await.unwrap();
+    assert_eq!(
+        h.sync_dir(&deep).await.unwrap_err().code(),
+        KvError::NotFound
+    );
+    let dir = Rc::new(h.open_dir(&d).await.unwrap());
+    assert_eq!(dir.kind(), FileKind::Dir);
+    h.fsync(&dir).await.unwrap();
+    let mut names: Vec<String> = h
+        .read_dir(&d)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["a", "empty", "s", "x"]);
+    assert!(h.read_dir(&sub).await.unwrap().is_empty());
+    assert_eq!(
+        h.read_dir(&deep).await.unwrap_err().code(),
+        KvError::NotFound
+    );
+    assert_eq!(h.read_dir(&p).await.unwrap_err().code(), KvError::IoFail);
+    // Many names.
+    for i in 0..300 {
+        std::fs::write(sub.join(format!("n{i}")), b"").unwrap();
+    }
+    assert_eq!(h.read_dir(&sub).await.unwrap().len(), 300);
+}
+
+fn fs_ops(backend: Backend) {
+    let dir = tempfile::tempdir_in("/tmp").unwrap();
+    let d = dir.path().to_path_buf();
+    run(&cfg(backend), move |h| fs_ops_body(h, d));
+    if backend == Backend::Uring {
+        // This kernel has the opcodes: only listings use the pool.
+        let dir = tempfile::tempdir_in("/tmp").unwrap();
+        let rt = Runtime::new(&cfg(backend)).unwrap();
+        let (h, d) = (rt.handle(), dir.path().to_path_buf());
+        rt.spawn(async move {
+            h.create_dir_all(&d.join("a/b")).await.unwrap();
+            let f = Rc::new(
+                h.open(
+                    &d.join("a/f"),
+                    FileKind::Data,
+                    OpenOptions::read_write().create(true).direct(true),
+                )
+                .await
+                .unwrap(),
+            );
+            h.allocate(&f, PAGE as u64).await.unwrap();
+            assert_eq!(h.file_len(&f).await.unwrap(), PAGE as u64);
+            h.fdatasync(&f).await.unwrap();
+            h.rename(&d.join("a/f"), &d.join("a/g"), FileKind::Data)
+                .await
+                .unwrap();
+            h.sync_dir(&d.join("a")).await.unwrap();
+            assert!(h.exists(&d.join("a/g"), FileKind::Data).await.unwrap());
+            h.unlink(&d.join("a/g"), FileKind::Data).await.unwrap();
+            h.remove_dir(&d.join("a/b")).await.unwrap();
+        });
+        drive(&rt);
+        let pool_threads = |rt: &Runtime| match &*rt.inner.driver.borrow() {
+            Driver::Uring(d) => d.pool_threads(),
+            Driver::Sync(_) => unreachable!(),
+        };
+        assert_eq!(
+            pool_threads(&rt),
+            0,
+            "an io_uring file-system op used the pool"
+        );
+        let h = rt.handle();
+        let d = dir.path().to_path_buf();
+        rt.spawn(async move {
+            assert_eq!(h.read_dir(&d).await.unwrap().len(), 1);
+        });
+        drive(&rt);
+        assert_eq!(pool_threads(&rt), 1);
+
+        // As on a kernel whose io_uring lacks the file-system opcodes: the
+        // same operations run on the blocking pool.
+        let dir = tempfile::tempdir_in("/tmp").unwrap();
+        let rt = Runtime::new(&cfg(backend)).unwrap();
+        match &mut *rt.inner.driver.borrow_mut() {
+            Driver::Uring(d) => d.disable_native_fs_ops(),
+            Driver::Sync(_) => unreachable!(),
+        }
+        let ok = Rc::new(RefCell::new(false));
+        let (h, d, ok2) = (rt.handle(), dir.path().to_path_buf(), ok.clone());
+        rt.spawn(async move {
+            fs_ops_body(h, d).await;
+            *ok2.borrow_mut() = true;
+        });
+        drive(&rt);
+        assert!(*ok.borrow());
+    }
+}
+
+/// Every file-system operation kind failed by the injector, without
+/// touching the disk; filters by kind, file kind and path.
+fn fs_ops_faults(backend: Backend) {
+    let dir = tempfile::tempdir_in("/tmp").unwrap();
+    let rules = Arc::new(FaultRules::default());
+    let r2 = rules.clone();
+    let d = dir.path().to_path_buf();
+    run(&cfg_faults(backend, &rules), move |h| async move {
+        let p = d.join("f");
+        let fail = |op, errno| FaultRule::once(op, Fault::Errno(errno));
+
+        r2.push(fail(IoOpKind::Open, libc::EACCES));
+        let e = h
+            .open(&p, FileKind::Data, OpenOptions::read_write().create(true))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), KvError::IoFail, "{e}");
+        assert!(!p.exists(), "a failed open creates nothing");
+        let f = Rc::new(
+            h.open(&p, FileKind::Data, OpenOptions::read_write().create(true))
+                .await
+                .unwrap(),
+        );
+        // An EINVAL on an O_DIRECT open takes the buffered fallback.
+        r2.push(fail(IoOpKind::Open, libc::EINVAL));
+        let g = h
+            .open(&p, FileKind::Data, OpenOptions::read_write().direct(true))
+            .await
+            .unwrap();
+        assert!(!g.is_direct());
+
+        r2.push(fail(IoOpKind::Fallocate, libc::ENOSPC));
+        let e = h.allocate(&f, 4 * PAGE as u64).await.unwrap_err();
+        assert_eq!(e.code(), KvError::OutOfSpace);
+        assert_eq!(h.file_len(&f).await.unwrap(), 0);
+        // Where fallocate is unsupported, allocate extends with ftruncate.
+        r2.push(fail(IoOpKind::Fallocate, libc::EOPNOTSUPP));
+        h.allocate(&f, 4 * PAGE as u64).await.unwrap();
+        assert_eq!(h.file_len(&f).await.unwrap(), 4 * PAGE as u64);
+        r2.push(fail(IoOpKind::Fallocate, libc::EOPNOTSUPP));
+        r2.push(fail(IoOpKind::Truncate, libc::EIO));
+        let e = h.allocate(&f, 8 * PAGE as u64).await.unwrap_err();
+        assert!(e.message().contains("extend"), "{e}");
+        assert_eq!(h.file_len(&f).await.unwrap(), 4 * PAGE as u64);
+
+        r2.push(fail(IoOpKind::Stat, libc::EIO));
+        assert_eq!(h.file_len(&f).await.unwrap_err().code(), KvError::IoFail);
+        r2.push(fail(IoOpKind::Stat, libc::ENOENT));
+        assert!(!h.exists(&p, FileKind::Data).await.unwrap());
+        // read_file fails at each of its steps.
+        for op in [IoOpKind::Open, IoOpKind::Stat, IoOpKind::Read] {
+            r2.push(FaultRule {
+                file_kind: Some(FileKind::Manifest),
+                ..fail(op, libc::EIO)
+            });
+            let e = h.read_file(&p, FileKind::Manifest).await.unwrap_err();
+            assert_eq!(e.code(), KvError::IoFail, "{op:?}: {e}");
+        }
+        assert_eq!(
+            h.read_file(&p, FileKind::Manifest).await.unwrap().len(),
+            4 * PAGE
+        );
+
+        // File sync and directory sync are told apart.
+        r2.push(fail(IoOpKind::SyncDir, libc::EIO));
+        h.fdatasync(&f).await.unwrap();
+        let e = h.sync_dir(&d).await.unwrap_err();
+        assert_eq!(e.code(), KvError::IoFail);
+        assert!(e.message().contains("fsync"), "{e}");
+        h.sync_dir(&d).await.unwrap();
+        r2.push(fail(IoOpKind::Sync, libc::EIO));
+        h.sync_dir(&d).await.unwrap();
+        assert!(h.fsync(&f).await.is_err());
+
+        let sub = d.join("sub");
+        r2.push(fail(IoOpKind::Mkdir, libc::ENOSPC));
+        assert_eq!(h.mkdir(&sub).await.unwrap_err().code(), KvError::OutOfSpace);
+        assert!(!sub.exists());
+        r2.push(FaultRule {
+            skip: 1,
+            ..fail(IoOpKind::Mkdir, libc::EIO)
+        });
+        let e = h.create_dir_all(&sub.join("deeper")).await.unwrap_err();
+        assert_eq!(e.code(), KvError::IoFail);
+        h.create_dir_all(&sub.join("deeper")).await.unwrap();
+
+        r2.push(fail(IoOpKind::ReadDir, libc::EIO));
+        assert_eq!(h.read_dir(&d).await.unwrap_err().code(), KvError::IoFail);
+        assert_eq!(h.read_dir(&d).await.unwrap().len(), 2);
+
+        // Rename: matched by the new name; nothing moves when it fails.
+        let tmp = d.join("m.tmp");
+        let m = d.join("m");
+        std::fs::write(&tmp, b"new").unwrap();
+        std::fs::write(&m, b"old").unwrap();
+        r2.push(FaultRule {
+            path_contains: Some("/elsewhere".into()),
+            ..fail(IoOpKind::Rename, libc::EIO)
+        });
+        r2.push(FaultRule {
+            path_contains: Some("/m".into()),
+            file_kind: Some(FileKind::Manifest),
+            ..fail(IoOpKind::Rename, libc::EIO)
+        });
+        let e = h.rename(&tmp, &m, FileKind::Manifest).await.unwrap_err();
+        assert_eq!(e.code(), KvError::IoFail);
+        assert_eq!(std::fs::read(&m).unwrap(), b"old");
+        assert_eq!(std::fs::read(&tmp).unwrap(), b"new");
+        h.rename(&tmp, &m, FileKind::Manifest).await.unwrap();
+        assert_eq!(std::fs::read(&m).unwrap(), b"new");
+        r2.clear();
+
+        // Unlink: the file stays when it fails.
+        r2.push(FaultRule {
+            file_kind: Some(FileKind::Data),
+            ..fail(IoOpKind::Unlink, libc::EIO)
+        });
+        h.unlink(&m, FileKind::Manifest).await.unwrap();
+        let e = h.unlink(&p, FileKind::Data).await.unwrap_err();
+        assert_eq!(e.code(), KvError::IoFail);
+        assert!(p.exists());
+        h.unlink(&p, FileKind::Data).await.unwrap();
+        assert!(!p.exists());
+        r2.push(FaultRule {
+            file_kind: Some(FileKind::Dir),
+            ..fail(IoOpKind::Unlink, libc::EBUSY)
+        });
+        let deeper = sub.join("deeper");
+        assert_eq!(
+            h.remove_dir(&deeper).await.unwrap_err().code(),
+            KvError::Busy
+        );
+        assert!(deeper.is_dir());
+        h.remove_dir(&deeper).await.unwrap();
+    });
+    // 2 opens + 3 fallocates + 1 truncate + 2 stats + 3 in read_file + 1
+    // directory sync + 1 file sync + 2 mkdirs + 1 listing + 1 rename + 2
+    // unlinks.
+    assert_eq!(rules.fired(), 19);
+}
+
+/// An operation held back on the blocking pool does not hold up the
+/// shard: another task's disk I/O and timers go on, and the held operation
+/// completes once released. Were the operation run on the shard thread,
+/// the other task could not finish before it (the stall would end only by
+/// its 60 s limit).
+fn stalled_fs_op_does_not_block_the_shard(backend: Backend) {
+    let dir = tempfile::tempdir_in("/tmp").unwrap();
+    let path = make_file(dir.path(), "f", 4);
+    let rules = Arc::new(FaultRules::new(vec![FaultRule::once(
+        IoOpKind::Rename,
+        Fault::Stall,
+    )]));
+    let rt = Runtime::new(&cfg_faults(backend, &rules)).unwrap();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let (from, to) = (dir.path().join("f"), dir.path().join("g"));
+    {
+        let (h, log) = (rt.handle(), log.clone());
+        rt.spawn(async move {
+            h.rename(&from, &to, FileKind::Manifest).await.unwrap();
+            log.borrow_mut().push("renamed");
+        });
+    }
+    {
+        let (h, log, rules) = (rt.handle(), log.clone(), rules.clone());
+        rt.spawn(async move {
+            // Once this turn has handed the rename over, it reaches a pool
+            // thread and is held there.
+            h.yield_now().await;
+            assert!(rules.wait_stalled(1, Duration::from_secs(60)));
+            let f = Rc::new(
+                h.open(&path, FileKind::Data, OpenOptions::read_only())
+                    .await
+                    .unwrap(),
+            );
+            for i in 0..50 {
+                let buf = h
+                    .read_exact_at(&f, AlignedBuf::zeroed(PAGE), ((i % 4) * PAGE) as u64)
+                    .await
+                    .unwrap();
+                assert_eq!(&buf[..8], &((i % 4) as u64).to_le_bytes());
+            }
+            h.create_dir_all(&path.with_file_name("sub")).await.unwrap();
+            h.sleep(Duration::from_millis(1)).await;
+            log.borrow_mut().push("served");
+            rules.release_stalled();
+        });
+    }
+    drive(&rt);
+    assert_eq!(*log.borrow(), ["served", "renamed"]);
+    assert!(dir.path().join("g").exists() && !dir.path().join("f").exists());
+    assert_eq!(rules.stalled(), 1);
+}
+
+/// Descriptors in this process open on `path`.
+fn fds_on(path: &Path) -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .filter(|e| std::fs::read_link(e.path()).is_ok_and(|t| t == path))
+        .count()
+}
+
+fn abandoned_open_closes_its_descriptor(backend: Backend) {
+    let dir = tempfile::tempdir_in("/tmp").unwrap();
+    let path = make_file(dir.path(), "f", 1);
+    let rt = Runtime::new(&cfg(backend)).unwrap();
+    {
+        let (h, p) = (rt.handle(), path.clone());
+        rt.spawn(async move {
+            let fut = h.open(&p, FileKind::Data, OpenOptions::read_only());
+            assert!(!poll_once_then_drop(fut).await);
+            // And one whose result arrives but is never taken: the runtime
+            // is dropped with it.
+            let fut = h.open(&p, FileKind::Data, OpenOptions::read_only());
+            let mut fut = Box::pin(fut);
+            std::future::poll_fn(|cx| {
+                assert!(fut.as_mut().poll(cx).is_pending());
+                Poll::Ready(())
+            })
+            .await;
+            std::future::pending::<()>().await;
+            drop(fut);
+        });
+    }
+    rt.turn(Some(Duration::ZERO));
+    let start = Instant::now();
+    while rt.inflight_io() > 0 {
+        assert!(start.elapsed() < Duration::from_secs(10));
+        rt.turn(Some(Duration::from_millis(10)));
+    }
+    drop(rt);
+    assert_eq!(fds_on(&path), 0, "an unclaimed descriptor stayed open");
+}
+
+fn dropped_runtime_with_fs_ops_in_flight(backend: Backend) {
+    let dir = tempfile::tempdir_in("/tmp").unwrap();
+    for i in 0..2000 {
+        std::fs::write(dir.path().join(format!("n{i}")), b"").unwrap();
+    }
+    for round in 0..3 {
+        let rt = Runtime::new(&cfg(backend)).unwrap();
+        for t in 0..8 {
+            let (h, d) = (rt.handle(), dir.path().to_path_buf());
+            rt.spawn(async move {
+                let _ = h.read_dir(&d).await;
+                let _ = h.stat(&d.join(format!("n{t}")), FileKind::Other).await;
+                let _ = h
+                    .open(
+                        &d.join(format!("n{t}")),
+                        FileKind::Data,
+                        OpenOptions::read_only(),
+                    )
+                    .await;
+                let _ = h.create_dir_all(&d.join(format!("r{round}/t{t}"))).await;
+                std::future::pending::<()>().await;
+            });
+        }
+        rt.turn(Some(Duration::ZERO));
+        rt.turn(Some(Duration::ZERO));
+        drop(rt);
+    }
+    assert_eq!(fds_on(&dir.path().join("n0")), 0);
+}
+
+#[test]
+fn sync_driver_pool_stays_small() {
+    let dir = tempfile::tempdir_in("/tmp").unwrap();
+    let path = make_file(dir.path(), "f", 8);
+    let rt = Runtime::new(&cfg(Backend::Sync)).unwrap();
+    let file = open(&path, false);
+    for t in 0..2000usize {
+        let (h, file) = (rt.handle(), file.clone());
+        rt.spawn(async move {
+            let buf = h
+                .read_exact_at(&file, AlignedBuf::zeroed(PAGE), ((t % 8) * PAGE) as u64)
+                .await
+                .unwrap();
+            assert_eq!(&buf[..8], &((t % 8) as u64).to_le_bytes());
+        });
+    }
+    drive(&rt);
+    let threads = match &*rt.inner.driver.borrow() {
+        Driver::Sync(d) => d.pool_threads(),
+        Driver::Uring(_) => unreachable!(),
+    };
+    assert!(
+        (1..=super::super::pool::POOL_THREADS).contains(&threads),
+        "{threads}"
+    );
 }
