@@ -126,6 +126,28 @@ impl EloqStore {
             .map_or(0, |r| r.term)
     }
 
+    /// Cloud mode with `prewarm_cloud_cache`: whether the background
+    /// prewarm has ended (listing done, or stopped at the cache budget, and
+    /// every queued download finished). True when there is no prewarm.
+    pub fn prewarm_finished(&self) -> bool {
+        let guard = self.running.read().unwrap_or_else(|e| e.into_inner());
+        let Some(r) = guard.as_ref() else {
+            return true;
+        };
+        let producer_done = r
+            .prewarm
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_none_or(|(_, h)| h.is_finished());
+        producer_done
+            && r.env.prewarm_active.load(Ordering::Acquire) == 0
+            && r.env
+                .prewarm_queued
+                .iter()
+                .all(|q| q.load(Ordering::Acquire) == 0)
+    }
+
     /// The disk driver the shards use ("io_uring" or "sync"), once started.
     pub fn io_backend(&self) -> Option<&'static str> {
         self.running

@@ -1184,10 +1184,16 @@ pub fn queue_prewarm(ctx: &Rc<ShardCtx>, files: Vec<PrewarmFile>) {
     let want = (ctx.opts.prewarm_task_count as usize).max(1);
     while ctx.prewarm_tasks.get() < want {
         ctx.prewarm_tasks.set(ctx.prewarm_tasks.get() + 1);
+        ctx.env
+            .prewarm_active
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         let c = ctx.clone();
         ctx.io.spawn(async move {
             prewarm_task(&c).await;
             c.prewarm_tasks.set(c.prewarm_tasks.get() - 1);
+            c.env
+                .prewarm_active
+                .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
         });
     }
 }

@@ -47,6 +47,8 @@ pub struct StoreEnv {
     /// Cloud prewarm: set when a shard's cache budget is used up (or
     /// prewarm failed): the producer stops listing.
     pub prewarm_done: std::sync::atomic::AtomicBool,
+    /// Cloud prewarm: tasks downloading on any shard.
+    pub prewarm_active: std::sync::atomic::AtomicUsize,
 }
 
 /// Everything a shard's tasks share.
