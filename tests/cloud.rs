@@ -808,3 +808,107 @@ fn a_bucket_seeded_with_cpp_fixture_files_reads_exactly() {
         );
     }
 }
+
+fn eloqstore_tool(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_eloqstore"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn cloud_ini(server: &S3Server, prefix: &str, cache: &Path, extra_run: &str) -> String {
+    format!(
+        "[run]\nnum_threads = 2\nlocal_space_limit = 209715200\n{extra_run}\n[permanent]\nstore_path = {}\ncloud_store_path = eloqstore/{prefix}\ncloud_endpoint = {}\ncloud_access_key = minioadmin\ncloud_secret_key = minioadmin\ndata_page_size = 4KB\ndata_file_size = 1MB\ndata_append_mode = true\n",
+        cache.display(),
+        server.endpoint()
+    )
+}
+
+#[test]
+fn tools_read_a_cloud_store_from_its_ini_and_bench_runs_against_one() {
+    let server = S3Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let ini = dir.path().join("cloud.ini");
+    std::fs::write(&ini, cloud_ini(&server, "tools", &cache, "")).unwrap();
+    let opts = KvOptions::from_ini_file(&ini).unwrap();
+    let mut models = Vec::new();
+    {
+        let s = start(&opts, 0);
+        for p in 0..2 {
+            let tbl = TableIdent::new("t0", p);
+            let mut m = BTreeMap::new();
+            write_range(&s, &tbl, 0, 300, 0, 500, &mut m);
+            models.push((tbl, m));
+        }
+        s.stop();
+    }
+    let before: Vec<(String, Vec<u8>)> = server
+        .keys("tools")
+        .into_iter()
+        .map(|k| {
+            let b = std::fs::read(server.object_path(&format!("tools/{k}"))).unwrap();
+            (k, b)
+        })
+        .collect();
+    let o = format!("--options={}", ini.display());
+    let (ok, out, err) = eloqstore_tool(&["check", &o]);
+    assert!(ok, "check: {out}{err}");
+    assert!(out.contains("clean: 2 manifests checked"), "{out}");
+    let (ok, out, err) = eloqstore_tool(&["scan", &o, "--table=t0", "--partition=1"]);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), models[1].1.len());
+    for (line, (k, v)) in lines.iter().zip(&models[1].1) {
+        let f: Vec<&str> = line.split('\t').collect();
+        assert_eq!((f[0], f[1]), ("t0", "1"));
+        assert_eq!(f[2], inspect::hex(k));
+        assert_eq!(f[3], inspect::hex(v));
+    }
+    let (ok, out, err) = eloqstore_tool(&[
+        "get",
+        &o,
+        "--table=t0",
+        "--partition=0",
+        &format!("--key={}", inspect::hex(&key(7))),
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains(&inspect::hex(&models[0].1[&key(7)])), "{out}");
+    let (ok, out, err) = eloqstore_tool(&["manifest", &o, "--table=t0", "--partition=0"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("manifest term:   0"), "{out}");
+    // The tools never wrote to the bucket, nor touched the cache.
+    let after: Vec<(String, Vec<u8>)> = server
+        .keys("tools")
+        .into_iter()
+        .map(|k| {
+            let b = std::fs::read(server.object_path(&format!("tools/{k}"))).unwrap();
+            (k, b)
+        })
+        .collect();
+    assert!(before == after, "the bucket changed");
+
+    // bench against the cloud store (a fresh prefix and cache).
+    let bench_cache = dir.path().join("bench-cache");
+    let bench_ini = dir.path().join("bench.ini");
+    std::fs::write(&bench_ini, cloud_ini(&server, "bench", &bench_cache, "")).unwrap();
+    let b = format!("--kvoptions={}", bench_ini.display());
+    let (ok, out, err) = eloqstore_tool(&[
+        "bench",
+        &b,
+        "--load",
+        "--kv_size=256",
+        "--batch_size=500",
+        "--max_key=4000",
+        "--partitions=2",
+        "--json",
+    ]);
+    assert!(ok, "bench: {out}{err}");
+    assert!(out.lines().last().unwrap().contains("\"write\""), "{out}");
+    assert!(server.keys("bench").iter().any(|k| k.contains("/data_")));
+}

@@ -220,6 +220,30 @@ impl CloudClient {
         }
     }
 
+    /// Downloads an object into a local file (for tools outside the
+    /// engine: the file is written with blocking calls on the calling
+    /// task's thread). Returns its size.
+    pub async fn download_file(&self, rel: &str, path: &std::path::Path) -> Result<u64> {
+        use std::io::Write;
+        let p = self.path(rel).map_err(Error::from)?;
+        let r = self
+            .s3
+            .get(&p)
+            .await
+            .map_err(|e| Error::from(self.err(&e, "GET", rel)))?;
+        let io = |e: std::io::Error| Error::from_io(&e, path.display());
+        let mut f = std::fs::File::create(path).map_err(io)?;
+        let mut n = 0u64;
+        let mut stream = r.into_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| Error::from(self.err(&e, "GET", rel)))?;
+            f.write_all(&chunk).map_err(io)?;
+            n += chunk.len() as u64;
+        }
+        f.sync_all().map_err(io)?;
+        Ok(n)
+    }
+
     /// Writes an object whole; returns its ETag.
     pub async fn put(&self, rel: &str, body: PutPayload) -> CloudResult<Option<String>> {
         let path = self.path(rel)?;
