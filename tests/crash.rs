@@ -105,6 +105,18 @@ fn run_writer(
 }
 
 fn crash_cycles(extra: &[&str], seed: u64, kill_points: &[&str]) {
+    crash_cycles_on(extra, seed, kill_points, None)
+}
+
+/// `cloud`: the server and the bucket prefix of a cloud store; the local
+/// cache is wiped before every other restart and reused (its temporary
+/// files removed, as upstream requires) before the others.
+fn crash_cycles_on(
+    extra: &[&str],
+    seed: u64,
+    kill_points: &[&str],
+    cloud: Option<(&common::s3::S3Server, &str)>,
+) {
     let cycles: usize = std::env::var("ELOQSTORE_CRASH_CYCLES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -112,6 +124,28 @@ fn crash_cycles(extra: &[&str], seed: u64, kill_points: &[&str]) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("store");
     let mut opts = disk_opts(tmp.path(), 2);
+    let cloud_args: Vec<String> = match cloud {
+        Some((server, prefix)) => {
+            let c = server.options(prefix, &dir);
+            opts.cloud_store_path = c.cloud_store_path.clone();
+            opts.cloud_endpoint = c.cloud_endpoint.clone();
+            opts.allow_reuse_local_caches = true;
+            vec![
+                "--cloud-endpoint".into(),
+                c.cloud_endpoint,
+                "--cloud-path".into(),
+                c.cloud_store_path,
+                "--reuse".into(),
+            ]
+        }
+        None => Vec::new(),
+    };
+    let extra: Vec<&str> = extra
+        .iter()
+        .copied()
+        .chain(cloud_args.iter().map(String::as_str))
+        .collect();
+    let extra = extra.as_slice();
     opts.pages_per_file_shift = extra
         .iter()
         .position(|a| *a == "--shift")
@@ -139,6 +173,13 @@ fn crash_cycles(extra: &[&str], seed: u64, kill_points: &[&str]) {
         points_hit += hit as usize;
         if let Some(a) = acked {
             total_acked += a + 1 - start;
+        }
+        if cloud.is_some() {
+            if cycle % 2 == 0 {
+                let _ = std::fs::remove_dir_all(&dir);
+            } else {
+                remove_tmp_files(&dir);
+            }
         }
         // Verify in this process.
         let store = started(opts.clone());
@@ -187,6 +228,9 @@ fn crash_cycles(extra: &[&str], seed: u64, kill_points: &[&str]) {
         }
         store.stop();
         check_clean(&opts);
+        if cloud.is_some() && cycle % 3 == 0 {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
         durable = max_marker;
     }
     assert!(
@@ -202,6 +246,21 @@ fn crash_cycles(extra: &[&str], seed: u64, kill_points: &[&str]) {
     println!(
         "{cycles} kills ({points_hit} at kill points), {total_acked} acknowledged batches, last durable {durable:?}"
     );
+}
+
+/// Removes `*.tmp` files a killed writer left in a cloud store's cache.
+fn remove_tmp_files(dir: &std::path::Path) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            remove_tmp_files(&p);
+        } else if p.to_string_lossy().ends_with(".tmp") {
+            std::fs::remove_file(&p).unwrap();
+        }
+    }
 }
 
 #[test]
@@ -222,5 +281,25 @@ fn kill_during_compaction_and_gc() {
             "gc.deleted_file",
             "commit.pages_synced",
         ],
+    );
+}
+
+/// A cloud store (s3s-fs): kills anywhere in a commit's uploads, in
+/// compaction and GC; the cache is wiped before some restarts and reused
+/// before the others. The bucket alone must hold every acknowledged batch.
+#[test]
+fn kill_during_cloud_writes() {
+    let server = common::s3::S3Server::start();
+    crash_cycles_on(
+        &["--append", "--shift", "5"],
+        9,
+        &[
+            "commit.pages_synced",
+            "commit.data_uploaded",
+            "commit.manifest_uploaded",
+            "compact.committed",
+            "gc.deleted_file",
+        ],
+        Some((&server, "crash")),
     );
 }

@@ -1016,7 +1016,11 @@ pub async fn sweep(shard: &ShardCtx, part: &Partition) -> Result<()> {
             doomed.push(manifest_file_name(t));
         }
     }
-    if empty && data_left == 0 && content.manifests.contains(&term) && content.archives.is_empty() {
+    let drop_manifest = empty
+        && data_left == 0
+        && content.manifests.contains(&term)
+        && content.archives.is_empty();
+    if drop_manifest {
         doomed.push(manifest_file_name(term));
     }
     if doomed.is_empty() {
@@ -1032,6 +1036,19 @@ pub async fn sweep(shard: &ShardCtx, part: &Partition) -> Result<()> {
         })
         .collect();
     super::util::all_ok(super::util::join_all(futs).await)?;
+    if drop_manifest {
+        // The partition's next commit writes a whole new manifest (the
+        // bucket has none to append to); the local copy goes too.
+        if let PartState::Loaded(l) = &mut *part.state.borrow_mut() {
+            l.manifest_size = 0;
+        }
+        if let Some(dir) = part.dir() {
+            let path = dir.join(manifest_file_name(term));
+            shard.fds.remove(&path);
+            cloud_of(shard).cache.forget(&path);
+            fs_remove(shard, &path).await?;
+        }
+    }
     Ok(())
 }
 
