@@ -3,7 +3,7 @@
 # (crates.io), storing objects as files under a directory.
 #
 #   scripts/s3-server.sh install      # cargo install s3s-fs, only when missing
-#   scripts/s3-server.sh start        # 127.0.0.1:9900, minioadmin/minioadmin, bucket "eloqstore"
+#   scripts/s3-server.sh start [BUCKET...]  # 127.0.0.1:9900, minioadmin/minioadmin, bucket "eloqstore"
 #   scripts/s3-server.sh stop         # stops the server this script started
 #   scripts/s3-server.sh status
 #
@@ -11,6 +11,8 @@
 # overrides: ELOQSTORE_S3_HOST, ELOQSTORE_S3_PORT, ELOQSTORE_S3_ACCESS_KEY,
 # ELOQSTORE_S3_SECRET_KEY, ELOQSTORE_S3_BUCKET, ELOQSTORE_S3_DIR (the data
 # directory, default /tmp/eloqstore-s3-<port>), S3S_FS (the binary).
+# Objects persist under the data directory across stop/start (and kill -9).
+# start fails if something else already listens on the port.
 # The Rust tests do not need this script: tests/common starts a server of
 # their own on a free port.
 set -euo pipefail
@@ -66,19 +68,28 @@ wait_port() {
 }
 
 start() {
+    local buckets=("$@")
+    [[ ${#buckets[@]} -gt 0 ]] || buckets=("$bucket")
     if running; then
         echo "s3s-fs already running (pid $(cat "$pidfile")) on $host:$port"
         return 0
     fi
+    if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
+        echo "something already listens on $host:$port" >&2
+        return 1
+    fi
     install
-    local bin
+    local bin b
     bin=$(find_binary)
-    mkdir -p "$dir/$bucket" # s3s-fs keeps a bucket as a directory
-    nohup "$bin" --host "$host" --port "$port" --access-key "$ak" --secret-key "$sk" "$dir" \
+    for b in "${buckets[@]}"; do
+        mkdir -p "$dir/$b" # s3s-fs keeps a bucket as a directory
+    done
+    # Its own session: the caller's signals and exit leave it alone.
+    setsid "$bin" --host "$host" --port "$port" --access-key "$ak" --secret-key "$sk" "$dir" \
         >"$logfile" 2>&1 </dev/null &
     echo $! >"$pidfile"
     wait_port
-    echo "s3s-fs running (pid $(cat "$pidfile")) at http://$host:$port, bucket $bucket, data $dir"
+    echo "s3s-fs running (pid $(cat "$pidfile")) at http://$host:$port, buckets ${buckets[*]}, data $dir"
 }
 
 stop() {
@@ -98,13 +109,13 @@ stop() {
 
 case "${1:-}" in
     install) install ;;
-    start) start ;;
+    start) shift; start "$@" ;;
     stop) stop ;;
     status)
         if running; then echo "running (pid $(cat "$pidfile")) on $host:$port"; else echo "stopped"; exit 1; fi
         ;;
     *)
-        echo "usage: $0 install|start|stop|status" >&2
+        echo "usage: $0 install | start [BUCKET...] | stop | status" >&2
         exit 2
         ;;
 esac

@@ -277,22 +277,24 @@ impl EloqStore {
             return Ok(());
         }
         self.refuse_unsupported()?;
+        let cloud = if self.opts.is_cloud() {
+            let svc = CloudService::new(CloudConfig::from_options(&self.opts)?)?;
+            // Upstream's only contact with the service at start: wrong
+            // credentials or an unreachable endpoint fail here, before
+            // anything is created on disk.
+            svc.ensure_bucket()?;
+            Some(svc)
+        } else {
+            None
+        };
         self.prepare_store_paths()?;
         let locks = self.lock_store_paths()?;
         let n = self.opts.num_threads.max(1) as usize;
-        let (cloud, term, mut adopted) = if self.opts.is_cloud() {
-            let svc = CloudService::new(CloudConfig::from_options(&self.opts)?)?;
-            // Upstream's only contact with the service at start: wrong
-            // credentials or an unreachable endpoint fail here.
-            svc.ensure_bucket()?;
-            let adopted = if self.opts.allow_reuse_local_caches {
-                crate::shard::cloud::scan_reused_cache(&self.opts, n)?
-            } else {
-                vec![Vec::new(); n]
-            };
-            (Some(svc), term, adopted)
+        let term = if cloud.is_some() { term } else { 0 };
+        let mut adopted = if cloud.is_some() && self.opts.allow_reuse_local_caches {
+            crate::shard::cloud::scan_reused_cache(&self.opts, n)?
         } else {
-            (None, 0, vec![Vec::new(); n])
+            vec![Vec::new(); n]
         };
         let fds = fd_budget::grant(self.opts.fd_limit, NUM_RESERVED_FD, n, MIN_SHARD_FDS);
         let fd_capacity = fds.per_shard();

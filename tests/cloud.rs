@@ -912,3 +912,25 @@ fn tools_read_a_cloud_store_from_its_ini_and_bench_runs_against_one() {
     assert!(out.lines().last().unwrap().contains("\"write\""), "{out}");
     assert!(server.keys("bench").iter().any(|k| k.contains("/data_")));
 }
+
+/// A host program running its own tokio runtime can start and stop a cloud
+/// store from inside it (the store's HTTP runtime is separate and is not
+/// dropped in a way tokio forbids there).
+#[test]
+fn a_cloud_store_inside_a_host_tokio_runtime() {
+    let server = S3Server::start();
+    let cache = tempfile::tempdir().unwrap();
+    let opts = server.options("host-tokio", cache.path());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let tbl = TableIdent::new("t0", 0);
+        let mut model = BTreeMap::new();
+        let s = start(&opts, 0);
+        write_range(&s, &tbl, 0, 50, 0, 100, &mut model);
+        verify(&s, &tbl, &model);
+        s.stop();
+        drop(s);
+    });
+}

@@ -231,6 +231,7 @@ TEST_CASE("ValidateOptions applies upstream's adjustments", "[options]")
     // Cloud mode: append mode forced, budgets adjusted.
     es::KvOptions cloud;
     cloud.cloud_store_path = "bucket";
+    cloud.store_path = {"/tmp/cache"};
     cloud.local_space_limit = 0;
     REQUIRE(es::EloqStore::ValidateOptions(cloud));
     CHECK(cloud.data_append_mode);
@@ -296,16 +297,24 @@ TEST_CASE("Options() is the validated copy", "[options]")
     CHECK_FALSE(store.EnableMetrics());
 }
 
-TEST_CASE("the cloud tier is refused with a clear error", "[options]")
+TEST_CASE("cloud options refused, and ListObject outside cloud mode", "[options]")
 {
     TempDir dir("cloud");
     es::KvOptions o = LocalOptions(dir.str());
+    // Upstream aborts on these; here the store does not start.
+    for (const char *bad : {"remote:bucket", "/", "bucket/a//b"})
+    {
+        o.cloud_store_path = bad;
+        es::EloqStore store(o);
+        CHECK(store.Start() == es::KvError::InvalidArgs);
+        CHECK(store.IsStopped());
+    }
     o.cloud_store_path = "bucket/prefix";
-    es::EloqStore store(o);
-    CHECK(store.Start() == es::KvError::InvalidArgs);
-    CHECK(store.IsStopped());
+    o.store_path.clear();
+    CHECK_FALSE(es::EloqStore::ValidateOptions(o));
 
-    // ListObject needs the cloud tier: it fails, saying so.
+    // ListObject needs the cloud tier: it fails, saying so, and leaves
+    // the outputs alone.
     auto local = StartStore(LocalOptions(dir.sub("local")));
     std::vector<std::string> objects{"untouched"};
     std::vector<utils::CloudObjectInfo> details;

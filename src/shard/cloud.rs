@@ -489,6 +489,26 @@ pub async fn prepare_data_file<'a>(
     Ok((create_local(shard, path).await, true))
 }
 
+/// Cloud mode, the manifest a commit writes: pinned in the cache until it
+/// is uploaded. A log record goes into the existing manifest (downloaded
+/// again if the cache evicted it); a snapshot replaces it.
+pub async fn pin_manifest<'a>(
+    shard: &'a ShardCtx,
+    tbl: &TableIdent,
+    path: &Path,
+    append: bool,
+) -> Result<CachePin<'a>> {
+    if append {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        ensure_local(shard, path, &object_key(tbl, name)?).await
+    } else {
+        Ok(create_local(shard, path).await)
+    }
+}
+
 /// Streams object `key` into `path` (through a temporary file renamed
 /// into place). Returns the bytes written.
 async fn download_to(shard: &ShardCtx, key: &str, path: &Path) -> Result<u64> {
@@ -1016,10 +1036,8 @@ pub async fn sweep(shard: &ShardCtx, part: &Partition) -> Result<()> {
             doomed.push(manifest_file_name(t));
         }
     }
-    let drop_manifest = empty
-        && data_left == 0
-        && content.manifests.contains(&term)
-        && content.archives.is_empty();
+    let drop_manifest =
+        empty && data_left == 0 && content.manifests.contains(&term) && content.archives.is_empty();
     if drop_manifest {
         doomed.push(manifest_file_name(term));
     }
@@ -1387,5 +1405,111 @@ pub fn adopt_cache(ctx: &Rc<ShardCtx>, files: Vec<(PathBuf, u64)>) {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_keys() {
+        assert_eq!(
+            object_key(&TableIdent::new("t0", 3), "data_1_2").unwrap(),
+            "t0.3/data_1_2"
+        );
+        let bad = TableIdent::new(vec![0xff, 0x00], 1);
+        assert_eq!(key_dir(&bad).unwrap_err().code(), KvError::InvalidArgs);
+        let ctl = TableIdent::new("a\tb", 1);
+        assert_eq!(key_dir(&ctl).unwrap_err().code(), KvError::InvalidArgs);
+    }
+
+    #[test]
+    fn cache_accounting_lru_and_trim() {
+        let c = LocalCache::new(10, 5);
+        assert_eq!((c.limit(), c.low_mark), (10, 8));
+        assert_eq!(LocalCache::new(10, 0).low_mark, 10);
+        for (i, p) in ["a", "b", "c"].iter().enumerate() {
+            c.adopt(PathBuf::from(p), 3 + i as u64);
+        }
+        assert_eq!(c.used(), 3 + 4 + 5);
+        assert!(c.contains(Path::new("b")));
+        // "a" is used again: "b" becomes the least recently used.
+        drop(c.pin_present(Path::new("a")).unwrap());
+        assert_eq!(c.trim_list(), vec![PathBuf::from("b")]);
+        assert_eq!(c.used(), 8);
+        c.forget(Path::new("a"));
+        assert_eq!((c.used(), c.len()), (5, 1));
+        // Adopting a known file again replaces its size.
+        c.adopt(PathBuf::from("c"), 2);
+        assert_eq!((c.used(), c.len()), (2, 1));
+    }
+
+    #[test]
+    fn cache_claims_and_waits() {
+        use crate::io::runtime::{RuntimeConfig, block_on_runtime};
+        block_on_runtime(&RuntimeConfig::default(), |io| async move {
+            let c = Rc::new(LocalCache::new(100, 100));
+            let p = PathBuf::from("x");
+            let Acquired::Claimed(pin) = c.acquire(&p, 7).await else {
+                panic!("a missing file is claimed")
+            };
+            assert_eq!(c.used(), 7);
+            assert!(!c.contains(&p));
+            // A second opener waits until the claim ends.
+            let got = Rc::new(Cell::new(false));
+            {
+                let (c, p, got) = (c.clone(), p.clone(), got.clone());
+                io.spawn(async move {
+                    match c.acquire(&p, 7).await {
+                        Acquired::Present(_) => got.set(true),
+                        Acquired::Claimed(_) => panic!("claimed twice"),
+                    }
+                });
+            }
+            io.yield_now().await;
+            assert!(!got.get());
+            c.loaded(&p);
+            drop(pin);
+            io.sleep(std::time::Duration::from_millis(1)).await;
+            assert!(got.get());
+            assert_eq!(c.used(), 7, "counted once");
+            // A failed load forgets the file.
+            let q = PathBuf::from("y");
+            let Acquired::Claimed(pin) = c.acquire(&q, 5).await else {
+                panic!()
+            };
+            c.load_failed(&q);
+            drop(pin);
+            assert_eq!((c.used(), c.len()), (7, 1));
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn prewarm_files_from_listings() {
+        let f = |k: &str| PrewarmFile::from_listing(k, 10, "2024-01-01T00:00:00.000Z");
+        assert!(f("t.0/data_3_1").is_some());
+        assert!(f("t.0/manifest_2").is_some());
+        for skip in [
+            "t.0/manifest_2_99",
+            "t.0/CURRENT_TERM",
+            "t.0/data_3_1.tmp",
+            "t.0/x/data_3_1",
+            "nodot/data_1_1",
+            "t.0",
+        ] {
+            assert!(f(skip).is_none(), "{skip}");
+        }
+        let mk = |k: &str, t: &str| PrewarmFile::from_listing(k, 1, t).unwrap();
+        let mut v = vec![
+            mk("t.0/data_1_0", "2024-01-01T00:00:01.000Z"),
+            mk("t.0/data_2_0", "2024-01-01T00:00:03.000Z"),
+            mk("t.0/manifest_0", "2024-01-01T00:00:00.000Z"),
+            mk("t.0/data_3_0", "2024-01-01T00:00:03.000Z"),
+        ];
+        PrewarmFile::sort_recent_first(&mut v);
+        let names: Vec<&str> = v.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["manifest_0", "data_3_0", "data_2_0", "data_1_0"]);
     }
 }

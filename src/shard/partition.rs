@@ -607,7 +607,9 @@ impl Partition {
             .into_iter()
             .map(|w| (w.fp, w.page))
             .collect();
-        let (new_files, written) = self
+        // Cloud mode: the pins keep the written data files (and below, the
+        // manifest) in the cache until they are uploaded.
+        let (new_files, written, _data_pins) = self
             .write_pages(shard, writes, plan.mapper.terms(), &mut files)
             .await?;
         crate::killpoint::hit("commit.pages_synced");
@@ -621,6 +623,13 @@ impl Partition {
             && !dict_dirty
             && manifest_size > 0
             && manifest_size + log_len <= shard.opts.manifest_limit as usize;
+        let _manifest_pin = match (&shard.cloud, self.dir()) {
+            (Some(_), Some(dir)) => {
+                let path = dir.join(manifest_file_name(shard.term));
+                Some(super::cloud::pin_manifest(shard, &self.tbl, &path, use_log).await?)
+            }
+            _ => None,
+        };
         let res = if use_log {
             let rec = manifest::encode_record(
                 plan.root,
@@ -693,24 +702,24 @@ impl Partition {
         Ok(())
     }
 
-    /// Writes and syncs pages. Returns whether files were created, and the
-    /// data files written.
-    async fn write_pages(
+    /// Writes and syncs pages. Returns whether files were created, the
+    /// data files written and, in cloud mode, pins keeping them cached.
+    async fn write_pages<'s>(
         &self,
-        shard: &ShardCtx,
+        shard: &'s ShardCtx,
         writes: Vec<(FilePageId, AlignedBuf)>,
         terms: &TermMap,
         files: &mut BTreeSet<FileId>,
-    ) -> Result<(bool, Vec<PathBuf>)> {
+    ) -> Result<(bool, Vec<PathBuf>, Vec<super::cloud::CachePin<'s>>)> {
         let (dir, root) = match &self.storage {
             Storage::Memory(m) => {
                 m.borrow_mut().pages.extend(writes);
-                return Ok((false, Vec::new()));
+                return Ok((false, Vec::new(), Vec::new()));
             }
             Storage::Disk { dir, root } => (dir, root),
         };
         if writes.is_empty() {
-            return Ok((false, Vec::new()));
+            return Ok((false, Vec::new(), Vec::new()));
         }
         let opts = &shard.opts;
         let shift = opts.pages_per_file_shift;
@@ -798,8 +807,7 @@ impl Partition {
         if created || created_dir {
             shard.io.sync_dir(dir).await?;
         }
-        drop(pins);
-        Ok((created || created_dir, written))
+        Ok((created || created_dir, written, pins))
     }
 
     /// Cloud mode: uploads the manifest just written, then checks the term
@@ -876,11 +884,8 @@ impl Partition {
                     shard.io.create_dir_all(dir).await?;
                     shard.io.sync_dir(root).await?;
                 }
+                // (In cloud mode the commit holds the file in the cache.)
                 let name = manifest_file_name(shard.term);
-                let _pin = match shard.cloud {
-                    Some(_) => Some(super::cloud::create_local(shard, &dir.join(&name)).await),
-                    None => None,
-                };
                 write_file_atomically(shard, dir, &name, rec).await?;
             }
         }

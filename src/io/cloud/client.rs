@@ -561,7 +561,13 @@ impl Drop for CloudService {
     fn drop(&mut self) {
         if let Some(rt) = self.rt.take() {
             // Requests still running (none after a clean stop) are dropped.
-            rt.shutdown_timeout(Duration::from_secs(5));
+            // Inside another tokio runtime (the host program's) waiting is
+            // not allowed: the threads are then left to exit on their own.
+            if tokio::runtime::Handle::try_current().is_ok() {
+                rt.shutdown_background();
+            } else {
+                rt.shutdown_timeout(Duration::from_secs(5));
+            }
         }
     }
 }

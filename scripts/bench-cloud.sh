@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Cloud-tier benchmarks against a local S3 server (s3s-fs), next to the
+# same workloads on a local append-mode store, in one run:
+#   load MiB/s, cold-read latency (local cache wiped), warm-read latency,
+#   prewarm MiB/s.
+# Usage: scripts/bench-cloud.sh [quick]
+set -eu
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+cargo build --release --quiet
+bin=$PWD/target/release/eloqstore
+base=${ELOQSTORE_BENCH_DIR:-/tmp}/eloqstore-bench-cloud
+rm -rf "$base" && mkdir -p "$base"
+secs=10; max_key=400000
+if [[ ${1:-} == quick ]]; then secs=3; max_key=100000; fi
+threads=$(nproc)
+export ELOQSTORE_S3_PORT=${ELOQSTORE_S3_PORT:-19977} ELOQSTORE_S3_DIR=$base/s3
+scripts/s3-server.sh start
+trap 'scripts/s3-server.sh stop' EXIT
+
+ini() { # $1 = cloud (true/false), $2 = extra [run] lines
+    local cloud=""
+    if [[ $1 == true ]]; then
+        cloud="cloud_store_path = eloqstore/bench
+cloud_endpoint = http://127.0.0.1:$ELOQSTORE_S3_PORT"
+    fi
+    cat > "$base/opts.ini" <<INI
+[run]
+num_threads = $threads
+buffer_pool_size = 400MB
+fd_limit = 5000
+skip_verify_checksum = true
+$2
+[permanent]
+store_path = $base/store
+data_page_size = 4KB
+data_file_size = 8MB
+data_append_mode = true
+$cloud
+INI
+}
+
+run() { echo "== $*"; "$bin" bench --kvoptions="$base/opts.ini" --json "$@" 2>/dev/null | tail -1; }
+drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
+load=(--load --kv_size=1024 --batch_size=20000 --partitions=8 --max_key=$max_key)
+read=(--workload=read --kv_size=1024 --partitions=8 --max_key=$max_key --read_per_part=1 --test_secs=$secs)
+
+for mode in local cloud; do
+    cloud=false; [[ $mode == cloud ]] && cloud=true
+    echo "#### $mode"
+    rm -rf "$base/store"
+    ini $cloud "allow_reuse_local_caches = true"
+    run "${load[@]}"
+    du -sb "$base/store" | awk '{print "local bytes:", $1}'
+    if [[ $mode == cloud ]]; then
+        du -sb "$base/s3/eloqstore/bench" | awk '{print "bucket bytes:", $1}'
+        rm -rf "$base/store"   # cold: nothing cached
+    fi
+    drop_caches
+    echo "-- cold"
+    run "${read[@]}"
+    echo "-- warm"
+    run "${read[@]}"
+    if [[ $mode == cloud ]]; then
+        rm -rf "$base/store"
+        ini true "prewarm_cloud_cache = true
+prewarm_task_count = 4"
+        run --workload=prewarm
+    fi
+done
+rm -rf "$base/store"
