@@ -682,6 +682,13 @@ fn files_without_a_manifest_are_cloud_no_manifest() {
         let e = get(&s, &TableIdent::new("t0", p), &key(1)).unwrap_err();
         assert_eq!(e.code(), KvError::CloudNoManifest, "t0.{p}: {e}");
     }
+    // An object named like a manifest that is not one: Corrupted
+    // (upstream aborts the process).
+    let t3 = TableIdent::new("t0", 3);
+    let odd = server.object_path("nomani/t0.3/manifest_x");
+    std::fs::create_dir_all(odd.parent().unwrap()).unwrap();
+    std::fs::write(&odd, b"?").unwrap();
+    assert_eq!(read_code(&s, &t3, 1), KvError::Corrupted);
     // An empty prefix is a new, empty partition.
     let t2 = TableIdent::new("t0", 2);
     assert_eq!(read_code(&s, &t2, 1), KvError::NotFound);
@@ -933,4 +940,35 @@ fn a_cloud_store_inside_a_host_tokio_runtime() {
         s.stop();
         drop(s);
     });
+}
+
+/// Data files over 16 MiB go up as multipart uploads; the bucket holds
+/// exactly the local bytes and a cold cache reads them back.
+#[test]
+fn big_data_files_upload_in_parts() {
+    let server = S3Server::start();
+    let cache = tempfile::tempdir().unwrap();
+    let mut opts = server.options("big", cache.path());
+    opts.pages_per_file_shift = 13; // 32 MiB data files
+    let tbl = TableIdent::new("t0", 0);
+    let mut model = BTreeMap::new();
+    let s = start(&opts, 0);
+    write_range(&s, &tbl, 0, 300, 0, 64 << 10, &mut model);
+    write_range(&s, &tbl, 300, 600, 0, 64 << 10, &mut model);
+    s.stop();
+    let data: Vec<String> = server
+        .keys("big/t0.0")
+        .into_iter()
+        .filter(|k| k.starts_with("data_"))
+        .collect();
+    assert!(!data.is_empty());
+    for k in &data {
+        let remote = std::fs::read(server.object_path(&format!("big/t0.0/{k}"))).unwrap();
+        assert_eq!(remote.len(), 32 << 20, "{k} uploaded whole");
+        let local = std::fs::read(cache.path().join("t0.0").join(k)).unwrap();
+        assert!(remote == local, "{k}: bucket and cache differ");
+    }
+    wipe(cache.path());
+    let s = start(&opts, 0);
+    verify(&s, &tbl, &model);
 }
