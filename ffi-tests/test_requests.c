@@ -207,6 +207,20 @@ static void scans(void) {
   }
   eloqstore_entry e;
   CHECK_ERR(eloqstore_scan_entry(s, 1000, &e), ELOQSTORE_INVALID_ARGS);
+  /* The whole result at once: the same entries, at the same addresses. */
+  const eloqstore_entry *all = NULL;
+  size_t n = 0;
+  CHECK_OK(eloqstore_scan_entries(s, &all, &n));
+  CHECK_EQ(n, 1000);
+  for (unsigned i = 0; i < 1000; i++) {
+    CHECK_OK(eloqstore_scan_entry(s, i, &e));
+    CHECK(all[i].key == e.key && all[i].value == e.value);
+    CHECK_EQ(all[i].key_len, e.key_len);
+    CHECK_EQ(all[i].value_len, e.value_len);
+    CHECK_EQ(all[i].timestamp, e.timestamp);
+    CHECK_EQ(all[i].expire_ts, e.expire_ts);
+  }
+  CHECK_ERR(eloqstore_scan_entries(NULL, &all, &n), ELOQSTORE_INVALID_ARGS);
 
   /* [k00010, k00020) and (k00010, k00020). */
   CHECK_OK(eloqstore_scan_set_range(s, (const uint8_t *)"k00010", 6,

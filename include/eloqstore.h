@@ -691,6 +691,19 @@ eloqstore_error eloqstore_scan_entry(const eloqstore_request *req,
                                      eloqstore_entry *out);
 
 /**
+ * Every entry of the last Scan execution at once: `*entries` receives an
+ * array of `*count` entries (in key order), valid, like the pointers in
+ * it, until the request is executed again or freed. Cheaper than
+ * `eloqstore_scan_entry` per index for large results.
+ *
+ * # Safety
+ * `req` NULL or a live handle; `entries`/`count` NULL or writable.
+ */
+eloqstore_error eloqstore_scan_entries(const eloqstore_request *req,
+                                       const eloqstore_entry **entries,
+                                       size_t *count);
+
+/**
  * Whether the last Scan stopped at a pagination limit with more entries
  * in range.
  *

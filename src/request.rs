@@ -56,22 +56,132 @@ impl RequestType {
     }
 }
 
-/// Scan results of one execution.
+/// Scan results of one execution: every key and value back to back in one
+/// buffer, so a scan costs a few allocations whatever its entry count, and
+/// the C ABI hands out pointers into it without copying.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ScanResult {
-    pub entries: Vec<KvEntry>,
+    bytes: Vec<u8>,
+    items: Vec<ScanItem>,
+    /// The scan stopped at a pagination limit with more entries in range.
     pub has_remaining: bool,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ScanItem {
+    /// Where the key starts in `bytes`; the value follows it.
+    start: usize,
+    key_len: usize,
+    value_len: usize,
+    timestamp: u64,
+    expire_ts: u64,
+}
+
+/// One scanned entry, borrowed from its [`ScanResult`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KvEntryRef<'a> {
+    pub key: &'a [u8],
+    pub value: &'a [u8],
+    pub timestamp: u64,
+    /// Milliseconds since the epoch; 0 never expires.
+    pub expire_ts: u64,
+}
+
+impl KvEntryRef<'_> {
+    pub fn to_owned(&self) -> KvEntry {
+        KvEntry {
+            key: self.key.to_vec(),
+            value: self.value.to_vec(),
+            timestamp: self.timestamp,
+            expire_ts: self.expire_ts,
+        }
+    }
+}
+
 impl ScanResult {
+    /// Entries found.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Entry `i`, in key order.
+    pub fn get(&self, i: usize) -> Option<KvEntryRef<'_>> {
+        self.items.get(i).map(|it| self.entry(it))
+    }
+
+    fn entry(&self, it: &ScanItem) -> KvEntryRef<'_> {
+        let key_end = it.start + it.key_len;
+        KvEntryRef {
+            key: &self.bytes[it.start..key_end],
+            value: &self.bytes[key_end..key_end + it.value_len],
+            timestamp: it.timestamp,
+            expire_ts: it.expire_ts,
+        }
+    }
+
+    /// The entries, in key order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = KvEntryRef<'_>> {
+        self.items.iter().map(|it| self.entry(it))
+    }
+
+    /// The entries, copied out.
+    pub fn to_entries(&self) -> Vec<KvEntry> {
+        self.iter().map(|e| e.to_owned()).collect()
+    }
+
     /// (entry count, bytes counted as key + value + 16 per entry).
     pub fn size(&self) -> (usize, usize) {
-        let bytes = self
-            .entries
-            .iter()
-            .map(|e| e.key.len() + e.value.len() + 16)
-            .sum();
-        (self.entries.len(), bytes)
+        (self.items.len(), self.bytes.len() + 16 * self.items.len())
+    }
+
+    /// Appends an entry (entries must come in key order).
+    pub fn push(&mut self, key: &[u8], value: &[u8], timestamp: u64, expire_ts: u64) {
+        let start = self.bytes.len();
+        self.bytes.reserve(key.len() + value.len());
+        self.bytes.extend_from_slice(key);
+        self.bytes.extend_from_slice(value);
+        self.items.push(ScanItem {
+            start,
+            key_len: key.len(),
+            value_len: value.len(),
+            timestamp,
+            expire_ts,
+        });
+    }
+
+    /// Makes room for `entries` more entries of `bytes` bytes in all.
+    pub fn reserve(&mut self, entries: usize, bytes: usize) {
+        self.items.reserve(entries);
+        self.bytes.reserve(bytes);
+    }
+
+    /// Drops the last entry.
+    pub fn pop(&mut self) {
+        if let Some(it) = self.items.pop() {
+            self.bytes.truncate(it.start);
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a ScanResult {
+    type Item = KvEntryRef<'a>;
+    type IntoIter = Box<dyn ExactSizeIterator<Item = KvEntryRef<'a>> + 'a>;
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
+impl FromIterator<KvEntry> for ScanResult {
+    fn from_iter<I: IntoIterator<Item = KvEntry>>(iter: I) -> ScanResult {
+        let mut r = ScanResult::default();
+        for e in iter {
+            r.push(&e.key, &e.value, e.timestamp, e.expire_ts);
+        }
+        r
     }
 }
 
@@ -686,8 +796,12 @@ impl ScanRequest {
         }
     }
 
+    /// The entries of the last execution, copied out (see [`results`]
+    /// for borrowing them).
+    ///
+    /// [`results`]: ScanRequest::results
     pub fn entries(&self) -> Vec<KvEntry> {
-        self.results().entries.clone()
+        self.results().to_entries()
     }
 
     pub fn has_remaining(&self) -> bool {

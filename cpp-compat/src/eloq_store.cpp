@@ -582,12 +582,16 @@ KvError ScanRequest::LoadArgs(eloqstore_request *req, std::string &why)
 
 void ScanRequest::TakeResults(const eloqstore_request *req)
 {
-    const size_t n = eloqstore_scan_entry_count(req);
+    const eloqstore_entry *all = nullptr;
+    size_t n = 0;
+    if (eloqstore_scan_entries(req, &all, &n) != ELOQSTORE_OK)
+    {
+        n = 0;
+    }
     entries_.resize(n);
     for (size_t i = 0; i < n; ++i)
     {
-        eloqstore_entry e{};
-        eloqstore_scan_entry(req, i, &e);
+        const eloqstore_entry &e = all[i];
         KvEntry &out = entries_[i];
         out.key_.assign(compat::View(e.key, e.key_len));
         out.value_.assign(compat::View(e.value, e.value_len));

@@ -71,7 +71,41 @@ struct Outputs {
     entry: Option<KvEntry>,
     scan: Option<Arc<ScanResult>>,
     list: Option<Arc<ListResult>>,
+    /// `scan`'s entries as C structs, made on first use.
+    scan_entries: Option<EntryTable>,
     message: CString,
+}
+
+/// C views of a scan result's entries.
+struct EntryTable(Vec<eloqstore_entry>);
+
+// SAFETY: the pointers refer into the `ScanResult` that the same `Outputs`
+// keeps alive (behind an `Arc`, never mutated once published), and are only
+// read; sharing or sending them is as safe as sharing that result.
+unsafe impl Send for EntryTable {}
+// SAFETY: as above.
+unsafe impl Sync for EntryTable {}
+
+impl Outputs {
+    /// The scan entries as C structs (empty for other request kinds).
+    fn scan_entries(&mut self) -> &[eloqstore_entry] {
+        if self.scan_entries.is_none() {
+            let table = self.scan.as_ref().map_or_else(Vec::new, |s| {
+                s.iter()
+                    .map(|e| eloqstore_entry {
+                        key: e.key.as_ptr(),
+                        key_len: e.key.len(),
+                        value: e.value.as_ptr(),
+                        value_len: e.value.len(),
+                        timestamp: e.timestamp,
+                        expire_ts: e.expire_ts,
+                    })
+                    .collect()
+            });
+            self.scan_entries = Some(EntryTable(table));
+        }
+        self.scan_entries.as_ref().map_or(&[], |t| &t.0)
+    }
 }
 
 impl eloqstore_request {
@@ -621,6 +655,14 @@ fn scan_result(r: &eloqstore_request) -> Option<Arc<ScanResult>> {
     r.outputs().scan.clone()
 }
 
+/// The outputs of a completed Scan request.
+fn scan_outputs(r: &eloqstore_request) -> Option<std::sync::MutexGuard<'_, Outputs>> {
+    if !kind_is(r, &[RequestType::Scan]) || !r.req.is_done() {
+        return None;
+    }
+    Some(r.outputs())
+}
+
 /// Entries the last Scan execution returned (0 for NULL, other kinds or
 /// while in flight).
 ///
@@ -632,7 +674,7 @@ pub unsafe extern "C" fn eloqstore_scan_entry_count(req: *const eloqstore_reques
     guard(0, || {
         unsafe { get(req) }
             .and_then(scan_result)
-            .map_or(0, |s| s.entries.len())
+            .map_or(0, |s| s.len())
     })
 }
 
@@ -649,18 +691,48 @@ pub unsafe extern "C" fn eloqstore_scan_entry(
 ) -> eloqstore_error {
     guard_err(|| {
         // SAFETY: null or live per the contract.
-        let Some(s) = unsafe { get(req) }.and_then(scan_result) else {
+        let Some(mut o) = unsafe { get(req) }.and_then(scan_outputs) else {
             return BAD;
         };
-        match s.entries.get(index) {
-            // SAFETY: null or writable; the entries live in the Arc the
-            // request's outputs keep until reset.
+        match o.scan_entries().get(index) {
+            // SAFETY: null or writable; the entry's pointers refer into the
+            // result the request's outputs keep until reset.
             Some(e) => {
-                unsafe { put(out, entry_of(e)) };
+                unsafe { put(out, *e) };
                 OK
             }
             None => BAD,
         }
+    })
+}
+
+/// Every entry of the last Scan execution at once: `*entries` receives an
+/// array of `*count` entries (in key order), valid, like the pointers in
+/// it, until the request is executed again or freed. Cheaper than
+/// `eloqstore_scan_entry` per index for large results.
+///
+/// # Safety
+/// `req` NULL or a live handle; `entries`/`count` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_scan_entries(
+    req: *const eloqstore_request,
+    entries: *mut *const eloqstore_entry,
+    count: *mut usize,
+) -> eloqstore_error {
+    guard_err(|| {
+        // SAFETY: null or live per the contract.
+        let Some(mut o) = unsafe { get(req) }.and_then(scan_outputs) else {
+            return BAD;
+        };
+        let table = o.scan_entries();
+        let (ptr, n) = (table.as_ptr(), table.len());
+        // SAFETY: null or writable per the contract; the table lives in the
+        // request's outputs until they are reset by a later execution.
+        unsafe {
+            put(entries, ptr);
+            put(count, n);
+        }
+        OK
     })
 }
 

@@ -265,7 +265,17 @@ impl<'a> DataPage<'a> {
     /// Checks that the page's keys lie in `range` (its first and last key;
     /// only the last restart region is decoded). `Corrupted` otherwise.
     pub fn check_range(&self, range: &KeyRange, cmp: &dyn Comparator) -> Result<()> {
-        if range.is_full() {
+        self.check_bounds(range.lo(), range.hi(), cmp)
+    }
+
+    /// [`check_range`](Self::check_range) over borrowed bounds.
+    pub fn check_bounds(
+        &self,
+        lo: Option<&[u8]>,
+        hi: Option<&[u8]>,
+        cmp: &dyn Comparator,
+    ) -> Result<()> {
+        if lo.is_none() && hi.is_none() {
             return Ok(());
         }
         let first = self.first_key()?;
@@ -274,7 +284,7 @@ impl<'a> DataPage<'a> {
         // Parsing guarantees every region holds an entry; the key stays
         // on the last one when `next` reports the end.
         while it.next()? {}
-        range.check_span(first, &it.key, cmp)
+        super::key_range::check_bounds(lo, hi, first, &it.key, cmp)
     }
 
     /// Binary search over restart keys: `(exact, idx)` where `idx` is the
@@ -703,7 +713,15 @@ impl DataPageBuilder {
     /// Finishes the page into a full-size zero-padded buffer with prev/next
     /// set to `MAX_PAGE_ID` and no checksum, then resets the builder.
     pub fn finish(&mut self) -> AlignedBuf {
-        let mut page = AlignedBuf::zeroed(self.page_size);
+        // `finish_into` writes every byte of a whole-block page.
+        let mut page = if self
+            .page_size
+            .is_multiple_of(crate::format::page::PAGE_ALIGN)
+        {
+            AlignedBuf::for_read(self.page_size)
+        } else {
+            AlignedBuf::zeroed(self.page_size)
+        };
         self.finish_into(&mut page);
         page
     }

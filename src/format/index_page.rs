@@ -84,6 +84,73 @@ impl<'a> IndexPage<'a> {
         self.page
     }
 
+    /// What parsing found out about the page, to view the same bytes again
+    /// later without validating them twice (see [`IndexPage::reopen`]).
+    pub fn parts(&self) -> IndexParts {
+        IndexParts {
+            restart_off: self.restart_off,
+            num_restarts: self.num_restarts,
+            leaf: self.leaf,
+        }
+    }
+
+    /// The view `parse` gave for these very bytes, from its [`parts`].
+    /// The bytes must be the ones `parts` came from (an immutable page
+    /// buffer held by the caller); other bytes can make accessors panic.
+    ///
+    /// [`parts`]: IndexPage::parts
+    pub fn reopen(page: &'a [u8], parts: IndexParts) -> IndexPage<'a> {
+        debug_assert!(IndexPage::parse(page).is_ok_and(|p| p.parts() == parts));
+        IndexPage {
+            page,
+            restart_off: parts.restart_off,
+            num_restarts: parts.num_restarts,
+            leaf: parts.leaf,
+        }
+    }
+
+    /// An iterator resuming where [`IndexPageIter::into_state`] left one
+    /// over the same page.
+    pub fn iter_at(&self, st: IndexIterState) -> IndexPageIter<'a> {
+        IndexPageIter {
+            page: *self,
+            offset: st.offset,
+            region: st.region,
+            key: st.key,
+            child: st.child,
+            is_restart: st.is_restart,
+        }
+    }
+
+    /// An iterator positioned before the first entry of restart region
+    /// `region` (`< num_restarts`), reusing `key`'s allocation.
+    pub fn iter_region(&self, region: usize, mut key: Vec<u8>) -> IndexPageIter<'a> {
+        key.clear();
+        IndexPageIter {
+            page: *self,
+            offset: self.restart(region),
+            region,
+            key,
+            child: 0,
+            is_restart: false,
+        }
+    }
+
+    /// The last restart region whose first key is `<= key`, or `None`
+    /// when every separator is above `key` (or the page has none).
+    pub fn region_at_most(&self, key: &[u8], cmp: &dyn Comparator) -> Result<Option<usize>> {
+        let (mut lo, mut hi) = (0usize, self.num_restarts);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if cmp.compare(self.restart_key(mid)?, key) == Ordering::Greater {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        Ok(lo.checked_sub(1))
+    }
+
     /// Whether the children are data pages.
     pub fn is_leaf_index(&self) -> bool {
         self.leaf
@@ -275,6 +342,35 @@ fn decode_index_header(page: &[u8], off: usize, limit: usize) -> Result<(usize, 
     Ok((shared, non_shared, off + (before - cur.len())))
 }
 
+/// See [`IndexPage::parts`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IndexParts {
+    restart_off: usize,
+    num_restarts: usize,
+    leaf: bool,
+}
+
+/// An [`IndexPageIter`] detached from its page, to resume later.
+#[derive(Clone, Debug, Default)]
+pub struct IndexIterState {
+    offset: usize,
+    region: usize,
+    key: Vec<u8>,
+    child: PageId,
+    is_restart: bool,
+}
+
+impl IndexIterState {
+    /// The key of the entry the iterator was on.
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    pub fn child(&self) -> PageId {
+        self.child
+    }
+}
+
 /// Cursor over the keyed entries of an index page.
 #[derive(Clone, Debug)]
 pub struct IndexPageIter<'a> {
@@ -287,6 +383,17 @@ pub struct IndexPageIter<'a> {
 }
 
 impl IndexPageIter<'_> {
+    /// Detaches the iterator's position from the page.
+    pub fn into_state(self) -> IndexIterState {
+        IndexIterState {
+            offset: self.offset,
+            region: self.region,
+            key: self.key,
+            child: self.child,
+            is_restart: self.is_restart,
+        }
+    }
+
     pub fn key(&self) -> &[u8] {
         &self.key
     }
@@ -463,7 +570,15 @@ impl IndexPageBuilder {
 
     /// Finishes into a zero-padded page-size buffer (no checksum) and resets.
     pub fn finish(&mut self) -> AlignedBuf {
-        let mut page = AlignedBuf::zeroed(self.page_size);
+        // `finish_into` writes every byte of a whole-block page.
+        let mut page = if self
+            .page_size
+            .is_multiple_of(crate::format::page::PAGE_ALIGN)
+        {
+            AlignedBuf::for_read(self.page_size)
+        } else {
+            AlignedBuf::zeroed(self.page_size)
+        };
         self.finish_into(&mut page);
         page
     }

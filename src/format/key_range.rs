@@ -66,18 +66,29 @@ impl KeyRange {
     /// Checks that a page holding keys from `first` to `last` fits in the
     /// range; `Corrupted` otherwise.
     pub fn check_span(&self, first: &[u8], last: &[u8], cmp: &dyn Comparator) -> Result<()> {
-        if let Some(lo) = self.lo()
-            && cmp.compare(first, lo).is_lt()
-        {
-            return Err(misplaced("first", first, self));
-        }
-        if let Some(hi) = self.hi()
-            && cmp.compare(last, hi).is_ge()
-        {
-            return Err(misplaced("last", last, self));
-        }
-        Ok(())
+        check_bounds(self.lo(), self.hi(), first, last, cmp)
     }
+}
+
+/// [`KeyRange::check_span`] over borrowed bounds `[lo, hi)` (`None` open).
+pub fn check_bounds(
+    lo: Option<&[u8]>,
+    hi: Option<&[u8]>,
+    first: &[u8],
+    last: &[u8],
+    cmp: &dyn Comparator,
+) -> Result<()> {
+    if let Some(lo) = lo
+        && cmp.compare(first, lo).is_lt()
+    {
+        return Err(misplaced("first", first, Some(lo), hi));
+    }
+    if let Some(h) = hi
+        && cmp.compare(last, h).is_ge()
+    {
+        return Err(misplaced("last", last, lo, Some(h)));
+    }
+    Ok(())
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -92,13 +103,13 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
-fn misplaced(which: &str, key: &[u8], r: &KeyRange) -> Error {
+fn misplaced(which: &str, key: &[u8], lo: Option<&[u8]>, hi: Option<&[u8]>) -> Error {
     let bound = |b: Option<&[u8]>| b.map_or("open".to_string(), hex);
     Error::corrupted(format!(
         "page is misplaced: its {which} key {} lies outside the range [{}, {}) its parent gives it",
         hex(key),
-        bound(r.lo()),
-        bound(r.hi())
+        bound(lo),
+        bound(hi)
     ))
 }
 

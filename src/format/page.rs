@@ -101,19 +101,75 @@ pub fn verify_page(page: &[u8], expected: &[PageType], skip_checksum: bool) -> R
 #[repr(C, align(4096))]
 pub struct Block([u8; PAGE_ALIGN]);
 
-/// A zero-initialised, 4096-aligned byte buffer of a multiple of 4096 bytes,
-/// as O_DIRECT reads and writes require.
-#[derive(Clone)]
+/// A 4096-aligned byte buffer of a multiple of 4096 bytes, as O_DIRECT
+/// reads and writes require. Its bytes are always initialised: zeroed, or
+/// (from [`AlignedBuf::for_read`]) what an earlier buffer held.
+///
+/// Page-sized buffers are recycled through a small per-thread pool when
+/// dropped, so the read path does not pay an allocation and a memset for
+/// every page it reads.
 pub struct AlignedBuf {
     blocks: Box<[Block]>,
+}
+
+/// Buffers of up to this many blocks are recycled.
+const POOL_MAX_BLOCKS: usize = 16;
+/// Bytes a thread keeps for reuse, per buffer size.
+const POOL_BYTES_PER_SIZE: usize = 1 << 20;
+
+thread_local! {
+    /// Recycled buffers by block count (index `n - 1`).
+    static POOL: std::cell::RefCell<[Vec<Box<[Block]>>; POOL_MAX_BLOCKS]> =
+        std::cell::RefCell::new(std::array::from_fn(|_| Vec::new()));
+}
+
+fn pool_take(n: usize) -> Option<Box<[Block]>> {
+    if n == 0 || n > POOL_MAX_BLOCKS {
+        return None;
+    }
+    POOL.try_with(|p| p.borrow_mut()[n - 1].pop())
+        .ok()
+        .flatten()
+}
+
+fn pool_give(blocks: Box<[Block]>) {
+    let n = blocks.len();
+    if n == 0 || n > POOL_MAX_BLOCKS {
+        return;
+    }
+    let cap = POOL_BYTES_PER_SIZE / (n * PAGE_ALIGN);
+    // During thread teardown the pool may be gone: the buffer is freed.
+    let _ = POOL.try_with(|p| {
+        if let Ok(mut p) = p.try_borrow_mut()
+            && p[n - 1].len() < cap
+        {
+            p[n - 1].push(blocks);
+        }
+    });
 }
 
 impl AlignedBuf {
     /// A zeroed buffer of `len` bytes rounded up to the alignment.
     pub fn zeroed(len: usize) -> AlignedBuf {
         let n = len.div_ceil(PAGE_ALIGN);
-        AlignedBuf {
-            blocks: vec![Block::zeroed(); n].into_boxed_slice(),
+        match pool_take(n) {
+            Some(mut blocks) => {
+                blocks.fill(Block::zeroed());
+                AlignedBuf { blocks }
+            }
+            None => AlignedBuf {
+                blocks: vec![Block::zeroed(); n].into_boxed_slice(),
+            },
+        }
+    }
+
+    /// A buffer of `len` bytes (rounded up) that a read is about to fill:
+    /// its contents are unspecified (initialised bytes, possibly those of
+    /// an earlier page), so never use bytes a read did not write.
+    pub fn for_read(len: usize) -> AlignedBuf {
+        match pool_take(len.div_ceil(PAGE_ALIGN)) {
+            Some(blocks) => AlignedBuf { blocks },
+            None => AlignedBuf::zeroed(len),
         }
     }
 
@@ -130,6 +186,20 @@ impl AlignedBuf {
 
     pub fn is_empty(&self) -> bool {
         self.blocks.is_empty()
+    }
+}
+
+impl Clone for AlignedBuf {
+    fn clone(&self) -> Self {
+        let mut b = AlignedBuf::for_read(self.len());
+        b.blocks.copy_from_slice(&self.blocks);
+        b
+    }
+}
+
+impl Drop for AlignedBuf {
+    fn drop(&mut self) {
+        pool_give(std::mem::take(&mut self.blocks));
     }
 }
 

@@ -65,7 +65,7 @@ impl BlockingPageReader {
                 files.entry(file_id).or_insert(f)
             }
         };
-        let mut buf = AlignedBuf::zeroed(self.page_size);
+        let mut buf = AlignedBuf::for_read(self.page_size);
         let len = self.page_size;
         file.read_exact_at(&mut buf[..len], offset).map_err(|e| {
             if e.kind() == std::io::ErrorKind::UnexpectedEof {

@@ -373,6 +373,9 @@ struct Task {
     fut: Option<BoxFuture>,
     state: Arc<TaskWaker>,
     waker: Waker,
+    /// The task's disk operations are background work (see
+    /// [`IoHandle::spawn_background`]).
+    background: bool,
 }
 
 fn panic_message(p: &(dyn std::any::Any + Send)) -> &str {
@@ -460,6 +463,8 @@ pub(super) struct Op {
     names: Option<Box<Vec<OsString>>>,
     /// Run on the blocking pool once the fault injector's `stall` returns.
     pub(super) stall: bool,
+    /// Issued by a background task: yields the disk to foreground work.
+    pub(super) background: bool,
 }
 
 fn path_of(c: &CString) -> &Path {
@@ -486,6 +491,7 @@ impl Op {
             stat: None,
             names: None,
             stall: false,
+            background: false,
         }
     }
 
@@ -894,6 +900,8 @@ struct Inner {
     timers: RefCell<Timers>,
     faults: Option<Arc<dyn FaultInjector>>,
     scratch: RefCell<Vec<(usize, u64)>>,
+    /// The task being polled is a background task.
+    polling_background: Cell<bool>,
     completions: RefCell<Vec<(usize, i32)>>,
 }
 
@@ -958,6 +966,7 @@ impl Runtime {
                 timers: RefCell::default(),
                 faults: cfg.faults.clone(),
                 scratch: RefCell::default(),
+                polling_background: Cell::new(false),
                 completions: RefCell::default(),
             }),
         })
@@ -977,7 +986,14 @@ impl Runtime {
 
     /// Adds a task; it is first polled in the next turn.
     pub fn spawn(&self, fut: impl Future<Output = ()> + 'static) {
-        self.inner.spawn(Box::pin(fut));
+        self.inner.spawn(Box::pin(fut), false);
+    }
+
+    /// Adds a background task: its disk operations go to the kernel only
+    /// a few at a time while foreground operations are in flight, so that
+    /// long writes do not crowd out reads.
+    pub fn spawn_background(&self, fut: impl Future<Output = ()> + 'static) {
+        self.inner.spawn(Box::pin(fut), true);
     }
 
     /// A waker other threads use to interrupt [`turn`](Self::turn).
@@ -1057,7 +1073,7 @@ impl fmt::Debug for Runtime {
 }
 
 impl Inner {
-    fn spawn(&self, fut: BoxFuture) {
+    fn spawn(&self, fut: BoxFuture, background: bool) {
         let gen_ = self.next_gen.get();
         self.next_gen.set(gen_ + 1);
         let id = self.tasks.borrow_mut().insert_with(|id| {
@@ -1071,6 +1087,7 @@ impl Inner {
                 fut: Some(fut),
                 waker: Waker::from(state.clone()),
                 state,
+                background,
             }
         });
         self.shared.ready().push_back((id, gen_));
@@ -1098,10 +1115,13 @@ impl Inner {
             }
             let Some(fut) = t.fut.take() else { return };
             t.state.scheduled.store(false, Ordering::Release);
+            self.polling_background.set(t.background);
             (fut, t.waker.clone())
         };
         let mut cx = Context::from_waker(&waker);
-        match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx))) {
+        let polled = catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)));
+        self.polling_background.set(false);
+        match polled {
             Ok(Poll::Pending) => {
                 if let Some(t) = self.tasks.borrow_mut().get_mut(id) {
                     t.fut = Some(fut);
@@ -1127,6 +1147,7 @@ impl Inner {
     /// Registers an operation (after consulting the fault injector) and
     /// queues it with the driver.
     fn start_op(self: &Rc<Self>, mut op: Op) -> OpFuture {
+        op.background = self.polling_background.get();
         let mut immediate = None;
         if let Some(faults) = &self.faults {
             let info = op.info();
@@ -1373,7 +1394,12 @@ impl IoHandle {
 
     /// Adds a task to the runtime (usable from inside a task).
     pub fn spawn(&self, fut: impl Future<Output = ()> + 'static) {
-        self.inner.spawn(Box::pin(fut));
+        self.inner.spawn(Box::pin(fut), false);
+    }
+
+    /// Adds a background task (see [`Runtime::spawn_background`]).
+    pub fn spawn_background(&self, fut: impl Future<Output = ()> + 'static) {
+        self.inner.spawn(Box::pin(fut), true);
     }
 
     /// Operations handed to the driver and not yet completed.
@@ -1830,7 +1856,7 @@ impl IoHandle {
                 let fut = check_direct(&file, offset, "read").map(|()| {
                     self.inner.start_op(Op::read_aligned(
                         file.clone(),
-                        AlignedBuf::zeroed(page_size),
+                        AlignedBuf::for_read(page_size),
                         0,
                         offset,
                     ))

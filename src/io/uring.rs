@@ -29,10 +29,22 @@ use super::runtime::{Op, RemoteInner, Wait};
 
 /// `user_data` of the eventfd read (operation ids are slab indices).
 const EFD_TOKEN: u64 = u64::MAX;
+/// Marks a background operation's `user_data` (ids stay far below it).
+const BACKGROUND_BIT: u64 = 1 << 62;
+/// Background operations the kernel holds at most while foreground ones
+/// are in flight: enough to keep writes moving, few enough that reads
+/// find the disk free.
+const BACKGROUND_SHARE: usize = 4;
+#[cfg(test)]
+pub(super) const BACKGROUND_SHARE_FOR_TESTS: usize = BACKGROUND_SHARE;
 
 pub(super) struct UringDriver {
     ring: IoUring,
     backlog: VecDeque<squeue::Entry>,
+    /// Background operations waiting (see [`BACKGROUND_SHARE`]).
+    bg_backlog: VecDeque<squeue::Entry>,
+    /// Background operations in the submission queue or the kernel.
+    bg_in_kernel: usize,
     /// Operations in the submission queue or the kernel (eventfd excluded).
     in_kernel: usize,
     limit: usize,
@@ -210,6 +222,8 @@ impl UringDriver {
             limit: cq.saturating_sub(1).max(1),
             ring,
             backlog: VecDeque::new(),
+            bg_backlog: VecDeque::new(),
+            bg_in_kernel: 0,
             in_kernel: 0,
             remote,
             efd_buf: Box::new(0),
@@ -224,13 +238,26 @@ impl UringDriver {
         let call = op.call();
         let native = opcode_of(&call).is_some_and(|c| self.native[usize::from(c)]);
         match entry(&call) {
-            Some(e) if native && !op.stall => self.backlog.push_back(e.user_data(id as u64)),
+            Some(e) if native && !op.stall => {
+                if op.background {
+                    self.bg_backlog
+                        .push_back(e.user_data(id as u64 | BACKGROUND_BIT));
+                } else {
+                    self.backlog.push_back(e.user_data(id as u64));
+                }
+            }
             _ => self.pool_jobs.push(Job {
                 id,
                 call,
                 stall: op.stall,
             }),
         }
+    }
+
+    /// Background operations in the kernel now.
+    #[cfg(test)]
+    pub(super) fn background_in_kernel(&self) -> usize {
+        self.bg_in_kernel
     }
 
     #[cfg(test)]
@@ -289,6 +316,27 @@ impl UringDriver {
                     }
                     self.backlog.pop_front();
                     self.in_kernel += 1;
+                }
+                // Background work gets a small share of the kernel while
+                // foreground operations are in flight, all of it otherwise.
+                let fg_busy = self.in_kernel > self.bg_in_kernel || !self.backlog.is_empty();
+                let bg_cap = if fg_busy {
+                    BACKGROUND_SHARE
+                } else {
+                    self.limit
+                };
+                while !sq_full && self.in_kernel < self.limit && self.bg_in_kernel < bg_cap {
+                    let Some(entry) = self.bg_backlog.front() else {
+                        break;
+                    };
+                    // SAFETY: as for the foreground entries above.
+                    if unsafe { sq.push(entry) }.is_err() {
+                        sq_full = true;
+                        break;
+                    }
+                    self.bg_backlog.pop_front();
+                    self.in_kernel += 1;
+                    self.bg_in_kernel += 1;
                 }
             }
             let more = !self.backlog.is_empty() && self.in_kernel < self.limit;
@@ -374,8 +422,12 @@ impl UringDriver {
                 }
                 self.remote.consumed();
             } else {
+                let data = cqe.user_data();
                 self.in_kernel = self.in_kernel.saturating_sub(1);
-                out.push((cqe.user_data() as usize, cqe.result()));
+                if data & BACKGROUND_BIT != 0 {
+                    self.bg_in_kernel = self.bg_in_kernel.saturating_sub(1);
+                }
+                out.push(((data & !BACKGROUND_BIT) as usize, cqe.result()));
             }
         }
     }
@@ -392,6 +444,7 @@ impl UringDriver {
     fn drain_ring(&mut self, out: &mut Vec<(usize, i32)>) -> bool {
         self.shutdown = true;
         self.backlog.clear();
+        self.bg_backlog.clear();
         if self.efd_armed {
             self.remote.signal();
         }

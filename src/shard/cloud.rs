@@ -185,6 +185,16 @@ impl LocalCache {
         lru.insert(e.tick, path.to_path_buf());
     }
 
+    /// Marks a present file as just used (a read that reuses an open
+    /// handle of it without going through `ensure_local`).
+    pub fn mark_used(&self, path: &Path) {
+        if let Some(e) = self.files.borrow_mut().get_mut(path)
+            && e.state == FileState::Present
+        {
+            self.touch(path, e);
+        }
+    }
+
     /// Adds a file found in the store path at start (reused cache).
     pub fn adopt(&self, path: PathBuf, size: u64) {
         let tick = self.next_tick();
@@ -1223,7 +1233,7 @@ pub fn queue_prewarm(ctx: &Rc<ShardCtx>, files: Vec<PrewarmFile>) {
             .prewarm_active
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         let c = ctx.clone();
-        ctx.io.spawn(async move {
+        ctx.io.spawn_background(async move {
             prewarm_task(&c).await;
             c.prewarm_tasks.set(c.prewarm_tasks.get() - 1);
             c.env
@@ -1398,7 +1408,7 @@ pub fn adopt_cache(ctx: &Rc<ShardCtx>, files: Vec<(PathBuf, u64)>) {
     }
     if !trimmed.is_empty() {
         let c = ctx.clone();
-        ctx.io.spawn(async move {
+        ctx.io.spawn_background(async move {
             for p in &trimmed {
                 if let Err(e) = fs_remove(&c, p).await {
                     log::warn!("cache: cannot remove {}: {e}", p.display());

@@ -21,7 +21,7 @@ use crate::io::file::FdCache;
 use crate::io::runtime::{IoHandle, RemoteWaker, Runtime, RuntimeConfig};
 use crate::options::KvOptions;
 use crate::request::Request;
-use crate::tree::IndexCache;
+use crate::tree::PageCache;
 use crate::types::TableIdent;
 use partition::{MemFiles, Partition, Storage};
 
@@ -58,7 +58,7 @@ pub struct ShardCtx {
     pub term: u64,
     pub io: IoHandle,
     pub fds: FdCache,
-    pub cache: IndexCache,
+    pub cache: PageCache,
     pub env: Arc<StoreEnv>,
     /// The cloud tier (cloud mode only).
     pub cloud: Option<cloud::CloudShard>,
@@ -78,6 +78,9 @@ pub struct ShardCtx {
     next_key: Cell<u64>,
     codecs: RefCell<Vec<ValueCodec>>,
     clock: Cell<u64>,
+    /// Entries per leaf the last scan saw: sizes the first batch of leaf
+    /// reads of the next scan.
+    pub scan_per_leaf: Cell<f64>,
 }
 
 impl ShardCtx {
@@ -273,7 +276,7 @@ fn run_shard(setup: ShardSetup, rt: Runtime, rx: &Receiver<Msg>) {
         term: setup.term,
         io: rt.handle(),
         fds: FdCache::new(cache_files),
-        cache: IndexCache::new(
+        cache: PageCache::new(
             (setup.opts.buffer_pool_size / setup.opts.data_page_size.max(1) as u64) as usize,
         ),
         env: setup.env,
@@ -290,6 +293,7 @@ fn run_shard(setup: ShardSetup, rt: Runtime, rx: &Receiver<Msg>) {
         next_key: Cell::new(0),
         codecs: RefCell::default(),
         clock: Cell::new(0),
+        scan_per_leaf: Cell::new(0.0),
     });
     if ctx.cloud.is_some() {
         cloud::adopt_cache(&ctx, adopted);

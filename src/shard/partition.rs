@@ -7,7 +7,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use super::ShardCtx;
 use super::util::{WriteQueue, all_ok, join_all};
@@ -153,7 +153,14 @@ pub struct Partition {
     /// A background compaction or TTL clean-up is queued.
     pub compaction_queued: Cell<bool>,
     pub cleanup_queued: Cell<bool>,
+    /// Data files this partition's reads used lately, most recent first:
+    /// finding one here skips building its path and the shard's file cache
+    /// lookup. Weak: the file cache still decides what stays open.
+    recent_files: RefCell<Vec<(FileId, u64, Weak<IoFile>)>>,
 }
+
+/// Data files a partition remembers for its reads.
+const RECENT_FILES: usize = 8;
 
 impl Partition {
     pub fn new(tbl: TableIdent, key: u64, storage: Storage) -> Partition {
@@ -170,7 +177,33 @@ impl Partition {
             last_used: Cell::new(0),
             compaction_queued: Cell::new(false),
             cleanup_queued: Cell::new(false),
+            recent_files: RefCell::default(),
         }
+    }
+
+    /// An open data file a recent read used, if it is still open.
+    fn recent_file(&self, file_id: FileId, term: u64) -> Option<Rc<IoFile>> {
+        let mut recent = self.recent_files.borrow_mut();
+        let i = recent
+            .iter()
+            .position(|(f, t, _)| *f == file_id && *t == term)?;
+        match recent[i].2.upgrade() {
+            Some(file) => {
+                recent[..=i].rotate_right(1);
+                Some(file)
+            }
+            None => {
+                recent.remove(i);
+                None
+            }
+        }
+    }
+
+    fn remember_file(&self, file_id: FileId, term: u64, file: &Rc<IoFile>) {
+        let mut recent = self.recent_files.borrow_mut();
+        recent.retain(|(f, t, _)| !(*f == file_id && *t == term));
+        recent.insert(0, (file_id, term, Rc::downgrade(file)));
+        recent.truncate(RECENT_FILES);
     }
 
     pub fn dir(&self) -> Option<&Path> {
@@ -495,6 +528,8 @@ impl Partition {
             _ => return Ok(()),
         };
         let mut names = Vec::new();
+        // A file id may come back under the same name later.
+        self.recent_files.borrow_mut().clear();
         let mut first_err = None;
         let mut deleted = false;
         for f in files {
@@ -673,7 +708,9 @@ impl Partition {
             dict,
         );
         for (fp, page) in index_pages {
-            shard.cache.insert(self.key, fp, Rc::new(page));
+            shard
+                .cache
+                .insert(self.key, fp, crate::tree::page_ref(&page));
         }
         let old = {
             let mut st = self.state.borrow_mut();
@@ -1052,6 +1089,14 @@ impl PageReader<'_> {
                 self.part.tbl
             ))
         })?;
+        let offset = (fp & ((1u64 << shift) - 1)) * self.shard.opts.data_page_size as u64;
+        if let Some(file) = self.part.recent_file(file_id, term) {
+            if let Some(c) = &self.shard.cloud {
+                // Keep the cache's LRU order exact for reused handles.
+                c.cache.mark_used(&dir.join(data_file_name(file_id, term)));
+            }
+            return Ok((file, offset));
+        }
         let path = dir.join(data_file_name(file_id, term));
         let opts = OpenOptions::read_write().direct(true);
         let opened = if self.shard.cloud.is_some() {
@@ -1072,10 +1117,8 @@ impl PageReader<'_> {
                 e
             }
         })?;
-        Ok((
-            file,
-            (fp & ((1u64 << shift) - 1)) * self.shard.opts.data_page_size as u64,
-        ))
+        self.part.remember_file(file_id, term, &file);
+        Ok((file, offset))
     }
 
     fn memory_page(&self, fp: FilePageId) -> Option<Result<AlignedBuf>> {
@@ -1102,7 +1145,7 @@ impl PageSource for PageReader<'_> {
         }
         let (file, off) = self.locate(fp).await?;
         let _slot = self.shard.read_slots.acquire(1).await;
-        let buf = AlignedBuf::zeroed(self.shard.opts.data_page_size as usize);
+        let buf = AlignedBuf::for_read(self.shard.opts.data_page_size as usize);
         self.shard
             .io
             .read_exact_at(&file, buf, off)

@@ -93,7 +93,7 @@ pub fn dispatch(ctx: &Rc<ShardCtx>, rt: &Runtime, req: Request) {
             let ticket = part.writes.ticket();
             let ctx = ctx.clone();
             let active = Active::new(&ctx);
-            rt.spawn(async move {
+            rt.spawn_background(async move {
                 let _active = active;
                 let res = write_task(&ctx, &part, &req, ticket).await;
                 part.poke();
@@ -206,27 +206,54 @@ async fn read_task(ctx: &ShardCtx, part: &Partition, req: &Request) -> Result<()
                 prefetch,
             } => {
                 let mut result = ScanResult::default();
-                let mut bytes = 0usize;
+                result.reserve(max_entries.min(64), max_size.min(8 << 10));
+                let dict = v.dict.as_deref();
                 let mut cur = rctx.seek(v.root, &begin, inclusive, prefetch).await?;
-                while let Some(e) = cur.next(&rctx).await? {
-                    if !end.is_empty() && rctx.cmp.compare(&e.key, &end) != Ordering::Less {
+                cur.set_per_leaf_hint(ctx.scan_per_leaf.get());
+                let mut reserved = false;
+                'leaves: loop {
+                    cur.set_want(if max_entries == usize::MAX {
+                        usize::MAX
+                    } else {
+                        max_entries - result.len()
+                    });
+                    if !reserved && result.len() >= 16 && max_entries != usize::MAX {
+                        // Room for the whole page of results at the size
+                        // seen so far (bounded), so the buffer rarely grows.
+                        reserved = true;
+                        let left = max_entries - result.len();
+                        let per = result.size().1 / result.len();
+                        result.reserve(
+                            left.min(4096),
+                            left.saturating_mul(per).min(max_size).min(1 << 20),
+                        );
+                    }
+                    let Some(mut leaf) = cur.next_leaf(&rctx).await? else {
                         break;
+                    };
+                    while let Some(e) = leaf.next()? {
+                        if !end.is_empty() && rctx.cmp.compare(e.key, &end) != Ordering::Less {
+                            break 'leaves;
+                        }
+                        if e.expire_ts != 0 && e.expire_ts <= now {
+                            continue;
+                        }
+                        if result.len() >= max_entries {
+                            result.has_remaining = true;
+                            break 'leaves;
+                        }
+                        let value = rctx.value_of(&e, &mut codec, dict).await?;
+                        let bytes = result.size().1;
+                        result.push(e.key, &value, e.timestamp, e.expire_ts);
+                        if bytes > 0 && result.size().1 > max_size {
+                            result.pop();
+                            result.has_remaining = true;
+                            break 'leaves;
+                        }
                     }
-                    if expired(&e, now) {
-                        continue;
-                    }
-                    if result.entries.len() >= max_entries {
-                        result.has_remaining = true;
-                        break;
-                    }
-                    let entry = resolve(&rctx, &v, e, &mut codec).await?;
-                    let size = entry.key.len() + entry.value.len() + 16;
-                    if bytes > 0 && bytes.saturating_add(size) > max_size {
-                        result.has_remaining = true;
-                        break;
-                    }
-                    bytes += size;
-                    result.entries.push(entry);
+                }
+                if cur.per_leaf() > 0.0 {
+                    ctx.scan_per_leaf.set(cur.per_leaf());
                 }
                 if let Body::Scan { out, .. } = &mut req.state().body {
                     *out = Arc::new(result);
@@ -346,7 +373,7 @@ fn after_write(ctx: &Rc<ShardCtx>, part: &Rc<Partition>, allow_cleanup: bool) {
     if want_compact && !part.compaction_queued.replace(true) {
         let mut ticket = part.writes.ticket();
         let (ctx2, part2) = (ctx.clone(), part.clone());
-        ctx.io.spawn(async move {
+        ctx.io.spawn_background(async move {
             ticket.acquire().await;
             part2.compaction_queued.set(false);
             let admitted = ctx2.admit_disk_task().await;
@@ -361,7 +388,7 @@ fn after_write(ctx: &Rc<ShardCtx>, part: &Rc<Partition>, allow_cleanup: bool) {
     if want_cleanup && !part.cleanup_queued.replace(true) {
         let mut ticket = part.writes.ticket();
         let (ctx2, part2) = (ctx.clone(), part.clone());
-        ctx.io.spawn(async move {
+        ctx.io.spawn_background(async move {
             ticket.acquire().await;
             part2.cleanup_queued.set(false);
             let admitted = ctx2.admit_disk_task().await;

@@ -1,4 +1,10 @@
-//! Per-shard cache of verified index pages, bounded by `buffer_pool_size`.
+//! Per-shard cache of verified pages, bounded by `buffer_pool_size`.
+//!
+//! Index pages come first: every lookup goes through them. Data pages may
+//! use at most half of the budget, and only what index pages leave free;
+//! they are evicted before any index page. (Upstream caches index pages
+//! only and reads every data page from the disk; reads that find their
+//! leaf here skip the disk altogether.)
 //!
 //! Keys are `(partition, file page)`: pages are copy-on-write, so the
 //! content at a file page never changes while it is mapped, and a new
@@ -11,16 +17,33 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use crate::format::page::{AlignedBuf, FilePageId};
+use crate::format::page::FilePageId;
 
-/// A cached page, shared with the requests using it.
-pub type PageRef = Rc<AlignedBuf>;
+/// A cached page, shared with the requests using it. Plain (unaligned)
+/// memory: only buffers that take part in O_DIRECT I/O need 4096-byte
+/// alignment, which the allocator pays for with as much padding again, so
+/// a page read from the disk is copied once into a right-sized block when
+/// it is cached.
+pub type PageRef = Rc<[u8]>;
+
+/// A cached copy of a page.
+pub fn page_ref(page: &[u8]) -> PageRef {
+    Rc::from(page)
+}
 
 type Key = (u64, FilePageId);
+
+/// What a cached page is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageClass {
+    Index,
+    Data,
+}
 
 struct Slot {
     key: Key,
     page: PageRef,
+    class: PageClass,
     referenced: bool,
 }
 
@@ -31,19 +54,21 @@ struct Inner {
     free: Vec<usize>,
     hand: usize,
     capacity: usize,
+    data_pages: usize,
     hits: u64,
     misses: u64,
 }
 
-/// CLOCK cache of index pages.
-pub struct IndexCache {
+/// CLOCK cache of index pages and (within a share of the budget) data
+/// pages.
+pub struct PageCache {
     inner: RefCell<Inner>,
 }
 
-impl IndexCache {
+impl PageCache {
     /// A cache holding at most `capacity` pages.
-    pub fn new(capacity: usize) -> IndexCache {
-        IndexCache {
+    pub fn new(capacity: usize) -> PageCache {
+        PageCache {
             inner: RefCell::new(Inner {
                 capacity,
                 ..Default::default()
@@ -61,6 +86,11 @@ impl IndexCache {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Cached data pages.
+    pub fn data_pages(&self) -> usize {
+        self.inner.borrow().data_pages
     }
 
     /// (hits, misses) since creation.
@@ -85,23 +115,42 @@ impl IndexCache {
         }
     }
 
-    /// Caches a page, evicting unreferenced pages not in use. When every
-    /// page is in use the page is simply not cached.
+    /// Caches an index page, evicting unreferenced pages not in use (data
+    /// pages first). When every page is in use the page is not cached.
     pub fn insert(&self, part: u64, fp: FilePageId, page: PageRef) {
+        self.insert_as(part, fp, page, PageClass::Index);
+    }
+
+    /// Caches a data page if the data share of the budget allows, evicting
+    /// only data pages for it.
+    pub fn insert_data(&self, part: u64, fp: FilePageId, page: PageRef) {
+        self.insert_as(part, fp, page, PageClass::Data);
+    }
+
+    fn insert_as(&self, part: u64, fp: FilePageId, page: PageRef, class: PageClass) {
         let mut i = self.inner.borrow_mut();
         if i.capacity == 0 {
             return;
         }
         let key = (part, fp);
         if let Some(&idx) = i.map.get(&key) {
+            let old = i.slots[idx].as_ref().map(|s| s.class);
+            if old == Some(PageClass::Data) {
+                i.data_pages -= 1;
+            }
+            if class == PageClass::Data {
+                i.data_pages += 1;
+            }
             i.slots[idx] = Some(Slot {
                 key,
                 page,
+                class,
                 referenced: true,
             });
             return;
         }
-        let idx = if i.map.len() < i.capacity {
+        let data_full = class == PageClass::Data && i.data_pages >= i.capacity / 2;
+        let idx = if i.map.len() < i.capacity && !data_full {
             match i.free.pop() {
                 Some(idx) => idx,
                 None => {
@@ -110,14 +159,23 @@ impl IndexCache {
                 }
             }
         } else {
-            match i.evict_one() {
+            let victim = match i.evict(PageClass::Data) {
+                Some(idx) => Some(idx),
+                None if class == PageClass::Index => i.evict(PageClass::Index),
+                None => None,
+            };
+            match victim {
                 Some(idx) => idx,
                 None => return,
             }
         };
+        if class == PageClass::Data {
+            i.data_pages += 1;
+        }
         i.slots[idx] = Some(Slot {
             key,
             page,
+            class,
             referenced: false,
         });
         i.map.insert(key, idx);
@@ -127,7 +185,7 @@ impl IndexCache {
     pub fn remove(&self, part: u64, fp: FilePageId) {
         let mut i = self.inner.borrow_mut();
         if let Some(idx) = i.map.remove(&(part, fp)) {
-            i.slots[idx] = None;
+            i.clear_slot(idx);
             i.free.push(idx);
         }
     }
@@ -138,24 +196,35 @@ impl IndexCache {
         let keys: Vec<Key> = i.map.keys().filter(|k| k.0 == part).copied().collect();
         for k in keys {
             let idx = i.map.remove(&k).expect("listed");
-            i.slots[idx] = None;
+            i.clear_slot(idx);
             i.free.push(idx);
         }
     }
 }
 
 impl Inner {
-    /// Frees one slot by CLOCK: skips pages in use, gives referenced pages
-    /// a second chance. `None` if every page is in use.
-    fn evict_one(&mut self) -> Option<usize> {
+    fn clear_slot(&mut self, idx: usize) {
+        if let Some(s) = self.slots[idx].take()
+            && s.class == PageClass::Data
+        {
+            self.data_pages -= 1;
+        }
+    }
+
+    /// Frees one slot holding a page of `class` by CLOCK: skips pages in
+    /// use, gives referenced pages a second chance. `None` if none can go.
+    fn evict(&mut self, class: PageClass) -> Option<usize> {
         let n = self.slots.len();
+        if n == 0 || (class == PageClass::Data && self.data_pages == 0) {
+            return None;
+        }
         for _ in 0..2 * n + 1 {
             let idx = self.hand;
-            self.hand = (self.hand + 1) % n.max(1);
+            self.hand = (self.hand + 1) % n;
             let Some(slot) = self.slots.get_mut(idx).and_then(|s| s.as_mut()) else {
                 continue;
             };
-            if Rc::strong_count(&slot.page) > 1 {
+            if slot.class != class || Rc::strong_count(&slot.page) > 1 {
                 continue;
             }
             if slot.referenced {
@@ -164,7 +233,7 @@ impl Inner {
             }
             let key = slot.key;
             self.map.remove(&key);
-            self.slots[idx] = None;
+            self.clear_slot(idx);
             return Some(idx);
         }
         None
@@ -176,14 +245,14 @@ mod tests {
     use super::*;
 
     fn page(b: u8) -> PageRef {
-        let mut p = AlignedBuf::zeroed(4096);
+        let mut p = vec![0u8; 4096];
         p[0] = b;
-        Rc::new(p)
+        page_ref(&p)
     }
 
     #[test]
     fn bounded_and_keeps_pages_in_use() {
-        let c = IndexCache::new(3);
+        let c = PageCache::new(3);
         c.insert(1, 10, page(1));
         let held = c.get(1, 10).unwrap();
         c.insert(1, 11, page(2));
@@ -205,11 +274,41 @@ mod tests {
 
     #[test]
     fn all_pinned_means_not_cached() {
-        let c = IndexCache::new(1);
+        let c = PageCache::new(1);
         c.insert(1, 1, page(1));
         let _held = c.get(1, 1).unwrap();
         c.insert(1, 2, page(2));
         assert!(c.get(1, 2).is_none());
         assert_eq!(c.len(), 1);
+    }
+
+    #[test]
+    fn data_pages_take_at_most_half_and_go_first() {
+        let c = PageCache::new(8);
+        for fp in 0..20 {
+            c.insert_data(1, fp, page(fp as u8));
+            assert!(c.data_pages() <= 4);
+        }
+        assert_eq!(c.data_pages(), 4);
+        // Index pages fill the rest, then push data pages out.
+        for fp in 100..108 {
+            c.insert(1, fp, page(0));
+        }
+        assert_eq!(c.len(), 8);
+        assert_eq!(c.data_pages(), 0);
+        for fp in 100..108 {
+            assert!(c.get(1, fp).is_some(), "index page {fp} kept");
+        }
+        // With only index pages cached, a data page finds no victim.
+        c.insert_data(1, 50, page(50));
+        assert!(c.get(1, 50).is_none());
+        assert_eq!(c.data_pages(), 0);
+        // Removing an index page makes room for data again.
+        c.remove(1, 100);
+        c.insert_data(1, 51, page(51));
+        assert_eq!(c.get(1, 51).unwrap()[0], 51);
+        assert_eq!(c.data_pages(), 1);
+        c.remove_partition(1);
+        assert_eq!((c.len(), c.data_pages()), (0, 0));
     }
 }

@@ -12,7 +12,7 @@ use std::future::Future;
 use crate::error::Result;
 use crate::format::page::{AlignedBuf, FilePageId};
 
-pub use cache::{IndexCache, PageRef};
+pub use cache::{PageCache, PageRef, page_ref};
 pub use read::{ReadCtx, ScanCursor, TreeEntry};
 
 /// Supplier of raw page bytes by file page id. Implementations may suspend

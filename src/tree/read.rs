@@ -8,21 +8,22 @@
 //! overflow chain has the writer's layout. A swapped or stale page that
 //! fails these is `Corrupted`, never another key's data.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::VecDeque;
 
-use std::rc::Rc;
-
 use super::PageSource;
-use super::cache::{IndexCache, PageRef};
+use super::cache::{PageCache, PageRef, page_ref};
 use crate::error::{Error, Result};
 use crate::format::comparator::Comparator;
 use crate::format::compression::{Dictionary, ValueCodec};
-use crate::format::data_page::{Compression, DataEntry, DataPage};
-use crate::format::index_page::IndexPage;
+use crate::format::data_page::{Compression, DataEntry, DataPage, DataPageIter, EntryRef};
+use crate::format::index_page::{IndexIterState, IndexPage, IndexParts};
 use crate::format::key_range::KeyRange;
 use crate::format::overflow::{OverflowPage, check_group, decode_pointers};
-use crate::format::page::{AlignedBuf, FilePageId, MAX_PAGE_ID, PageId, PageType, verify_page};
+use crate::format::page::{
+    AlignedBuf, FilePageId, MAX_PAGE_ID, PageId, PageType, page_type, verify_page,
+};
 use crate::mapping::MappingTable;
 
 /// Upper bound on the tree height; a deeper descent means a cycle.
@@ -42,7 +43,7 @@ pub struct ReadCtx<'a, S> {
     pub cmp: &'a dyn Comparator,
     pub skip_checksum: bool,
     /// The shard's index page cache and this partition's key in it.
-    pub cache: Option<(&'a IndexCache, u64)>,
+    pub cache: Option<(&'a PageCache, u64)>,
 }
 
 impl<S> Clone for ReadCtx<'_, S> {
@@ -86,13 +87,12 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
     /// range only ever widens while its file page stays mapped.
     pub async fn load_index_in(&self, id: PageId, range: &KeyRange) -> Result<PageRef> {
         let fp = self.file_page(id)?;
-        if let Some((cache, part)) = self.cache
-            && let Some(p) = cache.get(part, fp)
-        {
+        if let Some(p) = self.cached(id, fp, &[PageType::NonLeafIndex, PageType::LeafIndex])? {
             return Ok(p);
         }
-        let page = Rc::new(
-            self.load(id, &[PageType::NonLeafIndex, PageType::LeafIndex])
+        let page = page_ref(
+            &self
+                .load(id, &[PageType::NonLeafIndex, PageType::LeafIndex])
                 .await?,
         );
         IndexPage::parse(&page)
@@ -109,8 +109,56 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
         self.load_index_in(id, &KeyRange::full()).await
     }
 
+    /// A cached page, checked to be of an `expected` type (the cache keys
+    /// pages by file page only).
+    fn cached(&self, id: PageId, fp: FilePageId, expected: &[PageType]) -> Result<Option<PageRef>> {
+        let Some((cache, part)) = self.cache else {
+            return Ok(None);
+        };
+        let Some(p) = cache.get(part, fp) else {
+            return Ok(None);
+        };
+        match page_type(&p) {
+            Some(t) if expected.contains(&t) => Ok(Some(p)),
+            _ => Err(Error::corrupted(format!(
+                "page {id} (file page {fp}) holds a page of another type"
+            ))),
+        }
+    }
+
+    /// A cached data page, if the cache holds it.
+    pub fn cached_data(&self, id: PageId) -> Result<Option<PageRef>> {
+        let fp = self.file_page(id)?;
+        self.cached(id, fp, &[PageType::Data])
+    }
+
+    /// A data page for the writer, which edits its copy: from the cache
+    /// when it holds it, else read (and not cached: the writer replaces it).
     pub async fn load_data(&self, id: PageId) -> Result<AlignedBuf> {
+        let fp = self.file_page(id)?;
+        if let Some(p) = self.cached(id, fp, &[PageType::Data])? {
+            return Ok(AlignedBuf::from_slice(&p));
+        }
         self.load(id, &[PageType::Data]).await
+    }
+
+    /// A data page for reading, shared through the cache. A page read from
+    /// disk must keep to `range` (first and last key) before it is cached;
+    /// as for index pages, a cached page passed that check when it was read.
+    pub async fn load_data_in(&self, id: PageId, range: &KeyRange) -> Result<PageRef> {
+        let fp = self.file_page(id)?;
+        if let Some(p) = self.cached(id, fp, &[PageType::Data])? {
+            return Ok(p);
+        }
+        let page = self.load(id, &[PageType::Data]).await?;
+        DataPage::parse(&page)
+            .and_then(|p| p.check_range(range, self.cmp))
+            .map_err(|e| e.context(format_args!("page {id} (file page {fp})")))?;
+        let page = page_ref(&page);
+        if let Some((cache, part)) = self.cache {
+            cache.insert_data(part, fp, page.clone());
+        }
+        Ok(page)
     }
 
     /// The data page whose key range holds `key` (root must not be empty).
@@ -163,10 +211,8 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
             return Ok(None);
         }
         let (leaf, range) = self.find_leaf_in(root, key).await?;
-        let buf = self.load_data(leaf).await?;
-        let page = DataPage::parse(&buf)
-            .and_then(|p| p.check_range(&range, self.cmp).map(|()| p))
-            .map_err(|e| e.context(format_args!("page {leaf}")))?;
+        let buf = self.load_data_in(leaf, &range).await?;
+        let page = DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {leaf}")))?;
         let mut it = page.iter();
         if it.seek(key, self.cmp)? && self.cmp.compare(it.key(), key) == Ordering::Equal {
             return Ok(Some(it.entry().to_owned()));
@@ -180,10 +226,8 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
             return Ok(None);
         }
         let (leaf, range) = self.find_leaf_in(root, key).await?;
-        let buf = self.load_data(leaf).await?;
-        let page = DataPage::parse(&buf)
-            .and_then(|p| p.check_range(&range, self.cmp).map(|()| p))
-            .map_err(|e| e.context(format_args!("page {leaf}")))?;
+        let buf = self.load_data_in(leaf, &range).await?;
+        let page = DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {leaf}")))?;
         let mut it = page.iter();
         if it.seek_floor(key, self.cmp)? {
             return Ok(Some(it.entry().to_owned()));
@@ -203,10 +247,8 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
             lo: None,
             hi: Some(lo),
         };
-        let buf = self.load_data(prev).await?;
-        let page = DataPage::parse(&buf)
-            .and_then(|p| p.check_range(&below, self.cmp).map(|()| p))
-            .map_err(|e| e.context(format_args!("page {prev}")))?;
+        let buf = self.load_data_in(prev, &below).await?;
+        let page = DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {prev}")))?;
         let last = page.entries()?.pop();
         match last {
             Some(e) if self.cmp.compare(&e.key, key) != Ordering::Greater => Ok(Some(e)),
@@ -232,7 +274,7 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
         let (mut leaf, mut range) = self.find_leaf_in(root, key).await?;
         let mut first = true;
         for _ in 0..=self.mapping.len() {
-            let buf = self.load_data(leaf).await?;
+            let buf = self.load_data_in(leaf, &range).await?;
             let page = DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {leaf}")))?;
             let entries = page
                 .entries()
@@ -330,7 +372,8 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
 
     /// Opens a cursor at the first entry `>= begin` (or `> begin` when not
     /// inclusive); an empty `begin` starts at the first key. The cursor
-    /// reads `prefetch` leaves at a time.
+    /// reads `prefetch` leaves at a time. Only the index pages on the path
+    /// are touched here; leaves are read as the walk needs them.
     pub async fn seek(
         &self,
         root: PageId,
@@ -340,15 +383,23 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
     ) -> Result<ScanCursor> {
         let mut cur = ScanCursor {
             levels: Vec::new(),
-            entries: VecDeque::new(),
             leaves: VecDeque::new(),
+            current: None,
             prefetch: prefetch.max(1),
             loaded: 0,
+            start: (!begin.is_empty()).then(|| (begin.to_vec(), inclusive)),
+            entries: VecDeque::new(),
+            bounds: Vec::new(),
+            slots: Vec::new(),
+            want: usize::MAX,
+            handed: std::cell::Cell::new(0),
+            leaves_out: 0,
+            per_leaf_hint: 0.0,
         };
         if root == MAX_PAGE_ID {
             return Ok(cur);
         }
-        // Descend, remembering the position taken at every level.
+        let target = (!begin.is_empty()).then_some(begin);
         let mut id = root;
         let mut range = KeyRange::full();
         for depth in 0..=MAX_DEPTH {
@@ -358,221 +409,451 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
                 )));
             }
             let page = self.load_index_in(id, &range).await?;
-            let p = IndexPage::parse(&page).map_err(|e| e.context(format_args!("page {id}")))?;
-            let mut level =
-                Level::new(&p, range).map_err(|e| e.context(format_args!("page {id}")))?;
-            level.pos = if begin.is_empty() {
-                0
-            } else {
-                level.seps_at_most(begin, self.cmp)
-            };
-            let leaf = p.is_leaf_index();
-            id = level.children[level.pos];
-            range = level.child_range(level.pos);
+            let level = Level::open(page, range, target, self.cmp)
+                .map_err(|e| e.context(format_args!("page {id}")))?;
+            let leaf = level.leaf;
+            id = level.child;
+            range = level.child_range();
             cur.levels.push(level);
             if leaf {
                 break;
             }
         }
-        // The leaf level's `pos` is the next leaf to read.
-        cur.fill(self).await?;
-        if !begin.is_empty() {
-            loop {
-                let Some(e) = cur.entries.front() else {
-                    if !cur.fill(self).await? {
-                        break;
-                    }
-                    continue;
-                };
-                match self.cmp.compare(&e.key, begin) {
-                    Ordering::Less => {}
-                    Ordering::Equal if !inclusive => {}
-                    _ => break,
-                }
-                cur.entries.pop_front();
-            }
-        }
         Ok(cur)
+    }
+
+    /// The user's value of an entry, borrowed from its page when it is
+    /// stored inline and uncompressed; otherwise read from its overflow
+    /// pages and decompressed.
+    pub async fn value_of<'e>(
+        &self,
+        entry: &EntryRef<'e>,
+        codec: &mut ValueCodec,
+        dict: Option<&Dictionary>,
+    ) -> Result<Cow<'e, [u8]>> {
+        if !entry.overflow && entry.compression == Compression::None {
+            return Ok(Cow::Borrowed(entry.value));
+        }
+        let stored = if entry.overflow {
+            Cow::Owned(self.read_overflow(entry.value).await?)
+        } else {
+            Cow::Borrowed(entry.value)
+        };
+        Ok(Cow::Owned(codec.decompress(
+            &stored,
+            entry.compression,
+            dict,
+        )?))
     }
 }
 
-/// One index page on the cursor's path.
+/// One index page on the cursor's path, walked lazily: the child the
+/// cursor is in, with the separators on either side of it, and an
+/// iterator parked on the entry after it. Nothing is decoded ahead of
+/// need, so a scan of a few leaves costs a few entries per level, not a
+/// whole index page.
 struct Level {
-    children: Vec<PageId>,
-    /// Separator keys back to back; separator `i` (the lower bound of
-    /// child `i`, `i >= 1`) ends at `ends[i - 1]`.
-    seps: Vec<u8>,
-    ends: Vec<usize>,
+    page: PageRef,
+    parts: IndexParts,
+    leaf: bool,
     /// The page's own key range.
     range: KeyRange,
-    /// Upper levels: the child descended into. Leaf-index level: the next
-    /// leaf to read.
-    pos: usize,
+    /// The current child. At the leaf-index level: the next leaf to read.
+    child: PageId,
+    /// The current child's separator, unless it is the leftmost child
+    /// (whose lower bound is the page's).
+    lo: Vec<u8>,
+    lo_is_sep: bool,
+    /// Parked on the entry after the current child (its key is the
+    /// current child's upper bound), when `has_next`.
+    next: IndexIterState,
+    has_next: bool,
+    /// Moved past the last child.
+    done: bool,
 }
 
 impl Level {
-    fn new(p: &IndexPage<'_>, range: KeyRange) -> Result<Level> {
+    /// Positions on the child whose range holds `target`, or on the
+    /// leftmost child without one.
+    fn open(
+        page: PageRef,
+        range: KeyRange,
+        target: Option<&[u8]>,
+        cmp: &dyn Comparator,
+    ) -> Result<Level> {
+        let p = IndexPage::parse(&page)?;
         let mut level = Level {
-            children: vec![p.leftmost()],
-            seps: Vec::new(),
-            ends: Vec::new(),
+            parts: p.parts(),
+            leaf: p.is_leaf_index(),
             range,
-            pos: 0,
+            child: p.leftmost(),
+            lo: Vec::new(),
+            lo_is_sep: false,
+            next: IndexIterState::default(),
+            has_next: false,
+            done: false,
+            page: page.clone(),
         };
-        let mut it = p.iter();
-        while it.next()? {
-            level.children.push(it.child());
-            level.seps.extend_from_slice(it.key());
-            level.ends.push(level.seps.len());
-        }
+        let region = match target {
+            Some(k) => p.region_at_most(k, cmp)?,
+            None => None,
+        };
+        let mut it = match region {
+            None => p.iter(),
+            Some(r) => {
+                let mut it = p.iter_region(r, Vec::new());
+                if !it.next()? {
+                    return Err(Error::corrupted("index page restart region is empty"));
+                }
+                let k = target.expect("a region only for a target");
+                loop {
+                    level.child = it.child();
+                    level.lo.clear();
+                    level.lo.extend_from_slice(it.key());
+                    level.lo_is_sep = true;
+                    if !it.next()? {
+                        level.has_next = false;
+                        break;
+                    }
+                    if cmp.compare(it.key(), k) == Ordering::Greater {
+                        level.has_next = true;
+                        break;
+                    }
+                }
+                level.next = it.into_state();
+                return Ok(level);
+            }
+        };
+        level.has_next = it.next()?;
+        level.next = it.into_state();
         Ok(level)
     }
 
-    /// Separator `i` (`1 <= i < children.len()`).
-    fn sep(&self, i: usize) -> &[u8] {
-        let start = if i == 1 { 0 } else { self.ends[i - 2] };
-        &self.seps[start..self.ends[i - 1]]
-    }
-
-    /// How many separators are `<= key` (the child a search for `key`
-    /// descends into).
-    fn seps_at_most(&self, key: &[u8], cmp: &dyn Comparator) -> usize {
-        let (mut lo, mut hi) = (0, self.ends.len());
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if cmp.compare(self.sep(mid + 1), key).is_le() {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        lo
-    }
-
-    /// The key range of child `i`.
-    fn child_range(&self, i: usize) -> KeyRange {
-        let lo = if i == 0 {
-            self.range.lo()
+    /// The current child's lower bound.
+    fn lo(&self) -> Option<&[u8]> {
+        if self.lo_is_sep {
+            Some(&self.lo)
         } else {
-            Some(self.sep(i))
-        };
-        let hi = if i + 1 < self.children.len() {
-            Some(self.sep(i + 1))
+            self.range.lo()
+        }
+    }
+
+    /// The current child's upper bound.
+    fn hi(&self) -> Option<&[u8]> {
+        if self.has_next {
+            Some(self.next.key())
         } else {
             self.range.hi()
-        };
-        KeyRange::new(lo, hi)
+        }
     }
+
+    fn child_range(&self) -> KeyRange {
+        KeyRange::new(self.lo(), self.hi())
+    }
+
+    /// Moves to the next child (or past the last: `done`).
+    fn advance(&mut self) -> Result<()> {
+        if !self.has_next {
+            self.done = true;
+            return Ok(());
+        }
+        let st = std::mem::take(&mut self.next);
+        self.lo.clear();
+        self.lo.extend_from_slice(st.key());
+        self.lo_is_sep = true;
+        self.child = st.child();
+        let p = IndexPage::reopen(&self.page, self.parts);
+        let mut it = p.iter_at(st);
+        self.has_next = it.next()?;
+        self.next = it.into_state();
+        Ok(())
+    }
+}
+
+/// A leaf to read: its id and its key bounds, kept in the cursor's
+/// `bounds` scratch buffer.
+type LeafSlot = (
+    PageId,
+    Option<std::ops::Range<usize>>,
+    Option<std::ops::Range<usize>>,
+);
+
+fn stash(bounds: &mut Vec<u8>, key: Option<&[u8]>) -> Option<std::ops::Range<usize>> {
+    key.map(|k| {
+        let start = bounds.len();
+        bounds.extend_from_slice(k);
+        start..bounds.len()
+    })
 }
 
 /// Walks leaf entries in key order, reading leaves `prefetch` at a time
-/// through the index (no reliance on sibling links).
+/// through the index (no reliance on sibling links). Each leaf is verified
+/// and checked against the key range its parents give it before any of
+/// its entries is handed out.
 pub struct ScanCursor {
     levels: Vec<Level>,
-    entries: VecDeque<TreeEntry>,
-    leaves: VecDeque<(PageId, KeyRange, AlignedBuf)>,
+    /// Leaves read ahead, verified and checked against their lower bound,
+    /// with their upper bound (a range of `bounds`).
+    leaves: VecDeque<(PageId, PageRef, Option<std::ops::Range<usize>>)>,
+    /// The leaf being walked.
+    current: Option<PageRef>,
     prefetch: usize,
     loaded: usize,
+    /// Entries of the first leaf below this key (or equal to it, when the
+    /// bool is false) are skipped.
+    start: Option<(Vec<u8>, bool)>,
+    /// `next`'s decoded entries of the current leaf.
+    entries: VecDeque<TreeEntry>,
+    bounds: Vec<u8>,
+    slots: Vec<LeafSlot>,
+    /// Entries the reader still wants (`usize::MAX`: no limit), so that
+    /// one batch of reads covers them.
+    want: usize,
+    /// Entries handed out by `next_leaf`'s iterators, and leaves.
+    handed: std::cell::Cell<usize>,
+    leaves_out: usize,
+    /// Entries per leaf to assume before any leaf was walked (0: unknown).
+    per_leaf_hint: f64,
+}
+
+/// The entries of one leaf, borrowed from the cursor. Every entry handed
+/// out lies below the leaf's upper bound (its lower bound was checked when
+/// the leaf was read), so a misplaced page yields `Corrupted`, not another
+/// range's entries.
+pub struct LeafEntries<'c> {
+    id: PageId,
+    handed: &'c std::cell::Cell<usize>,
+    it: DataPageIter<'c>,
+    hi: Option<&'c [u8]>,
+    cmp: &'c dyn Comparator,
+    /// The iterator already stands on the first entry to hand out.
+    pending: bool,
+}
+
+impl LeafEntries<'_> {
+    /// The next entry of the leaf, `None` at its end.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Result<Option<EntryRef<'_>>> {
+        if self.pending {
+            self.pending = false;
+        } else if !self.it.next()? {
+            return Ok(None);
+        }
+        if let Some(hi) = self.hi
+            && self.cmp.compare(self.it.key(), hi).is_ge()
+        {
+            return Err(crate::format::key_range::check_bounds(
+                None,
+                Some(hi),
+                self.it.key(),
+                self.it.key(),
+                self.cmp,
+            )
+            .expect_err("the key reaches the bound")
+            .context(format_args!("page {}", self.id)));
+        }
+        self.handed.set(self.handed.get() + 1);
+        Ok(Some(self.it.entry()))
+    }
 }
 
 impl ScanCursor {
-    /// Ids and key ranges of up to `n` next leaves, moving through index
+    /// Ids and key bounds of up to `n` next leaves, moving through index
     /// pages as needed.
     async fn next_leaf_ids<S: PageSource>(
         &mut self,
         ctx: &ReadCtx<'_, S>,
         n: usize,
-    ) -> Result<Vec<(PageId, KeyRange)>> {
-        let mut out = Vec::new();
-        while out.len() < n && !self.levels.is_empty() {
-            let last = self.levels.last_mut().expect("non-empty");
-            if last.pos < last.children.len() {
-                out.push((last.children[last.pos], last.child_range(last.pos)));
-                last.pos += 1;
+        out: &mut Vec<LeafSlot>,
+    ) -> Result<()> {
+        self.bounds.clear();
+        while out.len() < n {
+            let Some(last) = self.levels.last_mut() else {
+                break;
+            };
+            if !last.done {
+                let lo = stash(&mut self.bounds, last.lo());
+                let hi = stash(&mut self.bounds, last.hi());
+                out.push((last.child, lo, hi));
+                last.advance()?;
                 continue;
             }
             // Leaf level exhausted: climb to the first level with a child
             // to the right, then go down its leftmost path.
             self.levels.pop();
             while let Some(l) = self.levels.last_mut() {
-                if l.pos + 1 < l.children.len() {
-                    l.pos += 1;
+                l.advance()?;
+                if !l.done {
                     break;
                 }
                 self.levels.pop();
             }
             let Some(l) = self.levels.last() else { break };
-            let mut id = l.children[l.pos];
-            let mut range = l.child_range(l.pos);
+            let mut id = l.child;
+            let mut range = l.child_range();
             loop {
                 if self.levels.len() > MAX_DEPTH {
                     return Err(Error::corrupted("tree is too deep"));
                 }
                 let page = ctx.load_index_in(id, &range).await?;
-                let p =
-                    IndexPage::parse(&page).map_err(|e| e.context(format_args!("page {id}")))?;
-                let level =
-                    Level::new(&p, range).map_err(|e| e.context(format_args!("page {id}")))?;
-                let leaf = p.is_leaf_index();
-                id = level.children[0];
-                range = level.child_range(0);
+                let level = Level::open(page, range, None, ctx.cmp)
+                    .map_err(|e| e.context(format_args!("page {id}")))?;
+                let leaf = level.leaf;
+                id = level.child;
+                range = level.child_range();
                 self.levels.push(level);
                 if leaf {
                     break;
                 }
             }
         }
-        Ok(out)
+        Ok(())
+    }
+
+    /// Tells the cursor how many more entries its reader wants, so that
+    /// the next batch of leaf reads covers them all at once (at most 128
+    /// leaves a batch); `usize::MAX` reads `prefetch` leaves a batch.
+    pub fn set_want(&mut self, entries: usize) {
+        self.want = entries;
+    }
+
+    /// Entries per leaf to assume until the walk has seen some.
+    pub fn set_per_leaf_hint(&mut self, entries: f64) {
+        self.per_leaf_hint = entries;
+    }
+
+    /// Entries per leaf seen so far (0 before any).
+    pub fn per_leaf(&self) -> f64 {
+        if self.leaves_out == 0 {
+            0.0
+        } else {
+            self.handed.get() as f64 / self.leaves_out as f64
+        }
+    }
+
+    /// Leaves the next batch reads: enough for the entries still wanted
+    /// (plus one, the walk may start mid-leaf), else `prefetch`.
+    fn batch_size(&self) -> usize {
+        let per_leaf = if self.handed.get() > 0 {
+            self.per_leaf()
+        } else {
+            self.per_leaf_hint
+        };
+        if self.want == usize::MAX || per_leaf < 1.0 {
+            return self.prefetch;
+        }
+        let leaves = (self.want as f64 / per_leaf).ceil() as usize + 1;
+        leaves.clamp(1, crate::options::MAX_READ_PAGES_BATCH as usize)
     }
 
     /// Reads the next batch of leaves; false at the end of the tree.
-    async fn fill<S: PageSource>(&mut self, ctx: &ReadCtx<'_, S>) -> Result<bool> {
-        if self.leaves.is_empty() {
-            let ids = self.next_leaf_ids(ctx, self.prefetch).await?;
-            if ids.is_empty() {
-                return Ok(false);
+    async fn read_ahead<S: PageSource>(&mut self, ctx: &ReadCtx<'_, S>) -> Result<bool> {
+        let mut slots = std::mem::take(&mut self.slots);
+        slots.clear();
+        let n = self.batch_size();
+        self.next_leaf_ids(ctx, n, &mut slots).await?;
+        if slots.is_empty() {
+            self.slots = slots;
+            return Ok(false);
+        }
+        self.loaded += slots.len();
+        if self.loaded > ctx.mapping.len() + 1 {
+            return Err(Error::corrupted(
+                "tree walk visits more leaves than pages exist",
+            ));
+        }
+        // Leaves the cache holds passed their range check when they were
+        // read; the others are read at once, checked (first and last key)
+        // and cached.
+        let mut got: Vec<Option<PageRef>> = Vec::with_capacity(slots.len());
+        let mut missing = Vec::new();
+        let mut fps = Vec::new();
+        for (i, (id, _, _)) in slots.iter().enumerate() {
+            let fp = ctx.file_page(*id)?;
+            let hit = ctx.cached(*id, fp, &[PageType::Data])?;
+            if hit.is_none() {
+                missing.push(i);
+                fps.push(fp);
             }
-            self.loaded += ids.len();
-            if self.loaded > ctx.mapping.len() + 1 {
-                return Err(Error::corrupted(
-                    "tree walk visits more leaves than pages exist",
-                ));
-            }
-            let fps = ids
-                .iter()
-                .map(|(id, _)| ctx.file_page(*id))
-                .collect::<Result<Vec<_>>>()?;
+            got.push(hit);
+        }
+        if !fps.is_empty() {
             let pages = ctx.source.read_pages(&fps).await?;
-            for (((id, range), fp), page) in ids.into_iter().zip(fps).zip(pages) {
+            for ((i, fp), page) in missing.into_iter().zip(fps).zip(pages) {
+                let (id, lo, hi) = &slots[i];
+                let at = || format!("page {id} (file page {fp})");
                 verify_page(&page, &[PageType::Data], ctx.skip_checksum)
-                    .map_err(|e| e.context(format_args!("page {id} (file page {fp})")))?;
-                self.leaves.push_back((id, range, page));
+                    .map_err(|e| e.context(at()))?;
+                let lo = lo.clone().map(|r| &self.bounds[r]);
+                let hi = hi.clone().map(|r| &self.bounds[r]);
+                DataPage::parse(&page)
+                    .and_then(|p| p.check_bounds(lo, hi, ctx.cmp))
+                    .map_err(|e| e.context(at()))?;
+                let page = page_ref(&page);
+                if let Some((cache, part)) = ctx.cache {
+                    cache.insert_data(part, fp, page.clone());
+                }
+                got[i] = Some(page);
             }
         }
-        let (id, range, buf) = self.leaves.pop_front().expect("filled");
-        let page = DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {id}")))?;
-        let entries = page
-            .entries()
-            .map_err(|e| e.context(format_args!("page {id}")))?;
-        let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
-            return Err(Error::corrupted(format!("data page {id} has no entries")));
-        };
-        range
-            .check_span(&first.key, &last.key, ctx.cmp)
-            .map_err(|e| e.context(format_args!("page {id}")))?;
-        self.entries = entries.into();
+        for ((id, _, hi), page) in slots.iter().zip(got) {
+            self.leaves
+                .push_back((*id, page.expect("hit or read"), hi.clone()));
+        }
+        self.slots = slots;
         Ok(true)
     }
 
-    /// The next entry in key order.
+    /// The next leaf's entries in key order (the first leaf's positioned at
+    /// the seek key), `None` at the end of the tree.
+    pub async fn next_leaf<'c, 'a: 'c, S: PageSource>(
+        &'c mut self,
+        ctx: &ReadCtx<'a, S>,
+    ) -> Result<Option<LeafEntries<'c>>> {
+        if self.leaves.is_empty() && !self.read_ahead(ctx).await? {
+            self.current = None;
+            return Ok(None);
+        }
+        let (id, buf, hi) = self.leaves.pop_front().expect("read ahead");
+        let start = self.start.take();
+        let buf: &'c [u8] = self.current.insert(buf);
+        let hi = hi.map(|r| &self.bounds[r]);
+        let page = DataPage::parse(buf).map_err(|e| e.context(format_args!("page {id}")))?;
+        let mut it = page.iter();
+        let pending = match &start {
+            None => false,
+            Some((key, inclusive)) => {
+                it.seek(key, ctx.cmp)?
+                    && (*inclusive || ctx.cmp.compare(it.key(), key) != Ordering::Equal)
+            }
+        };
+        self.leaves_out += 1;
+        Ok(Some(LeafEntries {
+            id,
+            handed: &self.handed,
+            it,
+            hi,
+            cmp: ctx.cmp,
+            pending,
+        }))
+    }
+
+    /// The next entry in key order, owned (for walks that keep entries).
     pub async fn next<S: PageSource>(&mut self, ctx: &ReadCtx<'_, S>) -> Result<Option<TreeEntry>> {
         loop {
             if let Some(e) = self.entries.pop_front() {
                 return Ok(Some(e));
             }
-            if !self.fill(ctx).await? {
-                return Ok(None);
+            let mut entries = std::mem::take(&mut self.entries);
+            {
+                let Some(mut leaf) = self.next_leaf(ctx).await? else {
+                    return Ok(None);
+                };
+                while let Some(e) = leaf.next()? {
+                    entries.push_back(e.to_owned());
+                }
             }
+            self.entries = entries;
         }
     }
 
@@ -581,8 +862,11 @@ impl ScanCursor {
         &mut self,
         ctx: &ReadCtx<'_, S>,
     ) -> Result<Option<&TreeEntry>> {
-        if self.entries.is_empty() && !self.fill(ctx).await? {
-            return Ok(None);
+        if self.entries.is_empty() {
+            match self.next(ctx).await? {
+                Some(e) => self.entries.push_front(e),
+                None => return Ok(None),
+            }
         }
         Ok(self.entries.front())
     }

@@ -24,7 +24,7 @@ use crate::format::data_page::{
     Compression, DataEntry, DataPage, DataPageBuilder, EntryRef, redistribute, set_links,
 };
 use crate::format::index_page::{IndexPage, IndexPageBuilder};
-use crate::format::key_range::KeyRange;
+use crate::format::key_range::{KeyRange, check_bounds};
 use crate::format::manifest::mapping_value::{self, INVALID};
 use crate::format::overflow::{
     self, OverflowLayout, OverflowPage, check_group_end, decode_pointers,
@@ -97,6 +97,14 @@ struct Segment {
     range: KeyRange,
 }
 
+/// Leaves a batch reads ahead at once, at most (16 MiB of 4 KiB pages
+/// would be too much to hold for one request).
+const PREFETCH_LEAVES: usize = 512;
+
+/// An index page as the writer edits it: whether its children are leaves,
+/// and its `(separator, child)` entries, the leftmost pointer first.
+type DecodedIndex = (bool, Vec<(Vec<u8>, PageId)>);
+
 /// State of one batch application.
 pub struct TreeWriter<'a, S> {
     read: ReadCtx<'a, S>,
@@ -114,8 +122,11 @@ pub struct TreeWriter<'a, S> {
     ttl: BTreeMap<Vec<u8>, bool>,
     segments: Vec<Segment>,
     leaves: HashMap<PageId, AlignedBuf>,
-    /// Leaves read ahead, all at once, for the batch's next leaf-index page.
+    /// Leaves read ahead, all at once, for the whole batch (up to
+    /// `PREFETCH_LEAVES`) or for the batch's next leaf-index page.
     prefetched: HashMap<PageId, AlignedBuf>,
+    /// Index pages decoded by the read-ahead pass, for the write pass.
+    decoded: HashMap<PageId, DecodedIndex>,
     leaves_done: usize,
     ttl_mode: bool,
 }
@@ -153,6 +164,7 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
             segments: Vec::new(),
             leaves: HashMap::new(),
             prefetched: HashMap::new(),
+            decoded: HashMap::new(),
             leaves_done: 0,
             ttl_mode: false,
         }
@@ -272,44 +284,61 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
         if self.leaves_done.is_multiple_of(16) {
             self.read.source.pause().await;
         }
-        let (base, prev, next) = match id {
-            Some(id) => {
-                let buf = match self.prefetched.remove(&id) {
-                    Some(b) => b,
-                    None => self.read.load_data(id).await?,
-                };
-                let page =
-                    DataPage::parse(&buf).map_err(|e| e.context(format_args!("page {id}")))?;
-                let entries = self.leaf_entries(id, &page, range)?;
-                (entries, page.prev_page_id(), page.next_page_id())
-            }
-            None => (Vec::new(), MAX_PAGE_ID, MAX_PAGE_ID),
+        let buf = match id {
+            Some(id) => Some(match self.prefetched.remove(&id) {
+                Some(b) => b,
+                None => self.read.load_data(id).await?,
+            }),
+            None => None,
+        };
+        let page = match (&buf, id) {
+            (Some(b), Some(id)) => Some(
+                DataPage::parse(b)
+                    .and_then(|p| {
+                        check_bounds(range.lo(), None, p.first_key()?, &[], self.cmp())?;
+                        Ok(p)
+                    })
+                    .map_err(|e| e.context(format_args!("page {id}")))?,
+            ),
+            _ => None,
+        };
+        let (prev, next) = page.as_ref().map_or((MAX_PAGE_ID, MAX_PAGE_ID), |p| {
+            (p.prev_page_id(), p.next_page_id())
+        });
+        // The stored entries are walked in place, merged with the batch.
+        let mut base = page.as_ref().map(|p| p.iter());
+        let mut have = match &mut base {
+            Some(it) => it.next()?,
+            None => false,
         };
         let cmp = self.cmp();
         let mut lb = LeafBuild::new(self.cfg, id);
-        let (mut bi, mut ci) = (0, 0);
-        while bi < base.len() || ci < batch.len() {
-            let order = match (base.get(bi), batch.get(ci)) {
-                (Some(b), Some(c)) => cmp.compare(&b.key, c.key),
-                (Some(_), None) => Ordering::Less,
+        let mut ci = 0;
+        while have || ci < batch.len() {
+            let it = base.as_mut();
+            let order = match (have, batch.get(ci)) {
+                (true, Some(c)) => cmp.compare(it.expect("have").key(), c.key),
+                (true, None) => Ordering::Less,
                 _ => Ordering::Greater,
             };
             match order {
                 Ordering::Less => {
-                    self.keep_base(&mut lb, &base[bi]).await?;
-                    bi += 1;
+                    let it = base.as_mut().expect("have");
+                    self.keep_base(&mut lb, it.entry()).await?;
+                    have = it.next()?;
                 }
                 Ordering::Equal => {
-                    let (b, c) = (&base[bi], &batch[ci]);
+                    let it = base.as_mut().expect("have");
+                    let (b, c) = (it.entry(), &batch[ci]);
                     if c.timestamp >= b.timestamp {
                         if b.overflow {
-                            self.free_overflow(&b.value).await?;
+                            self.free_overflow(b.value).await?;
                         }
                         if c.delete || self.expired(c.expire_ts) {
-                            self.track_ttl(b.expire_ts, &b.key, false);
+                            self.track_ttl(b.expire_ts, b.key, false);
                         } else {
                             if b.expire_ts != c.expire_ts {
-                                self.track_ttl(b.expire_ts, &b.key, false);
+                                self.track_ttl(b.expire_ts, b.key, false);
                                 self.track_ttl(c.expire_ts, c.key, true);
                             }
                             self.add_new(&mut lb, c).await?;
@@ -318,7 +347,7 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
                         // An older write loses against the stored version.
                         self.keep_base(&mut lb, b).await?;
                     }
-                    bi += 1;
+                    have = it.next()?;
                     ci += 1;
                 }
                 Ordering::Greater => {
@@ -330,6 +359,12 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
                     ci += 1;
                 }
             }
+        }
+        // The last stored key against the upper bound (the first was
+        // checked above); nothing is committed before the whole batch is.
+        if let (Some(it), Some(id)) = (&base, id) {
+            check_bounds(None, range.hi(), &[], it.key(), cmp)
+                .map_err(|e| e.context(format_args!("page {id}")))?;
         }
         self.finish_leaf(lb, id, prev, next, range)
     }
@@ -353,15 +388,15 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
     }
 
     /// Re-adds an unchanged stored entry, dropping it if it has expired.
-    async fn keep_base(&mut self, lb: &mut LeafBuild, e: &DataEntry) -> Result<()> {
+    async fn keep_base(&mut self, lb: &mut LeafBuild, e: EntryRef<'_>) -> Result<()> {
         if self.expired(e.expire_ts) {
             if e.overflow {
-                self.free_overflow(&e.value).await?;
+                self.free_overflow(e.value).await?;
             }
-            self.track_ttl(e.expire_ts, &e.key, false);
+            self.track_ttl(e.expire_ts, e.key, false);
             return Ok(());
         }
-        self.add_entry(lb, e.as_ref())
+        self.add_entry(lb, e)
     }
 
     /// Adds a newly written value, compressed if enabled.
@@ -449,10 +484,7 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
             last.2 = l;
             page = r;
             sep = DataPage::parse(&page)
-                .and_then(|p| p.entries())
-                .ok()
-                .and_then(|e| e.into_iter().next())
-                .map(|e| e.key)
+                .and_then(|p| p.first_key().map(<[u8]>::to_vec))
                 .unwrap_or(sep);
         }
         lb.pages.push((sep, id, page));
@@ -631,11 +663,10 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
     /// A parsed index page: whether its children are leaves, and its
     /// `(separator, child)` entries with the leftmost pointer first (under
     /// an empty separator). Its separators must lie in `range`.
-    async fn index_entries(
-        &self,
-        id: PageId,
-        range: &KeyRange,
-    ) -> Result<(bool, Vec<(Vec<u8>, PageId)>)> {
+    async fn index_entries(&mut self, id: PageId, range: &KeyRange) -> Result<DecodedIndex> {
+        if let Some(d) = self.decoded.remove(&id) {
+            return Ok(d);
+        }
         let page = self.read.load_index_in(id, range).await?;
         let p = IndexPage::parse(&page).map_err(|e| e.context(format_args!("page {id}")))?;
         let mut entries = vec![(Vec::new(), p.leftmost())];
@@ -694,7 +725,7 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
                 }
                 None => batch.len(),
             };
-            if end > start {
+            if end > start && !self.prefetched.contains_key(&entries[i].1) {
                 ids.push(entries[i].1);
             }
             start = end;
@@ -702,16 +733,98 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
         if ids.len() < 2 {
             return Ok(());
         }
-        let fps = ids
+        self.read_leaves(ids).await
+    }
+
+    /// Reads leaves into `prefetched`: copies of cached ones, the others
+    /// all at once from the disk.
+    async fn read_leaves(&mut self, ids: Vec<PageId>) -> Result<()> {
+        let mut disk = Vec::new();
+        for id in ids {
+            match self.read.cached_data(id)? {
+                Some(p) => {
+                    self.prefetched.insert(id, AlignedBuf::from_slice(&p));
+                }
+                None => disk.push(id),
+            }
+        }
+        if disk.is_empty() {
+            return Ok(());
+        }
+        let fps = disk
             .iter()
             .map(|&id| self.read.file_page(id))
             .collect::<Result<Vec<_>>>()?;
         let pages = self.read.source.read_pages(&fps).await?;
-        for ((id, fp), page) in ids.into_iter().zip(fps).zip(pages) {
+        for ((id, fp), page) in disk.into_iter().zip(fps).zip(pages) {
             crate::format::page::verify_page(&page, &[PageType::Data], self.read.skip_checksum)
                 .map_err(|e| e.context(format_args!("page {id} (file page {fp})")))?;
             self.prefetched.insert(id, page);
         }
+        Ok(())
+    }
+
+    /// Reads every leaf the batch touches at once (up to
+    /// `PREFETCH_LEAVES`), walking the index pages above them, which the
+    /// write pass then takes decoded: a random batch waits for the disk
+    /// once instead of once per leaf-index page.
+    async fn prefetch_batch(&mut self, root: PageId, batch: &[Change<'_>]) -> Result<()> {
+        let mut ids = Vec::new();
+        Box::pin(self.collect_leaves(root, batch, 0, &KeyRange::full(), &mut ids)).await?;
+        if ids.len() >= 2 {
+            self.read_leaves(ids).await?;
+        }
+        Ok(())
+    }
+
+    async fn collect_leaves(
+        &mut self,
+        id: PageId,
+        batch: &[Change<'_>],
+        depth: usize,
+        range: &KeyRange,
+        out: &mut Vec<PageId>,
+    ) -> Result<()> {
+        if depth > 64 || out.len() >= PREFETCH_LEAVES {
+            return Ok(());
+        }
+        let (leaf, entries) = self.index_entries(id, range).await?;
+        let cmp = self.cmp();
+        let mut children = Vec::new();
+        let mut start = 0;
+        for i in 0..entries.len() {
+            let end = match entries.get(i + 1) {
+                Some((hi, _)) => {
+                    start
+                        + batch[start..]
+                            .partition_point(|c| cmp.compare(c.key, hi) == Ordering::Less)
+                }
+                None => batch.len(),
+            };
+            if end > start {
+                children.push((i, start, end));
+            }
+            start = end;
+        }
+        for &(i, lo, hi) in &children {
+            if out.len() >= PREFETCH_LEAVES {
+                break;
+            }
+            if leaf {
+                out.push(entries[i].1);
+            } else {
+                let sub_range = child_range(range, &entries, i);
+                Box::pin(self.collect_leaves(
+                    entries[i].1,
+                    &batch[lo..hi],
+                    depth + 1,
+                    &sub_range,
+                    out,
+                ))
+                .await?;
+            }
+        }
+        self.decoded.insert(id, (leaf, entries));
         Ok(())
     }
 
@@ -782,8 +895,12 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
         let (outcome, leaf_level) = if root == MAX_PAGE_ID {
             (self.apply_leaf(None, batch, &full).await?, true)
         } else {
+            if batch.len() > 1 {
+                self.prefetch_batch(root, batch).await?;
+            }
             (self.apply_index(root, batch, 0, &full).await?, false)
         };
+        self.decoded.clear();
         self.link_leaves().await?;
         Ok(match outcome {
             Outcome::Same => root,
@@ -896,7 +1013,7 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
         let mut lb = LeafBuild::new(self.cfg, Some(id));
         for e in &entries {
             if self.cfg.cmp.compare(&e.key, pos) == Ordering::Less {
-                self.keep_base(&mut lb, e).await?;
+                self.keep_base(&mut lb, e.as_ref()).await?;
             } else {
                 self.drop_entry(e).await?;
             }

@@ -1,7 +1,7 @@
 //! Runtime tests, each run against both backends (see `uring_available`
 //! for machines where io_uring is blocked).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use super::*;
 use crate::io::fault::{FaultRule, FaultRules};
 use crate::io::file::{FdCache, FileKind, IoFile, OpenOptions};
+use crate::io::uring::BACKGROUND_SHARE_FOR_TESTS;
 
 const PAGE: usize = 4096;
 
@@ -1452,4 +1453,76 @@ fn sync_driver_pool_stays_small() {
         (1..=super::super::pool::POOL_THREADS).contains(&threads),
         "{threads}"
     );
+}
+
+/// Background tasks' operations take at most `BACKGROUND_SHARE` kernel
+/// slots while a foreground operation is in flight, and all they want
+/// once none is. Reads of FIFOs stay in flight until the test writes to
+/// them.
+#[test]
+fn background_ops_yield_to_foreground() {
+    if !uring_available() {
+        return;
+    }
+    let dir = tempfile::tempdir_in("/tmp").unwrap();
+    let fifo = |name: &str| {
+        let p = dir.path().join(name);
+        let st = std::process::Command::new("mkfifo")
+            .arg(&p)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        // O_RDWR on a FIFO opens without waiting for the other end.
+        Rc::new(IoFile::open(&p, FileKind::Data, OpenOptions::read_write()).unwrap())
+    };
+    let rt = Runtime::new(&cfg(Backend::Uring)).unwrap();
+    let bg_in_kernel = |rt: &Runtime| match &*rt.inner.driver.borrow() {
+        Driver::Uring(d) => d.background_in_kernel(),
+        Driver::Sync(_) => unreachable!(),
+    };
+    let fg = fifo("fg");
+    let done = Rc::new(Cell::new(0usize));
+    {
+        let (h, f) = (rt.handle(), fg.clone());
+        rt.spawn(async move {
+            let (n, _) = h.read_at(&f, AlignedBuf::zeroed(PAGE), 0).await;
+            assert_eq!(n.unwrap(), 1);
+        });
+    }
+    let bgs: Vec<Rc<IoFile>> = (0..10).map(|i| fifo(&format!("bg{i}"))).collect();
+    for f in &bgs {
+        let (h, f, done) = (rt.handle(), f.clone(), done.clone());
+        rt.spawn_background(async move {
+            let (n, _) = h.read_at(&f, AlignedBuf::zeroed(PAGE), 0).await;
+            assert_eq!(n.unwrap(), 1);
+            done.set(done.get() + 1);
+        });
+    }
+    for _ in 0..5 {
+        rt.turn(Some(Duration::from_millis(10)));
+    }
+    assert_eq!(bg_in_kernel(&rt), BACKGROUND_SHARE_FOR_TESTS);
+    // The foreground read completes: background work may take every slot.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(fg.path())
+        .and_then(|mut w| std::io::Write::write_all(&mut w, b"x"))
+        .unwrap();
+    let start = Instant::now();
+    while bg_in_kernel(&rt) < bgs.len() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "background stayed capped"
+        );
+        rt.turn(Some(Duration::from_millis(10)));
+    }
+    for f in &bgs {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(f.path())
+            .and_then(|mut w| std::io::Write::write_all(&mut w, b"y"))
+            .unwrap();
+    }
+    drive(&rt);
+    assert_eq!(done.get(), bgs.len());
 }
