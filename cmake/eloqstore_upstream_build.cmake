@@ -113,9 +113,8 @@ endfunction()
 set(script "")
 set(index 0)
 # add_case(<ctest name> <program> <case> <run dir> <kind>): kind is
-# "local", "difference" (a documented difference: label `difference`), "s3"
-# (needs the S3 server) or "s3proxy" (needs it behind the signature-checking
-# proxy).
+# "local", "difference" (a documented difference: label `difference`) or
+# "s3" (needs the S3 server).
 macro(add_case ctest_name program case_name run_dir kind)
   spec_of(spec "${case_name}")
   string(APPEND script
@@ -124,18 +123,12 @@ macro(add_case ctest_name program case_name run_dir kind)
     " [==[${spec}]==] --warn NoTests)\n"
     "set_tests_properties([==[${ctest_name}]==] PROPERTIES TIMEOUT ${TIMEOUT}")
   set(env "${SANITIZER_ENV}")
-  if("${kind}" STREQUAL "s3proxy")
-    list(APPEND env "ELOQSTORE_S3_TEST_ENDPOINT=${S3_PROXY_ENDPOINT}")
-  endif()
   if(env)
     string(APPEND script " ENVIRONMENT [==[${env}]==]")
   endif()
   if("${kind}" STREQUAL "s3")
     string(APPEND script " FIXTURES_REQUIRED upstream_s3 RESOURCE_LOCK upstream_s3"
                          " LABELS [==[upstream;s3]==]")
-  elseif("${kind}" STREQUAL "s3proxy")
-    string(APPEND script " FIXTURES_REQUIRED [==[upstream_s3;upstream_s3_proxy]==]"
-                         " RESOURCE_LOCK upstream_s3 LABELS [==[upstream;s3]==]")
   elseif("${kind}" STREQUAL "difference")
     string(APPEND script " LABELS [==[upstream;difference]==]")
   else()
@@ -197,7 +190,7 @@ foreach(p upstream_support_verifier upstream_support_s3)
   endif()
   set(kind local)
   if(p STREQUAL "upstream_support_s3")
-    set(kind s3proxy)
+    set(kind s3)
   endif()
   foreach(c IN LISTS names)
     math(EXPR index "${index} + 1")

@@ -14,15 +14,15 @@ rm -rf "$base" && mkdir -p "$base"
 secs=10; max_key=400000
 if [[ ${1:-} == quick ]]; then secs=3; max_key=100000; fi
 threads=$(nproc)
-export ELOQSTORE_S3_PORT=${ELOQSTORE_S3_PORT:-19977} ELOQSTORE_S3_DIR=$base/s3
-scripts/s3-server.sh start
-trap 'scripts/s3-server.sh stop' EXIT
+s3_port=${ELOQSTORE_S3_PORT:-19977}
+scripts/s3-test-server.sh start "$s3_port" "$base/s3" eloqstore
+trap 'scripts/s3-test-server.sh stop "$s3_port" "$base/s3"' EXIT
 
 ini() { # $1 = cloud (true/false), $2 = extra [run] lines
     local cloud=""
     if [[ $1 == true ]]; then
         cloud="cloud_store_path = eloqstore/bench
-cloud_endpoint = http://127.0.0.1:$ELOQSTORE_S3_PORT"
+cloud_endpoint = http://127.0.0.1:$s3_port"
     fi
     cat > "$base/opts.ini" <<INI
 [run]
@@ -53,7 +53,7 @@ for mode in local cloud; do
     run "${load[@]}"
     du -sb "$base/store" | awk '{print "local bytes:", $1}'
     if [[ $mode == cloud ]]; then
-        du -sb "$base/s3/eloqstore/bench" | awk '{print "bucket bytes:", $1}'
+        du -sb "$base/s3/data/eloqstore/bench" | awk '{print "bucket bytes:", $1}'
         rm -rf "$base/store"   # cold: nothing cached
     fi
     drop_caches

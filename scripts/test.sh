@@ -12,7 +12,7 @@ if [[ -z "${ELOQSTORE_FIXTURES:-}" && ! -d ../shared/fixtures && -d /work/shared
 fi
 
 # The S3 server of the cloud tests (s3s-fs; a one-time cargo install).
-scripts/s3-server.sh install
+scripts/s3-test-server.sh install
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

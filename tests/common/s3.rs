@@ -1,10 +1,12 @@
-//! A real S3-compatible server for the cloud tests: s3s-fs (crates.io,
-//! `scripts/s3-server.sh install`) on a free loopback port, storing objects
-//! as files in a temporary directory; killed when dropped.
+//! A real S3-compatible server for the cloud tests: s3s-fs, run by
+//! `scripts/s3-test-server.sh` (the one server script of every cloud test)
+//! on a free loopback port, storing objects as files in a temporary
+//! directory; killed when dropped.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
+use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use eloqstore::options::KvOptions;
@@ -13,35 +15,26 @@ pub const ACCESS_KEY: &str = "minioadmin";
 pub const SECRET_KEY: &str = "minioadmin";
 pub const BUCKET: &str = "eloqstore";
 
-/// The s3s-fs binary: `$S3S_FS`, else on `PATH`, else `~/.cargo/bin`.
-/// Missing, it fails the test (never a silent skip).
-pub fn binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("S3S_FS") {
-        return PathBuf::from(p);
-    }
-    if let Some(paths) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&paths) {
-            let p = dir.join("s3s-fs");
-            if p.is_file() {
-                return p;
-            }
-        }
-    }
-    let home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
-    if let Some(h) = home {
-        let p = h.join("bin/s3s-fs");
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!("s3s-fs not found: run scripts/s3-server.sh install (or set S3S_FS)");
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/s3-test-server.sh")
+}
+
+/// Installs s3s-fs once per test program when it is missing (the script's
+/// `install`); a failure fails the test (never a silent skip).
+fn install() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let st = Command::new(script())
+            .arg("install")
+            .status()
+            .expect("running scripts/s3-test-server.sh");
+        assert!(st.success(), "s3-test-server.sh install failed");
+    });
 }
 
 /// A running s3s-fs.
 pub struct S3Server {
-    child: Option<Child>,
+    running: bool,
     pub port: u16,
     dir: tempfile::TempDir,
     access_key: String,
@@ -56,64 +49,52 @@ impl S3Server {
     }
 
     pub fn start_with(access_key: &str, secret_key: &str) -> S3Server {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("root").join(BUCKET)).unwrap();
+        install();
         let mut s = S3Server {
-            child: None,
+            running: false,
             port: 0,
-            dir,
+            dir: tempfile::tempdir().unwrap(),
             access_key: access_key.into(),
             secret_key: secret_key.into(),
         };
         for _ in 0..20 {
-            let port = TcpListener::bind("127.0.0.1:0")
+            s.port = TcpListener::bind("127.0.0.1:0")
                 .unwrap()
                 .local_addr()
                 .unwrap()
                 .port();
-            s.port = port;
-            if s.spawn() {
+            if s.run("start", &[BUCKET]) {
+                s.running = true;
                 return s;
             }
         }
         panic!("could not start s3s-fs on a free port");
     }
 
-    fn spawn(&mut self) -> bool {
-        let log = std::fs::File::create(self.dir.path().join("server.log")).unwrap();
-        let mut child = Command::new(binary())
-            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
-            .args([
-                "--access-key",
-                &self.access_key,
-                "--secret-key",
-                &self.secret_key,
-            ])
-            .arg(self.root())
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log.try_clone().unwrap()))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawning s3s-fs");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                self.child = Some(child);
-                return true;
-            }
-            if let Ok(Some(_)) = child.try_wait() {
-                return false; // port taken meanwhile: try another
-            }
-            std::thread::sleep(Duration::from_millis(20));
+    /// Runs the script on this server's port and directory.
+    fn run(&self, cmd: &str, buckets: &[&str]) -> bool {
+        let out = Command::new(script())
+            .arg(cmd)
+            .arg(self.port.to_string())
+            .arg(self.dir.path())
+            .args(buckets)
+            .env("ELOQSTORE_S3_ACCESS_KEY", &self.access_key)
+            .env("ELOQSTORE_S3_SECRET_KEY", &self.secret_key)
+            .output()
+            .expect("running scripts/s3-test-server.sh");
+        if !out.status.success() && cmd == "start" {
+            eprintln!(
+                "s3-test-server.sh start {}: {}",
+                self.port,
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
-        let _ = child.kill();
-        let _ = child.wait();
-        false
+        out.status.success()
     }
 
     /// Where the objects live: `<root>/<bucket>/<key>`.
     pub fn root(&self) -> PathBuf {
-        self.dir.path().join("root")
+        self.dir.path().join("data")
     }
 
     pub fn endpoint(&self) -> String {
@@ -122,9 +103,9 @@ impl S3Server {
 
     /// Kills the server (SIGKILL); objects stay on disk.
     pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+        if self.running {
+            self.run("kill", &[]);
+            self.running = false;
         }
     }
 
@@ -132,14 +113,15 @@ impl S3Server {
     pub fn restart(&mut self) {
         self.kill();
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.spawn() {
+        while !self.run("start", &[]) {
             assert!(Instant::now() < deadline, "s3s-fs did not restart");
             std::thread::sleep(Duration::from_millis(50));
         }
+        self.running = true;
     }
 
     pub fn is_running(&self) -> bool {
-        self.child.is_some()
+        self.running
     }
 
     /// The file holding an object.
