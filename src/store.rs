@@ -126,6 +126,20 @@ impl EloqStore {
             .map_or(0, |r| r.term)
     }
 
+    /// Cloud mode: object bytes (uploaded, downloaded) by successful
+    /// requests since `start`; `None` for a local store or when stopped.
+    pub fn cloud_traffic(&self) -> Option<(u64, u64)> {
+        self.running
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()?
+            .cloud
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|c| c.traffic().bytes())
+    }
+
     /// Cloud mode with `prewarm_cloud_cache`: whether the background
     /// prewarm has ended (listing done, or stopped at the cache budget, and
     /// every queued download finished). True when there is no prewarm.

@@ -80,13 +80,26 @@ fn upload_then_read_with_the_cache_wiped() {
     let opts = server.options("up", cache.path());
     let tbl = TableIdent::new("t0", 0);
     let mut model = BTreeMap::new();
+    let uploaded;
     {
         let s = start(&opts, 0);
         write_range(&s, &tbl, 0, 2000, 0, 300, &mut model);
         verify(&s, &tbl, &model);
+        uploaded = s.cloud_traffic().unwrap().0;
         s.stop();
     }
     let keys = server.keys("up");
+    // Every object went up at least once (appended data files and the
+    // manifest more than once).
+    let bucket_bytes: u64 = keys
+        .iter()
+        .map(|k| {
+            std::fs::metadata(server.object_path(&format!("up/{k}")))
+                .unwrap()
+                .len()
+        })
+        .sum();
+    assert!(uploaded >= bucket_bytes, "{uploaded} < {bucket_bytes}");
     assert!(keys.contains(&"t0.0/manifest_0".to_string()), "{keys:?}");
     assert!(keys.contains(&"t0.0/CURRENT_TERM".to_string()), "{keys:?}");
     assert!(keys.iter().any(|k| k.starts_with("t0.0/data_")), "{keys:?}");
@@ -105,6 +118,13 @@ fn upload_then_read_with_the_cache_wiped() {
     wipe(cache.path());
     let s = start(&opts, 0);
     verify(&s, &tbl, &model);
+    // Reads from a cold cache download and upload nothing.
+    let (up, down) = s.cloud_traffic().unwrap();
+    assert_eq!(up, 0);
+    let manifest = std::fs::metadata(server.object_path("up/t0.0/manifest_0"))
+        .unwrap()
+        .len();
+    assert!(down > manifest, "{down} <= {manifest}");
     write_range(&s, &tbl, 1000, 2500, 1, 300, &mut model);
     verify(&s, &tbl, &model);
     s.stop();
@@ -916,8 +936,17 @@ fn tools_read_a_cloud_store_from_its_ini_and_bench_runs_against_one() {
         "--json",
     ]);
     assert!(ok, "bench: {out}{err}");
-    assert!(out.lines().last().unwrap().contains("\"write\""), "{out}");
+    let json = out.lines().last().unwrap();
+    assert!(json.contains("\"write\""), "{out}");
     assert!(server.keys("bench").iter().any(|k| k.contains("/data_")));
+    // It reports the bytes the load uploaded: at least the keys and values.
+    let up: u64 = json
+        .split("\"uploaded_bytes\":")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no uploaded_bytes in {json}"));
+    assert!(up >= 4000 * 256, "{json}");
 }
 
 /// A host program running its own tokio runtime can start and stop a cloud

@@ -638,6 +638,9 @@ pub fn run(args: &[String]) -> Result<()> {
             ),
         );
     };
+    // Cloud stores: what the workload moved to and from the bucket.
+    let traffic_before = store.cloud_traffic();
+    let workload_started = std::time::Instant::now();
     match f.workload.as_str() {
         "load" | "write" => {
             let w = write_loop(&store, &f, None)?;
@@ -738,6 +741,26 @@ pub fn run(args: &[String]) -> Result<()> {
                 "--workload={other:?}: expected load, write, read, scan, write-read, write-scan or prewarm (or --load)"
             )));
         }
+    }
+    if let (Some((up0, down0)), Some((up1, down1))) = (traffic_before, store.cloud_traffic()) {
+        let secs = workload_started.elapsed().as_secs_f64();
+        let (up, down) = (up1 - up0, down1 - down0);
+        let mib = |b: u64| b as f64 / (1 << 20) as f64;
+        text.push(format!(
+            "cloud: {:.1} MiB uploaded ({:.1} MiB/s), {:.1} MiB downloaded ({:.1} MiB/s) in {secs:.2} s",
+            mib(up),
+            mib(up) / secs,
+            mib(down),
+            mib(down) / secs
+        ));
+        results.insert(
+            "cloud",
+            format!(
+                "{{\"uploaded_bytes\":{up},\"downloaded_bytes\":{down},\"secs\":{secs:.3},\"upload_mib_per_sec\":{:.2},\"download_mib_per_sec\":{:.2}}}",
+                mib(up) / secs,
+                mib(down) / secs
+            ),
+        );
     }
     store.stop();
     for t in &text {

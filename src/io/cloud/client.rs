@@ -479,6 +479,34 @@ impl CloudClient {
 pub struct CloudService {
     client: CloudClient,
     rt: Option<tokio::runtime::Runtime>,
+    traffic: Traffic,
+}
+
+/// Object bytes moved by successful requests since the store started.
+#[derive(Debug, Default)]
+pub struct Traffic {
+    uploaded: std::sync::atomic::AtomicU64,
+    downloaded: std::sync::atomic::AtomicU64,
+}
+
+impl Traffic {
+    fn up(&self, n: usize) {
+        self.uploaded
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn down(&self, n: usize) {
+        self.downloaded
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// (uploaded, downloaded) bytes.
+    pub fn bytes(&self) -> (u64, u64) {
+        (
+            self.uploaded.load(std::sync::atomic::Ordering::Relaxed),
+            self.downloaded.load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
 }
 
 impl std::fmt::Debug for CloudService {
@@ -505,6 +533,7 @@ impl CloudService {
         Ok(Arc::new(CloudService {
             client,
             rt: Some(rt),
+            traffic: Traffic::default(),
         }))
     }
 
@@ -514,6 +543,11 @@ impl CloudService {
 
     pub fn config(&self) -> &CloudConfig {
         &self.client.cfg
+    }
+
+    /// Bytes uploaded and downloaded so far.
+    pub fn traffic(&self) -> &Traffic {
+        &self.traffic
     }
 
     fn runtime(&self) -> &tokio::runtime::Runtime {
@@ -641,26 +675,41 @@ impl CloudHandle {
 
     pub async fn get(&self, rel: &str) -> CloudResult<Fetched> {
         let rel = rel.to_owned();
-        self.run(move |c| Box::pin(async move { c.get(&rel).await }))
-            .await
+        let got = self
+            .run(move |c| Box::pin(async move { c.get(&rel).await }))
+            .await?;
+        self.svc.traffic.down(got.bytes.len());
+        Ok(got)
     }
 
     pub async fn put(&self, rel: &str, body: PutPayload) -> CloudResult<Option<String>> {
         let rel = rel.to_owned();
-        self.run(move |c| Box::pin(async move { c.put(&rel, body).await }))
-            .await
+        let n = body.content_length();
+        let tag = self
+            .run(move |c| Box::pin(async move { c.put(&rel, body).await }))
+            .await?;
+        self.svc.traffic.up(n);
+        Ok(tag)
     }
 
     pub async fn put_if_absent(&self, rel: &str, body: Bytes) -> CloudResult<CondPut> {
         let rel = rel.to_owned();
-        self.run(move |c| Box::pin(async move { c.put_if_absent(&rel, body).await }))
-            .await
+        let n = body.len();
+        let r = self
+            .run(move |c| Box::pin(async move { c.put_if_absent(&rel, body).await }))
+            .await?;
+        self.svc.traffic.up(n);
+        Ok(r)
     }
 
     pub async fn put_if_match(&self, rel: &str, body: Bytes, e_tag: &str) -> CloudResult<CondPut> {
         let (rel, e_tag) = (rel.to_owned(), e_tag.to_owned());
-        self.run(move |c| Box::pin(async move { c.put_if_match(&rel, body, &e_tag).await }))
-            .await
+        let n = body.len();
+        let r = self
+            .run(move |c| Box::pin(async move { c.put_if_match(&rel, body, &e_tag).await }))
+            .await?;
+        self.svc.traffic.up(n);
+        Ok(r)
     }
 
     pub async fn delete(&self, rel: &str) -> CloudResult<()> {
@@ -716,6 +765,7 @@ impl CloudHandle {
         Ok(Download {
             size,
             rx,
+            traffic: &self.svc.traffic,
             _slot: slot,
         })
     }
@@ -740,13 +790,18 @@ pub struct Download<'a> {
     /// The object's size.
     pub size: u64,
     rx: mpsc::Receiver<CloudResult<Bytes>>,
+    traffic: &'a Traffic,
     _slot: Permit<'a>,
 }
 
 impl Download<'_> {
     /// The next chunk; `None` after the last.
     pub async fn next_chunk(&mut self) -> Option<CloudResult<Bytes>> {
-        self.rx.recv().await
+        let chunk = self.rx.recv().await;
+        if let Some(Ok(b)) = &chunk {
+            self.traffic.down(b.len());
+        }
+        chunk
     }
 }
 
@@ -770,12 +825,15 @@ impl<'a> MultipartWriter<'a> {
         }
         let slot = self.handle.slot().await;
         let upload = self.upload.as_mut().expect("not finished");
+        let n = data.len();
         let part = upload.put_part(PutPayload::from(data));
         let what = format!("PUT part of {}", self.handle.config().key(&self.rel));
-        let fut = self
-            .handle
-            .svc
-            .spawn(async move { part.await.map_err(|e| CloudError::new(&e, &what)) });
+        let svc = self.handle.svc.clone();
+        let fut = self.handle.svc.spawn(async move {
+            part.await.map_err(|e| CloudError::new(&e, &what))?;
+            svc.traffic.up(n);
+            Ok(())
+        });
         self.inflight.push_back((slot, Box::pin(fut)));
         Ok(())
     }
