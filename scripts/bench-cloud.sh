@@ -45,6 +45,11 @@ drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
 load=(--load --kv_size=1024 --batch_size=20000 --partitions=8 --max_key=$max_key)
 read=(--workload=read --kv_size=1024 --partitions=8 --max_key=$max_key --read_per_part=1 --test_secs=$secs)
 
+# local: load, then reads with the page cache dropped (cold) and again
+# (warm). cloud: load (the cache keeps what it wrote), warm reads from that
+# cache, cold reads with the cache wiped (every first touch of a data file
+# downloads it whole), then prewarm into a wiped cache and warm reads after
+# it.
 for mode in local cloud; do
     cloud=false; [[ $mode == cloud ]] && cloud=true
     echo "#### $mode"
@@ -52,20 +57,29 @@ for mode in local cloud; do
     ini $cloud "allow_reuse_local_caches = true"
     run "${load[@]}"
     du -sb "$base/store" | awk '{print "local bytes:", $1}'
-    if [[ $mode == cloud ]]; then
-        du -sb "$base/s3/data/eloqstore/bench" | awk '{print "bucket bytes:", $1}'
-        rm -rf "$base/store"   # cold: nothing cached
+    if [[ $mode == local ]]; then
+        drop_caches
+        echo "-- cold"
+        run "${read[@]}"
+        echo "-- warm"
+        run "${read[@]}"
+        continue
     fi
+    du -sb "$base/s3/data/eloqstore/bench" | awk '{print "bucket bytes:", $1}'
+    echo "-- warm (the cache the load left)"
+    run "${read[@]}"
+    rm -rf "$base/store"
     drop_caches
-    echo "-- cold"
+    echo "-- cold (cache wiped)"
     run "${read[@]}"
-    echo "-- warm"
-    run "${read[@]}"
-    if [[ $mode == cloud ]]; then
-        rm -rf "$base/store"
-        ini true "prewarm_cloud_cache = true
+    rm -rf "$base/store"
+    ini true "allow_reuse_local_caches = true
+prewarm_cloud_cache = true
 prewarm_task_count = 4"
-        run --workload=prewarm
-    fi
+    echo "-- prewarm (cache wiped)"
+    run --workload=prewarm
+    echo "-- warm (after prewarm)"
+    ini true "allow_reuse_local_caches = true"
+    run "${read[@]}"
 done
 rm -rf "$base/store"
