@@ -123,6 +123,11 @@ macro(add_case ctest_name program case_name run_dir kind)
     " [==[${spec}]==] --warn NoTests)\n"
     "set_tests_properties([==[${ctest_name}]==] PROPERTIES TIMEOUT ${TIMEOUT}")
   set(env "${SANITIZER_ENV}")
+  if("${kind}" STREQUAL "s3")
+    # Upstream's cases use 127.0.0.1:9900 (the default port); the harness's
+    # own S3 tests and samples read the fixture's address from here.
+    list(APPEND env "ELOQSTORE_S3_TEST_ENDPOINT=${S3_ENDPOINT}")
+  endif()
   if(env)
     string(APPEND script " ENVIRONMENT [==[${env}]==]")
   endif()

@@ -47,7 +47,7 @@ set(ELOQSTORE_UPSTREAM_TESTS_DIFFERENCES
 set(ELOQSTORE_UPSTREAM_TESTS_TIMEOUT 1800 CACHE STRING
     "ctest timeout of one upstream test case, in seconds")
 set(ELOQSTORE_UPSTREAM_S3_PORT 9900 CACHE STRING
-    "Port of the S3 test server on 127.0.0.1 (upstream's suite expects 9900)")
+    "Port of the S3 test server on 127.0.0.1 (upstream's cases need 9900; the harness's own S3 tests follow this port)")
 
 # Reads "a | b | c" lines (# comments and blank lines skipped) into
 # <prefix>_<n>_0.. variables; <prefix>_COUNT is the number of lines.
@@ -359,6 +359,7 @@ function(eloqstore_add_upstream_tests path)
       "RUN_ROOT=${work}/run" "LOG_DIR=${work}/logs"
       "RUN_CASE=${harness}/run-case.sh" "CTEST_FILE=${work}/cases.cmake"
       "TIMEOUT=${ELOQSTORE_UPSTREAM_TESTS_TIMEOUT}" "S3_NEEDED=${s3_needed}"
+      "S3_ENDPOINT=http://127.0.0.1:${ELOQSTORE_UPSTREAM_S3_PORT}"
       "CMAKE_PREFIX=${CMAKE_PREFIX_PATH}")
     string(FIND "${v}" "=" eq)
     string(SUBSTRING "${v}" 0 ${eq} k)
