@@ -75,6 +75,11 @@ impl StoreReader {
         &self.opts
     }
 
+    /// Whether this reads a cloud store (through a local copy).
+    pub fn is_cloud(&self) -> bool {
+        self.cloud_copy.is_some()
+    }
+
     /// Every partition directory found under the store paths, sorted by
     /// table name then partition id.
     pub fn partitions(&self) -> Result<Vec<TableIdent>> {
