@@ -12,6 +12,8 @@ mod crash_gen;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -43,6 +45,10 @@ fn expected(p: u32, last: Option<u64>) -> State {
 
 /// Runs one writer until killed (or until it aborts at `kill_at`); returns
 /// the last acknowledged batch and whether the kill point was reached.
+/// Acknowledged batches after which a writer that has not reached its
+/// kill point is killed anyway.
+const KILL_POINT_PATIENCE_BATCHES: u64 = 200;
+
 fn run_writer(
     dir: &std::path::Path,
     start: u64,
@@ -75,26 +81,46 @@ fn run_writer(
     });
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut last = None;
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if line == "ready" {
-                let _ = tx.send(());
-            } else if let Some(n) = line.strip_prefix("ack ") {
-                last = Some(n.parse::<u64>().unwrap());
+    let acks = Arc::new(AtomicU64::new(0));
+    let reader = {
+        let acks = acks.clone();
+        std::thread::spawn(move || {
+            let mut last = None;
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if line == "ready" {
+                    let _ = tx.send(());
+                } else if let Some(n) = line.strip_prefix("ack ") {
+                    last = Some(n.parse::<u64>().unwrap());
+                    acks.fetch_add(1, Ordering::Relaxed);
+                }
             }
-        }
-        last
-    });
+            last
+        })
+    };
     if rx.recv_timeout(Duration::from_secs(30)).is_err() {
         let _ = child.kill();
         let _ = child.wait();
         panic!("the writer did not start: {}", err_reader.join().unwrap());
     }
-    // Wait for the run time, or for the writer to abort at its kill point.
-    let deadline = std::time::Instant::now() + Duration::from_millis(run_ms);
-    while std::time::Instant::now() < deadline && child.try_wait().unwrap().is_none() {
+    // Without a kill point: wait for the run time. With one: wait for the
+    // writer to abort there, however slow the machine is, unless it has
+    // made so much progress (or spent so long) that the point is not on
+    // its path this time.
+    let started = std::time::Instant::now();
+    let deadline = started + Duration::from_millis(run_ms);
+    while child.try_wait().unwrap().is_none() {
+        let now = std::time::Instant::now();
+        let done = match kill_at {
+            None => now >= deadline,
+            Some(_) => {
+                acks.load(Ordering::Relaxed) >= KILL_POINT_PATIENCE_BATCHES
+                    || now >= started + Duration::from_secs(30)
+            }
+        };
+        if done {
+            break;
+        }
         std::thread::sleep(Duration::from_millis(5));
     }
     // Child::kill sends SIGKILL (harmless if it already died).
