@@ -237,8 +237,15 @@ TEST_CASE("ValidateOptions applies upstream's adjustments", "[options]")
     CHECK(cloud.data_append_mode);
     CHECK(cloud.local_space_limit == size_t(1) << 40);
 
+    // A cloud path without a store path for the cache is refused (upstream
+    // would silently run in memory, ignoring the bucket).
+    es::KvOptions no_cache;
+    no_cache.cloud_store_path = "bucket";
+    CHECK_FALSE(es::EloqStore::ValidateOptions(no_cache));
+
     es::KvOptions small;
     small.cloud_store_path = "bucket";
+    small.store_path = {"/tmp/cache"};
     small.pages_per_file_shift = 8;  // 1 MiB files
     small.local_space_limit = 1000;
     small.fd_limit = 10000;
@@ -248,6 +255,7 @@ TEST_CASE("ValidateOptions applies upstream's adjustments", "[options]")
 
     es::KvOptions clamp;
     clamp.cloud_store_path = "bucket";
+    clamp.store_path = {"/tmp/cache"};
     clamp.pages_per_file_shift = 8;
     clamp.local_space_limit = 10 * clamp.DataFileSize();
     REQUIRE(es::EloqStore::ValidateOptions(clamp));
