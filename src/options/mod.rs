@@ -6,6 +6,7 @@
 //! [`ComparatorRef`] instead of a raw pointer and the partition filter an
 //! optional shared closure instead of an empty-able `std::function`.
 
+pub mod cloud;
 pub mod fields;
 pub mod ini;
 
@@ -371,8 +372,11 @@ impl KvOptions {
     ///    [`PAGE_ALIGN`] of every supported platform);
     /// 2. `overflow_pointers` is in `1..=MAX_OVERFLOW_POINTERS`;
     /// 3. `max_write_batch_pages > 0`;
-    /// 4. cloud mode only: `max_cloud_concurrency`, `cloud_request_threads`
-    ///    and `max_upload_batch` are non-zero, `max_upload_batch <
+    /// 4. cloud mode only: `cloud_store_path` parses (no `:`, a bucket; see
+    ///    [`cloud::parse_cloud_path`]; upstream aborts at start), a
+    ///    `store_path` holds the local cache (upstream silently runs in
+    ///    memory), `max_cloud_concurrency`, `cloud_request_threads` and
+    ///    `max_upload_batch` are non-zero, `max_upload_batch <
     ///    max_cloud_concurrency`, and the data file size is non-zero;
     /// 5. our extensions (upstream accepts these, then misbehaves or divides
     ///    by zero): `num_threads`, `data_page_size`,
@@ -416,6 +420,13 @@ impl KvOptions {
             return fail("max_write_batch_pages 0 must be greater than 0".to_owned());
         }
         if self.is_cloud() {
+            cloud::parse_cloud_path(&self.cloud_store_path)?;
+            if self.store_path.is_empty() {
+                return fail(
+                    "cloud_store_path needs a store_path for the local cache (in-memory stores cannot use the cloud tier)"
+                        .into(),
+                );
+            }
             if self.max_cloud_concurrency == 0 {
                 return fail("max_cloud_concurrency 0 must be greater than 0 in cloud mode".into());
             }
@@ -832,6 +843,26 @@ mod tests {
                 ..cloud()
             },
             &["data file size", "data_page_size 0"],
+        );
+        for (path, needle) in [
+            ("remote:bucket/p", "':'"),
+            ("/", "no bucket"),
+            ("b/p//q", "empty path segment"),
+        ] {
+            expect_invalid(
+                KvOptions {
+                    cloud_store_path: path.into(),
+                    ..cloud()
+                },
+                &["cloud_store_path", needle],
+            );
+        }
+        expect_invalid(
+            KvOptions {
+                store_path: Vec::new(),
+                ..cloud()
+            },
+            &["cloud_store_path", "store_path"],
         );
         // The same values outside cloud mode are fine.
         let mut o = KvOptions {
