@@ -6,6 +6,8 @@
 //! argument or which file was at fault.
 
 use std::fmt;
+use std::io;
+use std::sync::Arc;
 
 /// Upstream's error codes, with upstream's numbers.
 #[repr(u8)]
@@ -109,59 +111,116 @@ impl fmt::Display for KvError {
     }
 }
 
-/// An error code with a message naming what failed.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{code}: {message}")]
+/// An error code with a message naming what failed, and, for a failed
+/// system call, the `io::Error` it came from (its errno included).
+///
+/// The message already contains the `io::Error`'s text, so that users of the
+/// C ABI, who see only the message, lose nothing; Rust callers reach the
+/// original through [`std::error::Error::source`], [`Error::io_error`] and
+/// [`Error::os_error`]. Two errors are equal when code, message and errno are.
+#[derive(Clone, Debug)]
 pub struct Error {
     code: KvError,
-    message: String,
+    /// Boxed: `Error` travels in every `Result`, so it stays small.
+    message: Box<str>,
+    /// Shared so that `Error` stays `Clone` (requests hand results to
+    /// several waiters).
+    source: Option<Arc<io::Error>>,
+}
+
+impl PartialEq for Error {
+    fn eq(&self, o: &Error) -> bool {
+        self.code == o.code && self.message == o.message && self.os_error() == o.os_error()
+    }
+}
+
+impl Eq for Error {}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.io_error().map(|e| e as _)
+    }
 }
 
 impl Error {
+    /// An error with this code and message and no underlying cause.
     pub fn new(code: KvError, message: impl Into<String>) -> Error {
         Error {
             code,
-            message: message.into(),
+            message: message.into().into_boxed_str(),
+            source: None,
         }
     }
 
+    /// The error code (upstream's `KvError`).
     pub fn code(&self) -> KvError {
         self.code
     }
 
+    /// What failed, in words.
     pub fn message(&self) -> &str {
         &self.message
     }
 
-    /// The same error with `context` prepended to its message.
+    /// The I/O error this one was made from, if any.
+    pub fn io_error(&self) -> Option<&io::Error> {
+        self.source.as_deref()
+    }
+
+    /// The OS error number (errno) of the failed system call, if any.
+    pub fn os_error(&self) -> Option<i32> {
+        self.io_error().and_then(io::Error::raw_os_error)
+    }
+
+    /// The same error with `context` prepended to its message (the code and
+    /// the underlying I/O error are kept).
     pub fn context(self, context: impl fmt::Display) -> Error {
         Error {
-            code: self.code,
-            message: format!("{context}: {}", self.message),
+            message: format!("{context}: {}", self.message).into_boxed_str(),
+            ..self
         }
     }
 
+    /// An `InvalidArgs` error.
     pub fn invalid_args(message: impl Into<String>) -> Error {
         Error::new(KvError::InvalidArgs, message)
     }
 
+    /// A `Corrupted` error.
     pub fn corrupted(message: impl Into<String>) -> Error {
         Error::new(KvError::Corrupted, message)
     }
 
+    /// A `NotFound` error.
     pub fn not_found(message: impl Into<String>) -> Error {
         Error::new(KvError::NotFound, message)
     }
 
-    /// An I/O error, classified by errno as upstream does.
-    pub fn from_io(err: &std::io::Error, what: impl fmt::Display) -> Error {
+    /// An I/O error, classified by errno as upstream does; `err` is kept as
+    /// the source.
+    pub fn from_io(err: io::Error, what: impl fmt::Display) -> Error {
         let code = match err.raw_os_error() {
             Some(errno) => KvError::from_errno(errno),
-            None if err.kind() == std::io::ErrorKind::UnexpectedEof => KvError::EndOfFile,
-            None if err.kind() == std::io::ErrorKind::NotFound => KvError::NotFound,
+            None if err.kind() == io::ErrorKind::UnexpectedEof => KvError::EndOfFile,
+            None if err.kind() == io::ErrorKind::NotFound => KvError::NotFound,
             None => KvError::IoFail,
         };
-        Error::new(code, format!("{what}: {err}"))
+        Error {
+            code,
+            message: format!("{what}: {err}").into_boxed_str(),
+            source: Some(Arc::new(err)),
+        }
+    }
+
+    /// A failed system call's error number, classified as upstream does.
+    pub fn from_errno(errno: i32, what: impl fmt::Display) -> Error {
+        Error::from_io(io::Error::from_raw_os_error(errno), what)
     }
 }
 
@@ -193,7 +252,32 @@ mod tests {
         assert_eq!(KvError::from_errno(libc::EIO), KvError::IoFail);
         assert_eq!(KvError::from_errno(libc::EMFILE), KvError::OpenFileLimit);
         assert_eq!(KvError::from_errno(libc::ENOENT), KvError::NotFound);
-        let e = Error::from_io(&std::io::Error::from_raw_os_error(libc::EAGAIN), "x");
+        let e = Error::from_io(std::io::Error::from_raw_os_error(libc::EAGAIN), "x");
         assert_eq!(e.code(), KvError::TryAgain);
+    }
+
+    #[test]
+    fn io_errors_keep_their_source_and_errno() {
+        use std::error::Error as _;
+        let e = Error::from_errno(libc::ENOSPC, "writing data_0").context("commit");
+        assert_eq!(e.code(), KvError::OutOfSpace);
+        assert_eq!(e.os_error(), Some(libc::ENOSPC));
+        let src = e.source().expect("source kept");
+        let io = src.downcast_ref::<std::io::Error>().expect("an io::Error");
+        assert_eq!(io.raw_os_error(), Some(libc::ENOSPC));
+        assert!(e.message().starts_with("commit: writing data_0: "), "{e}");
+        assert!(e.message().contains(&io.to_string()), "{e}");
+        // A clone shares the cause.
+        assert_eq!(e.clone().os_error(), Some(libc::ENOSPC));
+
+        // Without an errno the kind decides the code; the error is still kept.
+        let eof = Error::from_io(std::io::ErrorKind::UnexpectedEof.into(), "read");
+        assert_eq!(eof.code(), KvError::EndOfFile);
+        assert_eq!(eof.os_error(), None);
+        assert!(eof.io_error().is_some());
+
+        // Plain errors have no cause.
+        let plain = Error::invalid_args("x");
+        assert!(plain.source().is_none() && plain.os_error().is_none());
     }
 }

@@ -152,9 +152,9 @@ impl EloqStore {
                     )));
                 }
                 Ok(_) => {
-                    let rd = std::fs::read_dir(path).map_err(|e| Error::from_io(&e, p))?;
+                    let rd = std::fs::read_dir(path).map_err(|e| Error::from_io(e, p))?;
                     for ent in rd {
-                        let ent = ent.map_err(|e| Error::from_io(&e, p))?;
+                        let ent = ent.map_err(|e| Error::from_io(e, p))?;
                         if !ent.file_type().map(|t| t.is_dir()).unwrap_or(false) {
                             return Err(Error::invalid_args(format!(
                                 "store path {p} holds {:?}, which is not a partition directory",
@@ -164,9 +164,9 @@ impl EloqStore {
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    std::fs::create_dir_all(path).map_err(|e| Error::from_io(&e, p))?;
+                    std::fs::create_dir_all(path).map_err(|e| Error::from_io(e, p))?;
                 }
-                Err(e) => return Err(Error::from_io(&e, p)),
+                Err(e) => return Err(Error::from_io(e, p)),
             }
         }
         Ok(())
@@ -189,10 +189,10 @@ impl EloqStore {
         let mut seen = HashSet::new();
         for p in &self.opts.store_path {
             let dir =
-                File::open(p).map_err(|e| Error::from_io(&e, format!("open store path {p}")))?;
+                File::open(p).map_err(|e| Error::from_io(e, format!("open store path {p}")))?;
             let m = dir
                 .metadata()
-                .map_err(|e| Error::from_io(&e, format!("stat store path {p}")))?;
+                .map_err(|e| Error::from_io(e, format!("stat store path {p}")))?;
             if !seen.insert((m.dev(), m.ino())) {
                 // The same directory listed twice: one lock covers it.
                 continue;
@@ -225,7 +225,7 @@ impl EloqStore {
                     );
                 }
                 Err(TryLockError::Error(e)) => {
-                    return Err(Error::from_io(&e, format!("lock store path {p}")));
+                    return Err(Error::from_io(e, format!("lock store path {p}")));
                 }
             }
         }
@@ -288,7 +288,7 @@ impl EloqStore {
             let handle = std::thread::Builder::new()
                 .name("eloqstore-archiver".into())
                 .spawn(move || archiver(r, st, period))
-                .map_err(|e| Error::from_io(&e, "spawning the archiver"))?;
+                .map_err(|e| Error::from_io(e, "spawning the archiver"))?;
             *running.archiver.lock().unwrap_or_else(|e| e.into_inner()) = Some((stop, handle));
         }
         *self.running.write().unwrap_or_else(|e| e.into_inner()) = Some(running);
@@ -463,7 +463,7 @@ fn all_partitions(running: &Running) -> Result<Vec<TableIdent>> {
         let rd = match std::fs::read_dir(root) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(Error::from_io(&e, root)),
+            Err(e) => return Err(Error::from_io(e, root)),
         };
         for ent in rd.flatten() {
             let name = ent.file_name();

@@ -237,10 +237,13 @@ impl KvOptions {
 /// read itself stops past the limit (a file may grow, and procfs files
 /// report size 0).
 fn read_options_file(path: &Path) -> Result<Vec<u8>, IniError> {
-    let cannot_read = |e: std::io::Error| IniError {
-        code: IniError::CANNOT_OPEN,
-        kind: Error::from_io(&e, "").code(),
-        message: format!("cannot read {}: {e}", path.display()),
+    let cannot_read = |e: std::io::Error| {
+        let message = format!("cannot read {}: {e}", path.display());
+        IniError {
+            code: IniError::CANNOT_OPEN,
+            kind: Error::from_io(e, "").code(),
+            message,
+        }
     };
     let refused = |why: String| IniError {
         code: IniError::CANNOT_OPEN,
