@@ -5,75 +5,83 @@
 //! message saying what went wrong, so a caller never has to guess which
 //! argument or which file was at fault.
 
+use std::ffi::CStr;
 use std::fmt;
 use std::io;
 use std::sync::Arc;
 
-/// Upstream's error codes, with upstream's numbers.
-#[repr(u8)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum KvError {
-    NoError = 0,
-    InvalidArgs = 1,
-    NotFound = 2,
-    NotRunning = 3,
-    Corrupted = 4,
-    EndOfFile = 5,
-    OutOfSpace = 6,
-    OutOfMem = 7,
-    OpenFileLimit = 8,
-    TryAgain = 9,
-    Busy = 10,
-    Timeout = 11,
-    NoPermission = 12,
-    CloudErr = 13,
-    IoFail = 14,
-    ExpiredTerm = 15,
-    CloudNoManifest = 16,
+/// Defines [`KvError`] from one table: variant, upstream's number and
+/// upstream's `ErrorString` text (a C string literal, so the C ABI hands it
+/// out as it is). The C ABI's `eloqstore_error` enum spells the same codes
+/// for cbindgen; `ffi` converts between the two by number.
+macro_rules! kv_errors {
+    ($($(#[$doc:meta])* $name:ident = $num:literal => $text:literal,)*) => {
+        /// Upstream's error codes, with upstream's numbers.
+        #[repr(u8)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum KvError {
+            $($(#[$doc])* $name = $num,)*
+        }
+
+        impl KvError {
+            /// Every code, in numeric order.
+            pub const ALL: [KvError; [$($num),*].len()] = [$(KvError::$name),*];
+
+            /// Upstream's `ErrorString`, NUL-terminated.
+            pub const fn as_cstr(self) -> &'static CStr {
+                match self {
+                    $(KvError::$name => $text,)*
+                }
+            }
+        }
+    };
+}
+
+kv_errors! {
+    /// Success.
+    NoError = 0 => c"Succeed",
+    /// A request or option is invalid; the message names it.
+    InvalidArgs = 1 => c"Invalid arguments",
+    /// The key, table, file or object does not exist.
+    NotFound = 2 => c"Resource not found",
+    /// The store is not started, or is stopping.
+    NotRunning = 3 => c"EloqStore is not running",
+    /// Stored data failed a check (checksum, structure, key order).
+    Corrupted = 4 => c"Disk data corrupted",
+    /// A read went past the end of a file.
+    EndOfFile = 5 => c"End of file",
+    /// The disk is full (`ENOSPC`).
+    OutOfSpace = 6 => c"Out of disk space",
+    /// Memory ran out (`ENOMEM`).
+    OutOfMem = 7 => c"Out of memory",
+    /// Too many open files (`EMFILE`).
+    OpenFileLimit = 8 => c"Too many opened files",
+    /// A transient failure (`EAGAIN`, `EINTR`); retrying may succeed.
+    TryAgain = 9 => c"Try again later",
+    /// The resource is in use (`EBUSY`).
+    Busy = 10 => c"Device or resource busy",
+    /// The operation did not finish in time.
+    Timeout = 11 => c"Operation timeout",
+    /// The operation is not permitted (`EPERM`).
+    NoPermission = 12 => c"Operation not permitted",
+    /// The object store failed.
+    CloudErr = 13 => c"Cloud service is unavailable",
+    /// Any other I/O failure.
+    IoFail = 14 => c"I/O failure",
+    /// The partition's term is older than the one on storage.
+    ExpiredTerm = 15 => c"Expired term",
+    /// Cloud mode: no manifest in the bucket although the local directory
+    /// holds files.
+    CloudNoManifest = 16 => c"No manifest found in cloud but the directory is not empty",
 }
 
 impl KvError {
-    /// Every code, in numeric order.
-    pub const ALL: [KvError; 17] = [
-        KvError::NoError,
-        KvError::InvalidArgs,
-        KvError::NotFound,
-        KvError::NotRunning,
-        KvError::Corrupted,
-        KvError::EndOfFile,
-        KvError::OutOfSpace,
-        KvError::OutOfMem,
-        KvError::OpenFileLimit,
-        KvError::TryAgain,
-        KvError::Busy,
-        KvError::Timeout,
-        KvError::NoPermission,
-        KvError::CloudErr,
-        KvError::IoFail,
-        KvError::ExpiredTerm,
-        KvError::CloudNoManifest,
-    ];
-
     /// Upstream's `ErrorString`.
     pub const fn as_str(self) -> &'static str {
-        match self {
-            KvError::NoError => "Succeed",
-            KvError::InvalidArgs => "Invalid arguments",
-            KvError::NotFound => "Resource not found",
-            KvError::NotRunning => "EloqStore is not running",
-            KvError::Corrupted => "Disk data corrupted",
-            KvError::EndOfFile => "End of file",
-            KvError::OutOfSpace => "Out of disk space",
-            KvError::OutOfMem => "Out of memory",
-            KvError::OpenFileLimit => "Too many opened files",
-            KvError::TryAgain => "Try again later",
-            KvError::Busy => "Device or resource busy",
-            KvError::Timeout => "Operation timeout",
-            KvError::NoPermission => "Operation not permitted",
-            KvError::CloudErr => "Cloud service is unavailable",
-            KvError::IoFail => "I/O failure",
-            KvError::ExpiredTerm => "Expired term",
-            KvError::CloudNoManifest => "No manifest found in cloud but the directory is not empty",
+        match self.as_cstr().to_str() {
+            Ok(s) => s,
+            // Every text in the table is ASCII.
+            Err(_) => "",
         }
     }
 
