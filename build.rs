@@ -1,7 +1,9 @@
 //! Build script:
 //! - gives the shared library its soname (`libeloqstore.so.MAJOR`), as
 //!   installed libraries carry;
-//! - compiles the C++ layer (`cpp-compat/src`, upstream EloqStore's C++ API
+//! - with the `cpp-compat` feature (on by default; a Rust user who needs no
+//!   C++ API turns it off, and then neither a C++ compiler nor libstdc++ is
+//!   involved), compiles the C++ layer (`cpp-compat/src`, upstream EloqStore's C++ API
 //!   over the C ABI) into the library, so that `libeloqstore.so` and
 //!   `libeloqstore.a` both serve C++ programs written for upstream;
 //! - exports exactly that C++ API (symbols of namespace `eloqstore`, their
@@ -15,6 +17,10 @@
 //! version scripts, LLVM's lld merges them, so the cdylib is linked with
 //! lld: rustc's own rust-lld where the toolchain ships it (the default
 //! linker of x86_64 Linux since Rust 1.90), else a system `ld.lld`.
+//!
+//! Every failure (no C++ compiler, no `nm`, no sources) stops the build
+//! with a message saying what is missing and how to build without the C++
+//! layer, instead of a panic.
 
 use std::collections::BTreeSet;
 use std::env;
@@ -22,14 +28,37 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// What went wrong, for the user.
+type BuildError = String;
+
+/// How to build without the C++ layer, appended to C++ build errors.
+const WITHOUT_CXX: &str = "(the C++ API is the default-on `cpp-compat` feature: \
+     build with `--no-default-features` if you need only the Rust and C APIs)";
+
 fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: eloqstore build script: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), BuildError> {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=NM");
     let major = env::var("CARGO_PKG_VERSION_MAJOR").unwrap_or_else(|_| "0".into());
     let linux = env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux");
     if linux {
         println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libeloqstore.so.{major}");
     }
-    build_cxx(linux);
+    if env::var_os("CARGO_FEATURE_CPP_COMPAT").is_some() {
+        build_cxx(linux).map_err(|e| format!("{e}\n{WITHOUT_CXX}"))?;
+    }
+    Ok(())
+}
+
+/// A build-script environment variable cargo always sets.
+fn cargo_env(name: &str) -> Result<String, BuildError> {
+    env::var(name).map_err(|_| format!("cargo did not set {name}"))
 }
 
 /// The C++ sources and the headers they depend on, sorted.
@@ -56,9 +85,9 @@ fn cxx_inputs(root: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
     (sources, headers)
 }
 
-fn build_cxx(linux: bool) {
-    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
-    let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
+fn build_cxx(linux: bool) -> Result<(), BuildError> {
+    let root = PathBuf::from(cargo_env("CARGO_MANIFEST_DIR")?);
+    let out = PathBuf::from(cargo_env("OUT_DIR")?);
     let (sources, headers) = cxx_inputs(&root);
     println!("cargo:rerun-if-changed=cpp-compat/src");
     println!("cargo:rerun-if-changed=include");
@@ -66,10 +95,10 @@ fn build_cxx(linux: bool) {
         println!("cargo:rerun-if-changed={}", p.display());
     }
     if sources.is_empty() {
-        panic!(
-            "no C++ sources in {}: the C++ layer is part of the library",
+        return Err(format!(
+            "no C++ sources in {}",
             root.join("cpp-compat/src").display()
-        );
+        ));
     }
 
     let lib = "eloqstore_cxx";
@@ -86,7 +115,8 @@ fn build_cxx(linux: bool) {
         // Link directives are written below: the archive must be linked
         // whole, since nothing on the Rust side refers to it.
         .cargo_metadata(false)
-        .compile(lib);
+        .try_compile(lib)
+        .map_err(|e| format!("compiling the C++ layer (cpp-compat/src) failed: {e}"))?;
 
     println!("cargo:rustc-link-search=native={}", out.display());
     // +whole-archive: every C++ object goes into the cdylib although no Rust
@@ -95,15 +125,12 @@ fn build_cxx(linux: bool) {
     println!("cargo:rustc-link-lib=dylib=stdc++");
 
     if !linux {
-        return;
+        return Ok(());
     }
     let archive = out.join(format!("lib{lib}.a"));
-    let symbols = exported_cxx_symbols(&archive);
+    let symbols = exported_cxx_symbols(&archive)?;
     if symbols.is_empty() {
-        panic!(
-            "no C++ API symbols found in {} (is `nm` installed?)",
-            archive.display()
-        );
+        return Err(format!("no C++ API symbols found in {}", archive.display()));
     }
     let map = out.join("cxx_exports.map");
     let mut text = String::from(
@@ -115,7 +142,7 @@ fn build_cxx(linux: bool) {
         text.push_str(";\n");
     }
     text.push_str("};\n");
-    fs::write(&map, text).expect("write the C++ export list");
+    fs::write(&map, text).map_err(|e| format!("cannot write {}: {e}", map.display()))?;
 
     match lld_flags() {
         Some(flags) => {
@@ -133,26 +160,33 @@ fn build_cxx(linux: bool) {
              C++ programs must link libeloqstore.a"
         ),
     }
+    Ok(())
 }
 
 /// The global symbols the C++ objects define that belong to the public C++
 /// API: anything in namespace `eloqstore` (functions, static data, vtables,
 /// typeinfo, thunks) except the internal `eloqstore::compat` helpers.
-fn exported_cxx_symbols(archive: &Path) -> BTreeSet<String> {
+fn exported_cxx_symbols(archive: &Path) -> Result<BTreeSet<String>, BuildError> {
     let nm = env::var("NM").unwrap_or_else(|_| "nm".into());
     let output = Command::new(&nm)
         .args(["-g", "--defined-only", "-P"])
         .arg(archive)
         .output()
-        .unwrap_or_else(|e| panic!("cannot run `{nm}` on {}: {e}", archive.display()));
+        .map_err(|e| {
+            format!(
+                "cannot run `{nm}` to list the C++ API symbols of {} ({e}); install binutils \
+                 or set NM to an nm program",
+                archive.display()
+            )
+        })?;
     if !output.status.success() {
-        panic!(
+        return Err(format!(
             "`{nm}` failed on {}: {}",
             archive.display(),
             String::from_utf8_lossy(&output.stderr)
-        );
+        ));
     }
-    String::from_utf8_lossy(&output.stdout)
+    Ok(String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter_map(|line| {
             // POSIX format: "name type value size"; archive member headers
@@ -165,7 +199,7 @@ fn exported_cxx_symbols(archive: &Path) -> BTreeSet<String> {
             }
             is_api_symbol(name).then(|| name.to_owned())
         })
-        .collect()
+        .collect())
 }
 
 /// Whether an Itanium-mangled name denotes an entity of namespace
