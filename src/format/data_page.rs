@@ -7,8 +7,8 @@
 use std::cmp::Ordering;
 
 use super::coding::{
-    decode_i64_delta, encode_i64_delta, fixed32_at, get_varint32, get_varint64, put_fixed16,
-    put_varint32, put_varint64, set_fixed16, set_fixed32, varint_len,
+    decode_i64_delta, encode_i64_delta, fixed32_at, get_varint32, get_varint64, put_varint32,
+    put_varint64, set_fixed16, set_fixed32, varint_len,
 };
 use super::comparator::Comparator;
 use super::key_range::KeyRange;
@@ -672,15 +672,7 @@ impl DataPageBuilder {
     /// Finishes the page into a full-size zero-padded buffer with prev/next
     /// set to `MAX_PAGE_ID` and no checksum, then resets the builder.
     pub fn finish(&mut self) -> AlignedBuf {
-        // `finish_into` writes every byte of a whole-block page.
-        let mut page = if self
-            .page_size
-            .is_multiple_of(crate::format::page::PAGE_ALIGN)
-        {
-            AlignedBuf::for_read(self.page_size)
-        } else {
-            AlignedBuf::zeroed(self.page_size)
-        };
+        let mut page = super::restarts::page_buffer(self.page_size);
         self.finish_into(&mut page);
         page
     }
@@ -688,15 +680,7 @@ impl DataPageBuilder {
     /// Like [`finish`](Self::finish) into a caller's page-sized buffer (the
     /// bytes after the content are zeroed).
     pub fn finish_into(&mut self, page: &mut [u8]) {
-        for r in &self.restarts {
-            put_fixed16(&mut self.buf, *r);
-        }
-        put_fixed16(&mut self.buf, self.restarts.len() as u16);
-        let len = self.buf.len();
-        debug_assert!(len <= self.page_size);
-        page[..len].copy_from_slice(&self.buf);
-        page[len..self.page_size].fill(0);
-        set_fixed16(page, CONTENT_LEN_OFFSET, len as u16);
+        super::restarts::finish_content(&mut self.buf, &self.restarts, page, self.page_size);
         set_fixed32(page, PREV_OFFSET, MAX_PAGE_ID);
         set_fixed32(page, NEXT_OFFSET, MAX_PAGE_ID);
         self.reset();

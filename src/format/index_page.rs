@@ -6,11 +6,10 @@
 use std::cmp::Ordering;
 
 use super::coding::{
-    decode_i32_delta, encode_i32_delta, fixed32_at, get_varint32, put_fixed16, put_varint32,
-    set_fixed16, set_fixed32, varint_len,
+    decode_i32_delta, encode_i32_delta, fixed32_at, get_varint32, put_varint32, set_fixed32,
+    varint_len,
 };
 use super::comparator::Comparator;
-use super::data_page::CONTENT_LEN_OFFSET;
 use super::key_range::KeyRange;
 use super::page::{AlignedBuf, PAGE_TYPE_OFFSET, PageId, PageType};
 use super::restarts::Restarts;
@@ -509,15 +508,7 @@ impl IndexPageBuilder {
 
     /// Finishes into a zero-padded page-size buffer (no checksum) and resets.
     pub fn finish(&mut self) -> AlignedBuf {
-        // `finish_into` writes every byte of a whole-block page.
-        let mut page = if self
-            .page_size
-            .is_multiple_of(crate::format::page::PAGE_ALIGN)
-        {
-            AlignedBuf::for_read(self.page_size)
-        } else {
-            AlignedBuf::zeroed(self.page_size)
-        };
+        let mut page = super::restarts::page_buffer(self.page_size);
         self.finish_into(&mut page);
         page
     }
@@ -526,14 +517,7 @@ impl IndexPageBuilder {
         if self.count <= 1 {
             self.restarts.clear();
         }
-        for r in &self.restarts {
-            put_fixed16(&mut self.buf, *r);
-        }
-        put_fixed16(&mut self.buf, self.restarts.len() as u16);
-        let len = self.buf.len();
-        page[..len].copy_from_slice(&self.buf);
-        page[len..self.page_size].fill(0);
-        set_fixed16(page, CONTENT_LEN_OFFSET, len as u16);
+        super::restarts::finish_content(&mut self.buf, &self.restarts, page, self.page_size);
         self.reset();
     }
 }

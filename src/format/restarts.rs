@@ -3,8 +3,9 @@
 //! start of a restart region, whose first entry stores its key whole.
 //! Parsing checks it once, so that later look-ups cannot leave the page.
 
-use super::coding::fixed16_at;
+use super::coding::{fixed16_at, put_fixed16, set_fixed16};
 use super::data_page::CONTENT_LEN_OFFSET;
+use super::page::{AlignedBuf, PAGE_ALIGN};
 use crate::error::{Error, Result};
 
 /// A page's checked restart array.
@@ -109,5 +110,30 @@ impl Restarts {
             }
         }
         Ok(lo)
+    }
+}
+
+/// A page builder's last step: appends the restart array and its count to
+/// the entries in `buf`, copies them to the start of `page`, zeroes the
+/// rest of its `page_size` bytes and records the content length.
+pub fn finish_content(buf: &mut Vec<u8>, restarts: &[u16], page: &mut [u8], page_size: usize) {
+    for r in restarts {
+        put_fixed16(buf, *r);
+    }
+    put_fixed16(buf, restarts.len() as u16);
+    let len = buf.len();
+    debug_assert!(len <= page_size);
+    page[..len].copy_from_slice(buf);
+    page[len..page_size].fill(0);
+    set_fixed16(page, CONTENT_LEN_OFFSET, len as u16);
+}
+
+/// The buffer a builder's `finish` fills: `finish_content` writes every
+/// byte of a whole-block page, so it needs no zeroing then.
+pub fn page_buffer(page_size: usize) -> AlignedBuf {
+    if page_size.is_multiple_of(PAGE_ALIGN) {
+        AlignedBuf::for_read(page_size)
+    } else {
+        AlignedBuf::zeroed(page_size)
     }
 }
