@@ -78,6 +78,9 @@ impl EloqStore {
         backend: Backend,
         faults: Option<Arc<dyn FaultInjector>>,
     ) -> Result<EloqStore> {
+        // Hosts (C, C++, other languages) never call into `logging`:
+        // the store turns `ELOQSTORE_LOG` on itself.
+        crate::logging::init_from_env();
         opts.validate()?;
         Ok(EloqStore {
             opts: Arc::new(opts),

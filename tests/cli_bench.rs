@@ -126,3 +126,53 @@ fn disk_baseline_reports() {
         "baseline file left behind"
     );
 }
+
+/// `ELOQSTORE_LOG` turns the engine's log on in any program that starts a
+/// store (the store installs the stderr logger itself); without it the
+/// engine prints nothing.
+#[test]
+fn eloqstore_log_enables_logging() {
+    let dir = tempfile::tempdir().unwrap();
+    let ini = dir.path().join("opts.ini");
+    std::fs::write(
+        &ini,
+        format!(
+            "[run]\nnum_threads = 1\n[permanent]\nstore_path = {}\n",
+            dir.path().join("store").display()
+        ),
+    )
+    .unwrap();
+    let ini = format!("--kvoptions={}", ini.display());
+    let run = |log: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_eloqstore"));
+        c.args([
+            "bench",
+            &ini,
+            "--load",
+            "--kv_size=64",
+            "--max_key=100",
+            "--partitions=1",
+        ]);
+        c.env_remove("ELOQSTORE_LOG");
+        if let Some(l) = log {
+            c.env("ELOQSTORE_LOG", l);
+        }
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let quiet = run(None);
+    assert!(
+        !quiet.contains("[eloqstore"),
+        "logged without ELOQSTORE_LOG: {quiet}"
+    );
+    let loud = run(Some("info"));
+    assert!(
+        loud.contains("eloqstore started"),
+        "no log with ELOQSTORE_LOG=info: {loud}"
+    );
+}

@@ -516,3 +516,88 @@ fn stalled_rename_does_not_block_the_shard() {
         assert_eq!(get(&fx.store, &other, b"held").unwrap().value, b"v");
     });
 }
+
+/// A temporary manifest left by an interrupted snapshot switch, longer
+/// than the next snapshot and full of valid older records, is rewritten
+/// from its start: none of its stale records survive behind the new one
+/// (they would replay an older state after the restart).
+#[test]
+fn leftover_temporary_manifest_is_truncated() {
+    for_backends(|b| {
+        let mut fx = Fixture::with(b, snapshots_only);
+        for _ in 0..3 {
+            assert_eq!(fx.write(100, true), KvError::NoError);
+        }
+        let dir = std::path::Path::new(&fx.opts.store_path[0]).join("f.0");
+        let manifest = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("manifest_")
+            })
+            .expect("a manifest");
+        let old = std::fs::read(&manifest).unwrap();
+        let mut tmp = manifest.clone().into_os_string();
+        tmp.push(".tmp");
+        std::fs::write(&tmp, old.repeat(16)).unwrap();
+        // One snapshot commit renames the leftover over the manifest.
+        assert_eq!(fx.write(100, true), KvError::NoError);
+        let now = std::fs::read(&manifest).unwrap();
+        assert!(
+            now.len() < old.len() * 16,
+            "stale tail kept: {} bytes",
+            now.len()
+        );
+        fx.verify();
+        fx.restart();
+        fx.verify();
+    });
+}
+
+/// A batch of large values writes its overflow pages ahead of the commit,
+/// a few MiB at a time. Those pages are reachable only once the commit's
+/// manifest record is durable: a write failing after some went out leaves
+/// the batch absent, and later batches (reusing those file pages) and a
+/// restart read exactly.
+#[test]
+fn overflow_pages_written_ahead_of_a_failed_commit() {
+    for_backends(|b| {
+        let mut fx = Fixture::new(b);
+        // 300 values of 5 pages each: 1,500 overflow pages, more than one
+        // early write (4 runs of `max_write_batch_pages`, 1,024 pages).
+        let big = |fx: &mut Fixture, fill: u8| -> (KvError, Vec<WriteDataEntry>) {
+            fx.ts += 1;
+            let batch: Vec<_> = (0..300)
+                .map(|i| {
+                    let key = format!("big{i:04}").into_bytes();
+                    WriteDataEntry::upsert(key, vec![fill; 20_000], fx.ts)
+                })
+                .collect();
+            (write(&fx.store, &fx.tbl(), batch.clone()), batch)
+        };
+        let (err, batch) = big(&mut fx, 1);
+        assert_eq!(err, KvError::NoError);
+        fx.apply(batch);
+        fx.verify();
+        fx.faults.push(FaultRule {
+            file_kind: Some(FileKind::Data),
+            skip: 4,
+            ..FaultRule::once(IoOpKind::Write, Fault::Errno(libc::EIO))
+        });
+        let (err, _) = big(&mut fx, 2);
+        assert_eq!(err, KvError::IoFail);
+        assert_eq!(fx.faults.fired(), 1);
+        fx.faults.clear();
+        fx.verify();
+        let (err, batch) = big(&mut fx, 3);
+        assert_eq!(err, KvError::NoError);
+        fx.apply(batch);
+        fx.verify();
+        fx.restart();
+        fx.verify();
+    });
+}

@@ -53,6 +53,10 @@ pub struct OpenOptions {
     pub create: bool,
     /// O_RDONLY instead of O_RDWR.
     pub read_only: bool,
+    /// O_TRUNC: a file written from offset 0 loses what it held before.
+    pub truncate: bool,
+    /// A directory (O_RDONLY | O_DIRECTORY), opened to be synced.
+    pub directory: bool,
 }
 
 impl OpenOptions {
@@ -67,6 +71,20 @@ impl OpenOptions {
             read_only: true,
             ..OpenOptions::default()
         }
+    }
+
+    /// A directory, read-only, kept open so that syncing it costs no open.
+    pub fn directory() -> OpenOptions {
+        OpenOptions {
+            read_only: true,
+            directory: true,
+            ..OpenOptions::default()
+        }
+    }
+
+    pub fn truncate(mut self, truncate: bool) -> OpenOptions {
+        self.truncate = truncate;
+        self
     }
 
     pub fn direct(mut self, direct: bool) -> OpenOptions {
@@ -107,9 +125,12 @@ impl IoFile {
             o.read(true)
                 .write(!opts.read_only)
                 .create(opts.create)
+                .truncate(opts.truncate)
                 .mode(0o644);
             if direct {
                 o.custom_flags(libc::O_DIRECT);
+            } else if opts.directory {
+                o.custom_flags(libc::O_DIRECTORY);
             }
             o.open(path)
         };
@@ -387,6 +408,16 @@ impl FdCache {
         // Close evicted files outside the borrow.
         drop(dropped);
         Ok(file)
+    }
+
+    /// `fsync` of a directory through a descriptor the cache keeps open, as
+    /// upstream keeps partition directories open: a commit that creates or
+    /// renames a file then costs no open and close of its directory.
+    pub async fn sync_dir(&self, io: &IoHandle, dir: &Path) -> Result<()> {
+        let f = self
+            .get_or_open(io, dir, FileKind::Dir, OpenOptions::directory())
+            .await?;
+        io.fsync(&f).await
     }
 
     /// The cached file for `path`, if any (marks it recently used).

@@ -1605,6 +1605,12 @@ impl IoHandle {
         if opts.create {
             flags |= libc::O_CREAT;
         }
+        if opts.truncate {
+            flags |= libc::O_TRUNC;
+        }
+        if opts.directory {
+            flags |= libc::O_DIRECTORY;
+        }
         let c = c_path(path)?;
         let mut direct = opts.direct;
         loop {

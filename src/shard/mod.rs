@@ -61,6 +61,10 @@ pub struct ShardCtx {
     /// Entries per leaf the last scan saw: sizes the first batch of leaf
     /// reads of the next scan.
     pub scan_per_leaf: Cell<f64>,
+    /// The sum of the partitions' last accounted metadata bytes (see
+    /// [`ShardCtx::trim_partitions`]): kept up to date so that a request
+    /// does not sum over every partition of the shard.
+    mapped_bytes: Cell<usize>,
 }
 
 impl ShardCtx {
@@ -114,17 +118,32 @@ impl ShardCtx {
         self.codecs.borrow_mut().push(c);
     }
 
-    /// Drops idle partitions' metadata (least recently used first) while
-    /// the shard's share of `root_meta_cache_size` is exceeded. In-memory
-    /// partitions hold the data itself and are never dropped.
-    pub fn trim_partitions(&self) {
+    /// Called after a task on `touched` finished: accounts its metadata,
+    /// then drops idle partitions' metadata (least recently used first)
+    /// while the shard's share of `root_meta_cache_size` is exceeded.
+    /// In-memory partitions hold the data itself and are never dropped.
+    pub fn trim_partitions(&self, touched: &Partition) {
         if self.opts.store_path.is_empty() {
             return;
         }
+        let now = touched.memory_bytes();
+        let total = self.mapped_bytes.get() + now - touched.accounted.replace(now);
+        self.mapped_bytes.set(total);
         let budget =
             (self.opts.root_meta_cache_size / self.opts.num_threads.max(1) as u64) as usize;
+        if total <= budget {
+            return;
+        }
+        // Over budget by the running sum: recount exactly (a partition
+        // changed by a task that was not the last to finish is seen here).
         let parts: Vec<Rc<Partition>> = self.partitions.borrow().values().cloned().collect();
-        let mut used: usize = parts.iter().map(|p| p.memory_bytes()).sum();
+        let mut used = 0;
+        for p in &parts {
+            let b = p.memory_bytes();
+            p.accounted.set(b);
+            used += b;
+        }
+        self.mapped_bytes.set(used);
         if used <= budget {
             return;
         }
@@ -137,7 +156,8 @@ impl ShardCtx {
             if used <= budget {
                 break;
             }
-            used -= p.memory_bytes();
+            used -= p.accounted.replace(0);
+            self.mapped_bytes.set(used);
             p.unload();
             self.cache.remove_partition(p.key);
             if let Some(dir) = p.dir() {
@@ -263,6 +283,7 @@ fn run_shard(setup: ShardSetup, rt: Runtime, rx: &Receiver<Msg>) {
         disk_tasks: util::Semaphore::new(disk_tasks),
         partitions: RefCell::default(),
         next_key: Cell::new(0),
+        mapped_bytes: Cell::new(0),
         codecs: RefCell::default(),
         clock: Cell::new(0),
         scan_per_leaf: Cell::new(0.0),

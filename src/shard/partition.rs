@@ -150,6 +150,8 @@ pub struct Partition {
     retirement: Rc<RefCell<Retirement>>,
     versions_gone: Notify,
     pub last_used: Cell<u64>,
+    /// Metadata bytes this partition last counted for in the shard's total.
+    pub accounted: Cell<usize>,
     /// A background compaction or TTL clean-up is queued.
     pub compaction_queued: Cell<bool>,
     pub cleanup_queued: Cell<bool>,
@@ -157,7 +159,15 @@ pub struct Partition {
     /// finding one here skips building its path and the shard's file cache
     /// lookup. Weak: the file cache still decides what stays open.
     recent_files: RefCell<Vec<(FileId, u64, Weak<IoFile>)>>,
+    /// Data files the running write created for pages it wrote ahead of
+    /// its commit (see [`Partition::write_early`]); the commit adopts them.
+    early_files: RefCell<BTreeSet<FileId>>,
 }
+
+/// Page runs (of `max_write_batch_pages`, upstream's unit of a batch
+/// flush) a write gathers before writing them ahead of its commit: 4 MiB
+/// under the default options.
+const EARLY_WRITE_RUNS: usize = 4;
 
 /// Data files a partition remembers for its reads.
 const RECENT_FILES: usize = 8;
@@ -175,9 +185,11 @@ impl Partition {
             retirement: Rc::default(),
             versions_gone: Notify::new(),
             last_used: Cell::new(0),
+            accounted: Cell::new(0),
             compaction_queued: Cell::new(false),
             cleanup_queued: Cell::new(false),
             recent_files: RefCell::default(),
+            early_files: RefCell::default(),
         }
     }
 
@@ -518,7 +530,7 @@ impl Partition {
             crate::killpoint::hit("gc.deleted_file");
         }
         if deleted {
-            shard.io.sync_dir(&dir).await?;
+            shard.fds.sync_dir(&shard.io, &dir).await?;
         }
         first_err.map_or(Ok(()), Err)
     }
@@ -565,6 +577,7 @@ impl Partition {
         mut plan: WritePlan,
         force_snapshot: bool,
     ) -> Result<()> {
+        let early_files = self.early_files.take();
         let (dict_dirty, dict, manifest_size, mut files) = match &*self.state.borrow() {
             PartState::Loaded(l) => (
                 l.dict_dirty,
@@ -579,6 +592,7 @@ impl Partition {
                 ));
             }
         };
+        files.extend(early_files);
         if plan.changes.is_empty() && !force_snapshot {
             return Ok(());
         }
@@ -672,6 +686,50 @@ impl Partition {
         Ok(())
     }
 
+    /// Writes and syncs pages of the running write ahead of its commit (at
+    /// file pages no committed version uses); files it creates are adopted
+    /// by the commit.
+    pub async fn write_early(
+        &self,
+        shard: &ShardCtx,
+        pages: Vec<(FilePageId, AlignedBuf)>,
+        terms: &TermMap,
+    ) -> Result<()> {
+        let mut files = match &*self.state.borrow() {
+            PartState::Loaded(l) => l.files.clone(),
+            _ => {
+                return Err(Error::new(
+                    KvError::IoFail,
+                    "partition state lost during a write",
+                ));
+            }
+        };
+        files.extend(self.early_files.borrow().iter().copied());
+        let known = files.len();
+        log::debug!(
+            "{}: {} pages written ahead of the commit",
+            self.tbl,
+            pages.len()
+        );
+        self.write_pages(shard, pages, terms, &mut files).await?;
+        if files.len() > known {
+            let loaded = match &*self.state.borrow() {
+                PartState::Loaded(l) => l.files.clone(),
+                _ => BTreeSet::new(),
+            };
+            self.early_files
+                .borrow_mut()
+                .extend(files.difference(&loaded).copied());
+        }
+        Ok(())
+    }
+
+    /// Forgets files a failed write created early (the next write reuses
+    /// their ids and finds them on disk).
+    pub fn forget_early_files(&self) {
+        self.early_files.borrow_mut().clear();
+    }
+
     /// Writes and syncs pages. Returns whether files were created.
     async fn write_pages(
         &self,
@@ -696,7 +754,7 @@ impl Partition {
         let mut created_dir = false;
         if files.is_empty() && !shard.io.exists(dir, FileKind::Dir).await? {
             shard.io.create_dir_all(dir).await?;
-            shard.io.sync_dir(root).await?;
+            shard.fds.sync_dir(&shard.io, root).await?;
             created_dir = true;
         }
         // Runs of consecutive slots per file, at most max_write_batch_pages.
@@ -761,11 +819,16 @@ impl Partition {
                 .collect();
             all_ok(join_all(futs).await)?;
         }
-        let syncs: Vec<_> = handles.iter().map(|f| shard.io.fdatasync(f)).collect();
-        all_ok(join_all(syncs).await)?;
+        // The data files and (for new files) their directory sync at once.
+        let mut syncs: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + '_>>> =
+            handles
+                .iter()
+                .map(|f| Box::pin(shard.io.fdatasync(f)) as _)
+                .collect();
         if created || created_dir {
-            shard.io.sync_dir(dir).await?;
+            syncs.push(Box::pin(shard.fds.sync_dir(&shard.io, dir)));
         }
+        all_ok(join_all(syncs).await)?;
         Ok(created || created_dir)
     }
 
@@ -812,7 +875,7 @@ impl Partition {
             Storage::Disk { dir, root } => {
                 if !shard.io.exists(dir, FileKind::Dir).await? {
                     shard.io.create_dir_all(dir).await?;
-                    shard.io.sync_dir(root).await?;
+                    shard.fds.sync_dir(&shard.io, root).await?;
                 }
                 write_file_atomically(shard, dir, &manifest_file_name(shard.term), rec).await?;
             }
@@ -861,20 +924,18 @@ async fn write_file_atomically(
     let path = dir.join(name);
     let tmp = dir.join(format!("{name}{}", crate::format::names::TMP_SUFFIX));
     shard.fds.remove(&tmp);
-    // A leftover temporary file must go: the new one is written from
-    // offset 0 without truncation.
-    match shard.io.unlink(&tmp, FileKind::Manifest).await {
-        Ok(()) => {}
-        Err(e) if e.code() == KvError::NotFound => {}
-        Err(e) => return Err(e),
-    }
+    // A leftover temporary file is truncated: the new one is written from
+    // offset 0 and must not keep a longer old tail.
     let file = Rc::new(
         shard
             .io
             .open(
                 &tmp,
                 FileKind::Manifest,
-                OpenOptions::read_write().direct(true).create(true),
+                OpenOptions::read_write()
+                    .direct(true)
+                    .create(true)
+                    .truncate(true),
             )
             .await?,
     );
@@ -883,7 +944,7 @@ async fn write_file_atomically(
     drop(file);
     shard.fds.remove(&path);
     shard.io.rename(&tmp, &path, FileKind::Manifest).await?;
-    shard.io.sync_dir(dir).await
+    shard.fds.sync_dir(&shard.io, dir).await
 }
 
 /// The names in a partition directory (none if it does not exist).
@@ -930,6 +991,8 @@ pub struct PageReader<'a> {
     pub shard: &'a ShardCtx,
     pub part: &'a Partition,
     pub terms: &'a TermMap,
+    /// A batch write's reader: takes the writer's overflow pages early.
+    pub early_writes: bool,
 }
 
 impl PageReader<'_> {
@@ -990,6 +1053,18 @@ impl PageReader<'_> {
 impl PageSource for PageReader<'_> {
     async fn pause(&self) {
         self.shard.io.yield_now().await;
+    }
+
+    fn early_write_pages(&self) -> usize {
+        if self.early_writes {
+            EARLY_WRITE_RUNS * self.shard.opts.max_write_batch_pages.max(1) as usize
+        } else {
+            0
+        }
+    }
+
+    async fn write_early(&self, pages: Vec<(FilePageId, AlignedBuf)>) -> Result<()> {
+        self.part.write_early(self.shard, pages, self.terms).await
     }
 
     async fn read_page(&self, fp: FilePageId) -> Result<AlignedBuf> {

@@ -61,7 +61,7 @@ pub fn dispatch(ctx: &Rc<ShardCtx>, rt: &Runtime, req: Request) {
                 if let Err(e) = part.reap_files(&ctx).await {
                     log::warn!("{}: deleting unused data files: {e}", part.tbl);
                 }
-                ctx.trim_partitions();
+                ctx.trim_partitions(&part);
             });
         }
         RequestType::BatchWrite
@@ -78,7 +78,7 @@ pub fn dispatch(ctx: &Rc<ShardCtx>, rt: &Runtime, req: Request) {
                 part.poke();
                 done.finish(res);
                 after_write(&ctx, &part, ty != RequestType::CleanExpired);
-                ctx.trim_partitions();
+                ctx.trim_partitions(&part);
             });
         }
         RequestType::ListObject => done.finish(Err(Error::invalid_args(
@@ -108,6 +108,7 @@ async fn read_task(ctx: &ShardCtx, part: &Partition, req: &Request) -> Result<()
         shard: ctx,
         part,
         terms: &v.terms,
+        early_writes: false,
     };
     let rctx = read_ctx(ctx, &reader, &v);
     let now = now_ms();
@@ -402,10 +403,12 @@ async fn compact(ctx: &ShardCtx, part: &Partition) -> Result<()> {
             break;
         }
         let victims = mapper.compaction_victims(factor);
+        part.forget_early_files();
         let reader = PageReader {
             shard: ctx,
             part,
             terms: &version.terms,
+            early_writes: true,
         };
         let rctx = read_ctx(ctx, &reader, &version);
         let plan = crate::tree::compact::compact(
@@ -418,6 +421,12 @@ async fn compact(ctx: &ShardCtx, part: &Partition) -> Result<()> {
         )
         .await?;
         let Some(plan) = plan else { break };
+        log::debug!(
+            "{}: compaction of {} files commits {} pages",
+            part.tbl,
+            victims.len(),
+            plan.writes.len()
+        );
         crate::killpoint::hit("compact.before_commit");
         part.commit(ctx, plan, false).await?;
         crate::killpoint::hit("compact.committed");
@@ -451,7 +460,7 @@ async fn archive(ctx: &ShardCtx, part: &Partition, ts: u64) -> Result<()> {
             for (_, old) in &archives[..archives.len() - keep] {
                 ctx.io.unlink(&dir.join(old), FileKind::Manifest).await?;
             }
-            ctx.io.sync_dir(dir).await?;
+            ctx.fds.sync_dir(&ctx.io, dir).await?;
             part.archives_changed();
             part.schedule_file_gc(ctx).await?;
             part.reap_files(ctx).await?;
@@ -519,10 +528,12 @@ async fn apply_write(
         (l.version.clone(), l.mapper.clone(), l.dict.clone())
     };
     let now = now_ms();
+    part.forget_early_files();
     let reader = PageReader {
         shard: ctx,
         part,
         terms: &version.terms,
+        early_writes: true,
     };
     let rctx = read_ctx(ctx, &reader, &version);
     let cfg = TreeConfig {
@@ -533,7 +544,10 @@ async fn apply_write(
         cmp: &*ctx.opts.comparator,
     };
     if matches!(kind, WriteKind::Truncate(ref p) if p.is_empty()) {
-        // Full truncate: free everything, write an empty snapshot.
+        // Full truncate: free every mapped page. Like upstream, the frees
+        // go into a log record when the manifest has room (a snapshot costs
+        // a new file, a rename and a directory sync); an empty snapshot is
+        // written only when there is no page to free but roots to clear.
         if version.root == MAX_PAGE_ID
             && version.ttl_root == MAX_PAGE_ID
             && mapper.mapped_count() == 0
@@ -543,7 +557,8 @@ async fn apply_write(
         let mut w = TreeWriter::new(rctx, cfg, mapper, now, codec);
         let (root, ttl_root) = w.truncate_all();
         let plan = w.finish(root, ttl_root);
-        part.commit(ctx, plan, true).await?;
+        let snapshot = plan.changes.is_empty();
+        part.commit(ctx, plan, snapshot).await?;
         if let PartState::Loaded(l) = &mut *part.state.borrow_mut() {
             l.next_expire = u64::MAX;
         }
@@ -626,6 +641,7 @@ async fn update_next_expire(
         shard: ctx,
         part,
         terms: &version.terms,
+        early_writes: false,
     };
     let mut rctx = read_ctx(ctx, &reader, &version);
     let bytewise = crate::format::comparator::BytewiseComparator;

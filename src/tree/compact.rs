@@ -17,7 +17,8 @@ const READ_BATCH: usize = 64;
 
 /// Moves the live pages of the files `victims` names (at most
 /// `max_pages` of them, in ascending old file page order, as upstream) to
-/// the append point. `None` when there is nothing to move.
+/// the append point. `None` when there is nothing to move. Copies the
+/// source takes early (`PageSource::write_early`) are not in the plan.
 pub async fn compact<S: PageSource>(
     read: &ReadCtx<'_, S>,
     mut mapper: PageMapper,
@@ -77,6 +78,16 @@ pub async fn compact<S: PageSource>(
                 page,
                 is_index,
             });
+        }
+        // Copies go out ahead of the commit when the source takes them, so
+        // a compaction holds a few MiB of pages, not all it moves.
+        let early = read.source.early_write_pages();
+        if early > 0 && writes.len() >= early {
+            let out = std::mem::take(&mut writes)
+                .into_iter()
+                .map(|w| (w.fp, w.page))
+                .collect();
+            read.source.write_early(out).await?;
         }
         read.source.pause().await;
     }

@@ -9,7 +9,7 @@ pub mod write;
 
 use std::future::Future;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::format::page::{AlignedBuf, FilePageId};
 
 pub use cache::{PageCache, PageRef, page_ref};
@@ -25,6 +25,28 @@ pub trait PageSource {
     /// then so that reads beside them are not held up).
     fn pause(&self) -> impl Future<Output = ()> {
         std::future::ready(())
+    }
+
+    /// How many finished overflow pages a writer gathers before it hands
+    /// them to [`write_early`](Self::write_early); 0: this source takes
+    /// none and every page waits for the commit.
+    fn early_write_pages(&self) -> usize {
+        0
+    }
+
+    /// Writes and syncs pages of a batch that is not committed yet, at
+    /// file pages no committed version uses, so that a batch of large
+    /// values is never held in memory whole (upstream, too, flushes its
+    /// batch pages as they fill). Only the commit's manifest record makes
+    /// them reachable.
+    fn write_early(
+        &self,
+        pages: Vec<(FilePageId, AlignedBuf)>,
+    ) -> impl Future<Output = Result<()>> {
+        let n = pages.len();
+        std::future::ready(Err(Error::invalid_args(format!(
+            "this page source cannot write ({n} pages offered)"
+        ))))
     }
 
     /// Reads several pages, in order. Sources that can overlap requests

@@ -116,6 +116,11 @@ pub struct TreeWriter<'a, S> {
     codec: &'a mut ValueCodec,
     writes: Vec<(PageId, AlignedBuf, bool)>,
     written: HashMap<PageId, usize>,
+    /// Overflow pages of new values: written once, never rewritten, so
+    /// they can go to the source early (see `PageSource::write_early`).
+    overflow_writes: Vec<(PageId, AlignedBuf)>,
+    /// `overflow_writes` held before they go out early (0: never).
+    early_limit: usize,
     changes: Vec<(PageId, u64)>,
     released: Vec<FilePageId>,
     /// TTL-tree changes: key -> upsert (true) or delete.
@@ -148,6 +153,7 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
         codec: &'a mut ValueCodec,
     ) -> TreeWriter<'a, S> {
         read.cmp = cfg.cmp;
+        let early_limit = read.source.early_write_pages();
         TreeWriter {
             read,
             cfg,
@@ -158,6 +164,8 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
             codec,
             writes: Vec::new(),
             written: HashMap::new(),
+            overflow_writes: Vec::new(),
+            early_limit,
             changes: Vec::new(),
             released: Vec::new(),
             ttl: BTreeMap::new(),
@@ -240,10 +248,32 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
             self.cfg.page_size,
             self.cfg.overflow_pointers,
         );
-        for (id, page) in pages {
-            self.rewrite(id, page, false);
-        }
+        self.overflow_writes.extend(pages);
         overflow::encode_pointers(&first)
+    }
+
+    /// Places a page in the next file page: mapping change and checksum.
+    fn place(&mut self, id: PageId, page: &mut AlignedBuf) -> FilePageId {
+        let fp = self.mapper.allocate_file_page();
+        self.mapper.set_file_page(id, fp);
+        self.changes.push((id, mapping_value::file_page(fp)));
+        set_page_checksum(&mut page[..self.cfg.page_size]);
+        fp
+    }
+
+    /// Hands the gathered overflow pages to the source once there are
+    /// `early_limit` of them.
+    async fn write_overflow_early(&mut self) -> Result<()> {
+        if self.early_limit == 0 || self.overflow_writes.len() < self.early_limit {
+            return Ok(());
+        }
+        let pages = std::mem::take(&mut self.overflow_writes);
+        let mut out = Vec::with_capacity(pages.len());
+        for (id, mut page) in pages {
+            let fp = self.place(id, &mut page);
+            out.push((fp, page));
+        }
+        self.read.source.write_early(out).await
     }
 
     /// Frees every page of an overflow value (reading each group's last page
@@ -414,7 +444,8 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
             overflow: false,
             compression,
         };
-        self.add_entry(lb, e)
+        self.add_entry(lb, e)?;
+        self.write_overflow_early().await
     }
 
     /// Upstream's add-to-page: try the current page; a value too big for
@@ -1074,12 +1105,16 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
     /// Assigns file pages to the queued pages, checksums them and returns
     /// the commit plan.
     pub fn finish(mut self, root: PageId, ttl_root: PageId) -> WritePlan {
-        let mut writes = Vec::with_capacity(self.writes.len());
-        for (id, mut page, is_index) in std::mem::take(&mut self.writes) {
-            let fp = self.mapper.allocate_file_page();
-            self.mapper.set_file_page(id, fp);
-            self.changes.push((id, mapping_value::file_page(fp)));
-            set_page_checksum(&mut page[..self.cfg.page_size]);
+        let mut writes = Vec::with_capacity(self.writes.len() + self.overflow_writes.len());
+        let overflow = std::mem::take(&mut self.overflow_writes)
+            .into_iter()
+            .map(|(id, page)| (id, page, false));
+        let pages: Vec<_> = std::mem::take(&mut self.writes)
+            .into_iter()
+            .chain(overflow)
+            .collect();
+        for (id, mut page, is_index) in pages {
+            let fp = self.place(id, &mut page);
             writes.push(PageWrite {
                 id,
                 fp,
