@@ -1,11 +1,13 @@
 //! Engine configuration: upstream's `KvOptions`, its start-up checks
 //! (`EloqStore::ValidateOptions`) and its INI loader (see [`ini`]).
 //!
-//! Every field is defined once, by a row of [`table`] (see there for what
-//! a row generates). Field names, integer types, defaults and declaration
-//! order follow upstream's `include/kv_options.h` (ca395ee). The comparator is a
-//! [`ComparatorRef`](crate::format::comparator::ComparatorRef) instead of a raw pointer and the partition filter an
-//! optional shared closure instead of an empty-able `std::function`.
+//! Every field is defined once, by a row of `options/table.rs` (see there
+//! for what a row generates). Field names, integer types, defaults and
+//! declaration order follow upstream's `include/kv_options.h` (ca395ee).
+//! The comparator is a
+//! [`ComparatorRef`](crate::format::comparator::ComparatorRef) instead of a
+//! raw pointer and the partition filter an optional shared closure instead
+//! of an empty-able `std::function`.
 
 pub mod fields;
 pub mod ini;
