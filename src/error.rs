@@ -5,6 +5,8 @@
 //! message saying what went wrong, so a caller never has to guess which
 //! argument or which file was at fault.
 
+#![warn(missing_docs)]
+
 use std::ffi::CStr;
 use std::fmt;
 use std::io;
@@ -232,6 +234,7 @@ impl Error {
     }
 }
 
+/// The result of every fallible engine call.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]

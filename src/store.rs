@@ -2,6 +2,8 @@
 //! Requests may be submitted from any thread; each runs on the shard that
 //! owns its partition.
 
+#![warn(missing_docs)]
+
 use std::collections::HashSet;
 use std::fs::{File, TryLockError};
 use std::os::unix::fs::MetadataExt;
@@ -92,14 +94,17 @@ impl EloqStore {
     }
 
     /// Upstream's static `ValidateOptions`: checks and adjusts options.
+    /// Upstream's `ValidateOptions`: [`KvOptions::validate`] as a bool.
     pub fn validate_options(opts: &mut KvOptions) -> bool {
         opts.validate().is_ok()
     }
 
+    /// The options the store runs with (validated and adjusted).
     pub fn options(&self) -> &KvOptions {
         &self.opts
     }
 
+    /// Whether the store is not running (never started, or stopped).
     pub fn is_stopped(&self) -> bool {
         self.running
             .read()

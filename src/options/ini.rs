@@ -107,8 +107,11 @@ pub const MAX_INI_BYTES: u64 = 1 << 20;
 /// error code a `KvError` caller sees.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IniError {
+    /// Upstream's return code: -1, -2 or the line number.
     pub code: i32,
+    /// The error code for callers that see a `KvError`.
     pub kind: KvError,
+    /// What is wrong, naming the file, line, section and key.
     pub message: String,
 }
 

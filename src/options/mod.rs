@@ -9,6 +9,8 @@
 //! raw pointer and the partition filter an optional shared closure instead
 //! of an empty-able `std::function`.
 
+#![warn(missing_docs)]
+
 pub mod fields;
 pub mod ini;
 mod rules;
