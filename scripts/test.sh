@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project: formatting, lints, unit, integration,
-# property and fixture tests; then the C ABI tests (C, under ASan too, and
-# Python) through CMake and ctest. Installs missing system packages first.
+# property and fixture tests; a short run of every fuzz target; then the C
+# ABI tests (C, under ASan too, and Python) through CMake and ctest.
+# Installs missing system packages first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -13,14 +14,21 @@ fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets -- -D warnings
+cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
 echo "== cargo test (io_uring)"
 # (the test targets build the crate with its `kill-points` feature through
 # the dev-dependency on itself, so the crash tests run here)
 ELOQSTORE_IO=uring cargo test --release
 echo "== cargo test (sync fallback driver)"
 ELOQSTORE_IO=sync cargo test --release
+echo "== fuzz targets, 20 s each (scripts/fuzz.sh; needs the nightly toolchain)"
+# From the committed seeds only: libFuzzer reads its whole corpus before the
+# time limit counts, and a corpus grown by long runs (fuzz/work) takes minutes.
+rm -rf fuzz/target/ci-work
+FUZZ_WORK=fuzz/target/ci-work scripts/fuzz.sh
 
 # The C ABI from C and Python: CMake builds the library with cargo (into
 # build/cargo), the C tests of ffi-tests/ (and the C++ layer's tests), and

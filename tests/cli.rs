@@ -172,3 +172,58 @@ fn options_must_be_a_small_regular_file() {
         assert!(err.contains(path) && err.contains(why), "{err}");
     }
 }
+
+/// A kill between creating a partition's directory (or a data file) and
+/// writing its first manifest leaves a directory without a manifest. The
+/// engine reads it as an empty partition (upstream: the manifest's ENOENT
+/// is NotFound, the partition does not exist); `check` calls it empty with
+/// a warning, not damaged.
+#[test]
+fn check_reads_a_partition_without_manifest_as_empty() {
+    let fx = fixtures_dir().join("basic");
+    let tmp = copy_fixture(&fx);
+    let opts = options_at(&fx, tmp.path());
+    let tbl = eloqstore::types::TableIdent::new("t0", 77);
+    let dir = tbl.store_path(&opts.store_path);
+    std::fs::create_dir_all(&dir).unwrap();
+    let empty = eloqstore::types::TableIdent::new("t0", 78);
+    std::fs::create_dir_all(empty.store_path(&opts.store_path)).unwrap();
+    // A data file written before the crash, never named by a manifest.
+    std::fs::write(
+        dir.join("data_0_0"),
+        vec![0u8; opts.data_page_size as usize],
+    )
+    .unwrap();
+
+    let ini = tmp.path().join("options.ini");
+    let out = eloqstore(&["check", "--options", ini.to_str().unwrap()]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("clean:"), "{stdout}");
+    let warn = format!(
+        "WARN {}: missing: the partition is empty",
+        dir.join("manifest_0").display()
+    );
+    assert!(stdout.contains(&warn), "{stdout}");
+    assert!(stdout.contains("the directory holds data_0_0)"), "{stdout}");
+    assert!(stdout.contains("the directory is empty)"), "{stdout}");
+
+    // The engine agrees: nothing to read there, and the partition takes
+    // writes (over the stray data file) and then checks clean.
+    use common::engine::*;
+    let mut o = opts.clone();
+    o.num_threads = 1;
+    let store = started(o.clone());
+    assert_eq!(
+        get(&store, &tbl, b"k").unwrap_err().code(),
+        eloqstore::KvError::NotFound
+    );
+    put(&store, &tbl, &[(b"k", b"v", 1)]);
+    assert_eq!(get(&store, &tbl, b"k").unwrap().value, b"v");
+    store.stop();
+    let out = eloqstore(&["check", "--options", ini.to_str().unwrap()]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{stdout}");
+    assert!(!stdout.contains(&warn), "{stdout}");
+}

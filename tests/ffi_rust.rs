@@ -244,3 +244,77 @@ fn options_load_ini_refuses_devices_fifos_and_big_files() {
         assert!(msg.contains("regular file"), "{path}: {msg}");
     }
 }
+
+/// A callback gets the user data of its own submission, also when the
+/// request is resubmitted (with other user data) the moment it is done,
+/// before the callback runs (found by the c_abi fuzz target: the callback
+/// read the request's current user data).
+#[test]
+fn callback_user_data_survives_an_immediate_resubmission() {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    static SEEN: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+    unsafe extern "C" fn cb(_req: *mut eloqstore_request, ud: u64) {
+        SEEN.lock().unwrap().push(ud);
+    }
+    #[derive(Clone, Copy)]
+    struct Handles(*mut eloqstore_store, *mut eloqstore_request);
+    // SAFETY: the C ABI handles may be used from any thread.
+    unsafe impl Send for Handles {}
+
+    const ROUNDS: u64 = 300;
+    const OTHER: u64 = 1 << 40;
+    // SAFETY: live handles throughout; freed at the end.
+    unsafe {
+        let opts = eloqstore_options_new();
+        let mut store = ptr::null_mut();
+        assert_eq!(
+            eloqstore_store_new(opts, &mut store),
+            eloqstore_error::ELOQSTORE_OK
+        );
+        eloqstore_options_free(opts);
+        assert_eq!(
+            eloqstore_store_start(store, 0),
+            eloqstore_error::ELOQSTORE_OK
+        );
+        let r = eloqstore_request_new(eloqstore_request_type::ELOQSTORE_REQ_READ as u8);
+        eloqstore_request_set_table(r, b"t".as_ptr(), 1, 0);
+        eloqstore_request_set_key(r, b"k".as_ptr(), 1);
+        let h = Handles(store, r);
+        static SUBMITTED: AtomicU64 = AtomicU64::new(u64::MAX);
+        static RESUBMITTED: AtomicU64 = AtomicU64::new(u64::MAX);
+        // Resubmits the request as soon as it is done, while the shard
+        // thread is still waking the main thread (which waits) and has not
+        // run the callback yet.
+        let spinner = std::thread::spawn(move || {
+            let h = h;
+            for i in 0..ROUNDS {
+                while SUBMITTED.load(Ordering::Acquire) != i {
+                    std::hint::spin_loop();
+                }
+                while !eloqstore_request_is_done(h.1) {
+                    std::hint::spin_loop();
+                }
+                assert!(eloqstore_store_exec_async(h.0, h.1, None, OTHER + i));
+                RESUBMITTED.store(i, Ordering::Release);
+            }
+        });
+        for i in 0..ROUNDS {
+            assert!(eloqstore_store_exec_async(store, r, Some(cb), i));
+            SUBMITTED.store(i, Ordering::Release);
+            eloqstore_request_wait(r);
+            while RESUBMITTED.load(Ordering::Acquire) != i {
+                std::hint::spin_loop();
+            }
+            eloqstore_request_wait(r);
+        }
+        spinner.join().unwrap();
+        eloqstore_store_stop(store);
+        let mut seen = SEEN.lock().unwrap().clone();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..ROUNDS).collect::<Vec<_>>());
+        eloqstore_request_free(r);
+        eloqstore_store_free(store);
+    }
+}

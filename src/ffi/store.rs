@@ -165,12 +165,14 @@ pub unsafe extern "C" fn eloqstore_store_exec_async(
             Some(cb) => {
                 // SAFETY: `req` is a live handle created by this module.
                 let keep: Arc<eloqstore_request> = unsafe { handle_arc(req) };
-                s.inner.exec_async(&r.req, user_data, move |done| {
+                s.inner.exec_async(&r.req, user_data, move |_| {
                     let ptr = Arc::as_ptr(&keep).cast_mut();
-                    let ud = done.user_data();
+                    // This submission's user data, not the request's: a
+                    // waiter may resubmit it, with other user data, as soon
+                    // as it is done, before this callback runs.
                     // SAFETY: the handle stays alive through `keep` for the
                     // whole call; the callback is valid per the contract.
-                    unsafe { cb(ptr, ud) };
+                    unsafe { cb(ptr, user_data) };
                     drop(keep);
                 })
             }

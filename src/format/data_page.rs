@@ -427,10 +427,16 @@ impl<'a> DataPageIter<'a> {
         self.compression = compression;
         self.is_restart = restart;
         self.offset = val_off + h.val_len + (before - cur.len());
-        if self.region + 1 < self.page.restarts.count
-            && self.offset >= self.page.restart(self.region + 1)
-        {
-            self.region += 1;
+        if self.region + 1 < self.page.restarts.count {
+            // Regions hold whole entries: the next restart point is where
+            // an entry ends, never inside one.
+            let next = self.page.restart(self.region + 1);
+            if self.offset > next {
+                return Err(bad("runs past the next restart point"));
+            }
+            if self.offset == next {
+                self.region += 1;
+            }
         }
         self.valid = true;
         Ok(true)
@@ -970,6 +976,29 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A restart point inside an entry (a page no builder makes, found by
+    /// fuzzing): the entry after it was decoded as a non-restart entry,
+    /// adding its timestamp to the previous one; searches read a key at
+    /// the bogus offset. It must be `Corrupted`.
+    #[test]
+    fn restart_point_inside_an_entry_is_corrupted() {
+        let mut b = DataPageBuilder::new(4096, 2);
+        for (k, ts) in [(b"k1", 10), (b"k2", 20), (b"k3", 30), (b"k4", 40)] {
+            assert!(b.add(&e(k, b"value", ts, 0)));
+        }
+        let mut page = b.finish();
+        let p = DataPage::parse(&page).unwrap();
+        assert_eq!(p.num_restarts(), 2);
+        let (second, array) = (p.restart(1), p.entries_end());
+        // Restart point 1 moved three bytes back, into entry 1.
+        set_fixed16(&mut page, array + 2, (second - 3) as u16);
+        let p = DataPage::parse(&page).unwrap();
+        let err = p.entries().unwrap_err();
+        assert_eq!(err.code(), crate::error::KvError::Corrupted, "{err}");
+        let mut it = p.iter();
+        assert!(it.seek(b"k4", &BytewiseComparator).is_err());
     }
 
     #[test]

@@ -373,10 +373,16 @@ impl IndexPageIter<'_> {
         };
         self.is_restart = restart;
         self.offset = key_off + non_shared + (before - cur.len());
-        if self.region + 1 < self.page.restarts.count
-            && self.offset >= self.page.restart(self.region + 1)
-        {
-            self.region += 1;
+        if self.region + 1 < self.page.restarts.count {
+            // Regions hold whole entries: the next restart point is where
+            // an entry ends, never inside one.
+            let next = self.page.restart(self.region + 1);
+            if self.offset > next {
+                return Err(bad("runs past the next restart point"));
+            }
+            if self.offset == next {
+                self.region += 1;
+            }
         }
         Ok(true)
     }
@@ -526,6 +532,7 @@ impl IndexPageBuilder {
 mod tests {
     use super::*;
     use crate::format::checksum::set_page_checksum;
+    use crate::format::coding::set_fixed16;
     use crate::format::comparator::BytewiseComparator;
 
     #[test]
@@ -597,6 +604,29 @@ mod tests {
             assert!(r.add(k, *c));
         }
         assert_eq!(&r.finish()[..], &page[..]);
+    }
+
+    /// A restart point inside an entry (found by fuzzing): the entry after
+    /// it was decoded with a child id relative to the previous one. It
+    /// must be `Corrupted`.
+    #[test]
+    fn restart_point_inside_an_entry_is_corrupted() {
+        let mut b = IndexPageBuilder::new(4096, 2);
+        b.add_leftmost(1, true);
+        for (i, k) in [b"k1", b"k2", b"k3", b"k4"].iter().enumerate() {
+            assert!(b.add(*k, 100 + i as u32));
+        }
+        let mut page = b.finish();
+        let p = IndexPage::parse(&page).unwrap();
+        assert_eq!(p.num_restarts(), 2);
+        let second = p.restart(1);
+        let array = p.content_len() - 2 - 2 * p.num_restarts();
+        // Restart point 1 moved two bytes back, into entry 1.
+        set_fixed16(&mut page, array + 2, (second - 2) as u16);
+        let p = IndexPage::parse(&page).unwrap();
+        let err = p.entries().unwrap_err();
+        assert_eq!(err.code(), crate::error::KvError::Corrupted, "{err}");
+        assert!(p.children().is_err());
     }
 
     #[test]

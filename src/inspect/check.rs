@@ -121,9 +121,16 @@ pub fn check_partition(
     let manifest_path = store
         .manifest_path(tbl, choice)
         .map_err(|e| problem_at(store.partition_dir(tbl), e))?;
-    let (_, bytes, state) = store
-        .replay_manifest(tbl, choice)
-        .map_err(|e| problem_at(manifest_path.clone(), e))?;
+    let (_, bytes, state) = match store.replay_manifest(tbl, choice) {
+        Ok(r) => r,
+        // The engine reads a partition without its manifest as empty (a
+        // crash between creating the directory, or a data file, and
+        // writing the first manifest leaves one); so does check.
+        Err(e) if *choice == ManifestChoice::Current && super::is_missing(&e) => {
+            return Ok(missing_manifest(store, tbl, manifest_path));
+        }
+        Err(e) => return Err(problem_at(manifest_path.clone(), e)),
+    };
     let warnings: Vec<Warning> = state
         .end
         .discarded()
@@ -143,6 +150,36 @@ pub fn check_partition(
             r
         })
         .map_err(with_warnings)
+}
+
+/// The report of a partition directory without its manifest: empty, with
+/// a warning naming what else the directory holds.
+fn missing_manifest(store: &StoreReader, tbl: &TableIdent, path: PathBuf) -> PartitionReport {
+    let mut others: Vec<String> = std::fs::read_dir(store.partition_dir(tbl))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    others.sort();
+    let holds = if others.is_empty() {
+        "the directory is empty".to_string()
+    } else {
+        format!("the directory holds {}", others.join(", "))
+    };
+    PartitionReport {
+        table: tbl.clone(),
+        manifest: path.clone(),
+        warnings: vec![Warning {
+            file: path,
+            message: format!(
+                "missing: the partition is empty, as the engine reads it \
+                 (a crash before its first manifest; {holds})"
+            ),
+        }],
+        ..Default::default()
+    }
 }
 
 /// `check_partition` once the manifest replays.

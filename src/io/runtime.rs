@@ -212,6 +212,10 @@ impl<T> Slab<T> {
         id
     }
 
+    fn get(&self, id: usize) -> Option<&T> {
+        self.entries.get(id).and_then(Option::as_ref)
+    }
+
     pub(super) fn get_mut(&mut self, id: usize) -> Option<&mut T> {
         self.entries.get_mut(id).and_then(Option::as_mut)
     }
@@ -1072,6 +1076,15 @@ impl fmt::Debug for Runtime {
     }
 }
 
+/// Marks a background task in a turn's batch (task generations never reach
+/// the top bit).
+const BACKGROUND_MARK: u64 = 1 << 63;
+
+/// CPU time background tasks (batch writes, compaction) may take in a turn
+/// that also ran foreground tasks (reads): bounds how long a read's next
+/// step waits behind write work.
+const BACKGROUND_SLICE: Duration = Duration::from_micros(200);
+
 impl Inner {
     fn spawn(&self, fut: BoxFuture, background: bool) {
         let gen_ = self.next_gen.get();
@@ -1094,13 +1107,54 @@ impl Inner {
     }
 
     /// Polls the tasks ready now; returns how many queue entries it took.
+    ///
+    /// Foreground tasks are polled first, and the I/O they queued goes to
+    /// the driver before any background task runs: a read's next page
+    /// request does not wait for a batch write's CPU work of this turn.
     fn run_ready(&self) -> usize {
         let mut batch = std::mem::take(&mut *self.scratch.borrow_mut());
         batch.extend(self.shared.ready().drain(..));
-        for &(id, gen_) in &batch {
-            self.poll_task(id, gen_);
+        let mut background = 0;
+        {
+            let tasks = self.tasks.borrow();
+            for entry in batch.iter_mut() {
+                if tasks.get(entry.0).is_some_and(|t| t.background) {
+                    // Marked by the top bit of the generation; cleared below.
+                    entry.1 |= BACKGROUND_MARK;
+                    background += 1;
+                }
+            }
         }
-        let n = batch.len();
+        if background > 0 && background < batch.len() {
+            batch.sort_by_key(|e| e.1 & BACKGROUND_MARK != 0);
+        }
+        let foreground = batch.len() - background;
+        let mut bg_start = None;
+        let mut n = batch.len();
+        for (i, &(id, gen_)) in batch.iter().enumerate() {
+            if gen_ & BACKGROUND_MARK != 0 {
+                match bg_start {
+                    None => {
+                        if foreground > 0 {
+                            self.driver.borrow_mut().submit(Wait::No);
+                        }
+                        bg_start = Some(Instant::now());
+                    }
+                    // Beside foreground work, background tasks get a slice
+                    // of the turn; the rest wait for the next turn, first.
+                    Some(t) if foreground > 0 && t.elapsed() >= BACKGROUND_SLICE => {
+                        let mut ready = self.shared.ready();
+                        for &(id, gen_) in batch[i..].iter().rev() {
+                            ready.push_front((id, gen_ & !BACKGROUND_MARK));
+                        }
+                        n = i;
+                        break;
+                    }
+                    Some(_) => {}
+                }
+            }
+            self.poll_task(id, gen_ & !BACKGROUND_MARK);
+        }
         batch.clear();
         *self.scratch.borrow_mut() = batch;
         n

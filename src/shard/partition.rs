@@ -15,12 +15,14 @@ use crate::error::{Error, KvError, Result};
 use crate::format::compression::{DictSampler, Dictionary};
 use crate::format::manifest::{self, TermMap};
 use crate::format::names::{PartitionFile, classify, data_file_name, manifest_file_name};
-use crate::format::page::{AlignedBuf, FileId, FilePageId, MAX_PAGE_ID, PageId};
+use crate::format::page::{
+    AlignedBuf, FileId, FilePageId, MAX_PAGE_ID, PageId, PageType, page_type,
+};
 use crate::io::file::{FileKind, IoFile, OpenOptions};
 use crate::io::runtime::Notify;
 use crate::mapping::{MappingTable, PageMapper};
 use crate::tree::write::WritePlan;
-use crate::tree::{PageSource, ReadCtx};
+use crate::tree::{PageRef, PageSource, ReadCtx};
 use crate::types::TableIdent;
 
 /// A partition's files when the store has no disk: pages and the manifest
@@ -596,13 +598,14 @@ impl Partition {
         if plan.changes.is_empty() && !force_snapshot {
             return Ok(());
         }
-        // Index pages are kept for the cache; every page buffer moves to
-        // the writes.
-        let index_pages: Vec<(FilePageId, AlignedBuf)> = plan
+        // Index pages and leaves the batch wrote stay cached, as upstream's
+        // buffer pool keeps the pages it writes (reads beside writes find
+        // the leaves just written); every page buffer moves to the writes.
+        let cached: Vec<(FilePageId, PageRef, bool)> = plan
             .writes
             .iter()
-            .filter(|w| w.is_index)
-            .map(|w| (w.fp, w.page.clone()))
+            .filter(|w| w.is_index || page_type(&w.page) == Some(PageType::Data))
+            .map(|w| (w.fp, crate::tree::page_ref(&w.page), w.is_index))
             .collect();
         let writes: Vec<(FilePageId, AlignedBuf)> = std::mem::take(&mut plan.writes)
             .into_iter()
@@ -654,10 +657,12 @@ impl Partition {
             Rc::new(plan.mapper.terms().clone()),
             dict,
         );
-        for (fp, page) in index_pages {
-            shard
-                .cache
-                .insert(self.key, fp, crate::tree::page_ref(&page));
+        for (fp, page, is_index) in cached {
+            if is_index {
+                shard.cache.insert(self.key, fp, page);
+            } else {
+                shard.cache.insert_data(self.key, fp, page);
+            }
         }
         let old = {
             let mut st = self.state.borrow_mut();

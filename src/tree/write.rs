@@ -311,7 +311,7 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
         range: &KeyRange,
     ) -> Result<Outcome> {
         self.leaves_done += 1;
-        if self.leaves_done.is_multiple_of(16) {
+        if self.leaves_done.is_multiple_of(4) {
             self.read.source.pause().await;
         }
         let buf = match id {

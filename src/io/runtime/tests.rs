@@ -1526,3 +1526,26 @@ fn background_ops_yield_to_foreground() {
     drive(&rt);
     assert_eq!(done.get(), bgs.len());
 }
+
+/// In a turn, ready foreground tasks run before ready background ones,
+/// whatever order they became ready in (a batch write's CPU work never
+/// delays a read's next request within the turn).
+#[test]
+fn foreground_tasks_poll_before_background_ones() {
+    let rt = Runtime::new(&cfg(Backend::Sync)).unwrap();
+    let order = Rc::new(RefCell::new(Vec::new()));
+    for (i, bg) in [true, false, true, false, false].into_iter().enumerate() {
+        let order = order.clone();
+        let task = async move { order.borrow_mut().push((i, bg)) };
+        if bg {
+            rt.spawn_background(task);
+        } else {
+            rt.spawn(task);
+        }
+    }
+    rt.turn(Some(Duration::ZERO));
+    assert_eq!(
+        *order.borrow(),
+        [(1, false), (3, false), (4, false), (0, true), (2, true)]
+    );
+}
