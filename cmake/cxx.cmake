@@ -144,6 +144,9 @@ if(NOT DEFINED ELOQSTORE_BUILD_CXX_TESTS OR ELOQSTORE_BUILD_CXX_TESTS)
   # sample suite shaped like upstream's (its own common.h needs the AWS SDK
   # and glog): the replacement test support must be used, internal headers
   # stood in for, an excluded case cut, a broken file's cases failed.
+  # Its S3 fixture's port: beside the `s3` fixture's, so that neither
+  # collides with the other nor with upstream's 9900.
+  math(EXPR _eloqstore_upstream_sample_s3_port "${ELOQSTORE_TEST_S3_PORT} + 1000")
   add_test(NAME cxx.upstream_tests_option
     COMMAND "${CMAKE_COMMAND}"
       "-DSOURCE_DIR=${PROJECT_SOURCE_DIR}"
@@ -151,6 +154,7 @@ if(NOT DEFINED ELOQSTORE_BUILD_CXX_TESTS OR ELOQSTORE_BUILD_CXX_TESTS)
       "-DSAMPLE_DIR=${PROJECT_SOURCE_DIR}/cpp-compat/upstream-sample"
       "-DCARGO_TARGET_DIR=${ELOQSTORE_CARGO_TARGET_DIR}"
       "-DGENERATOR=${CMAKE_GENERATOR}"
+      "-DS3_PORT=${_eloqstore_upstream_sample_s3_port}"
       -P "${CMAKE_CURRENT_LIST_DIR}/test_upstream_tests_option.cmake")
   set_tests_properties(cxx.upstream_tests_option PROPERTIES TIMEOUT 1200)
 endif()

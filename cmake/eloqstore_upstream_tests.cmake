@@ -29,10 +29,8 @@
 #                              compiler's output if its file did not build
 #   upstream.<file>.<case>     disabled, printing the reason, if excluded
 #   upstream.support.<case>    the replacement support's own tests
-#   upstream.s3_server.start/stop  the S3 fixture (127.0.0.1:9900)
-#   upstream.s3_sigv4_proxy.start/stop  a signature-checking proxy in front
-#                              of it (127.0.0.1:9901) for the support's own
-#                              S3 client tests
+#   upstream.s3_server.start/stop  the S3 fixture (127.0.0.1:9900,
+#                              scripts/s3-test-server.sh)
 # Nothing is skipped silently. A report is written to
 # <build>/upstream-tests/report.txt.
 include_guard(GLOBAL)
@@ -49,7 +47,7 @@ set(ELOQSTORE_UPSTREAM_TESTS_DIFFERENCES
 set(ELOQSTORE_UPSTREAM_TESTS_TIMEOUT 1800 CACHE STRING
     "ctest timeout of one upstream test case, in seconds")
 set(ELOQSTORE_UPSTREAM_S3_PORT 9900 CACHE STRING
-    "Port of the S3 test server on 127.0.0.1 (upstream's suite expects 9900)")
+    "Port of the S3 test server on 127.0.0.1 (upstream's cases need 9900; the harness's own S3 tests follow this port)")
 
 # Reads "a | b | c" lines (# comments and blank lines skipped) into
 # <prefix>_<n>_0.. variables; <prefix>_COUNT is the number of lines.
@@ -343,9 +341,6 @@ function(eloqstore_add_upstream_tests path)
   message(STATUS "${summary} (details in ${report})")
   file(APPEND "${report}" "\n${summary}\n")
 
-  # The signature-checking proxy's port (see the S3 fixture below).
-  math(EXPR proxy_port "${ELOQSTORE_UPSTREAM_S3_PORT} + 1")
-
   # What the build script needs.
   if(ELOQSTORE_ASAN)
     set(asan ON)
@@ -364,7 +359,7 @@ function(eloqstore_add_upstream_tests path)
       "RUN_ROOT=${work}/run" "LOG_DIR=${work}/logs"
       "RUN_CASE=${harness}/run-case.sh" "CTEST_FILE=${work}/cases.cmake"
       "TIMEOUT=${ELOQSTORE_UPSTREAM_TESTS_TIMEOUT}" "S3_NEEDED=${s3_needed}"
-      "S3_PROXY_ENDPOINT=http://127.0.0.1:${proxy_port}"
+      "S3_ENDPOINT=http://127.0.0.1:${ELOQSTORE_UPSTREAM_S3_PORT}"
       "CMAKE_PREFIX=${CMAKE_PREFIX_PATH}")
     string(FIND "${v}" "=" eq)
     string(SUBSTRING "${v}" 0 ${eq} k)
@@ -406,24 +401,6 @@ function(eloqstore_add_upstream_tests path)
       FIXTURES_SETUP upstream_s3 RESOURCE_LOCK upstream_s3 TIMEOUT 600)
     set_tests_properties(upstream.s3_server.stop PROPERTIES
       FIXTURES_CLEANUP upstream_s3 RESOURCE_LOCK upstream_s3 TIMEOUT 120)
-    # The support's S3 client tests go through a proxy that checks request
-    # signatures (the test server does not).
-    find_program(ELOQSTORE_PYTHON3 NAMES python3)
-    if(NOT ELOQSTORE_PYTHON3)
-      message(FATAL_ERROR "upstream tests: python3 is needed for the S3 test server")
-    endif()
-    add_test(NAME upstream.s3_sigv4_proxy.start
-      COMMAND "${ELOQSTORE_PYTHON3}" "${harness}/sigv4_proxy.py" start
-              ${proxy_port} ${ELOQSTORE_UPSTREAM_S3_PORT} "${work}/sigv4-proxy")
-    add_test(NAME upstream.s3_sigv4_proxy.stop
-      COMMAND "${ELOQSTORE_PYTHON3}" "${harness}/sigv4_proxy.py" stop
-              "${work}/sigv4-proxy")
-    set_tests_properties(upstream.s3_sigv4_proxy.start PROPERTIES
-      FIXTURES_SETUP upstream_s3_proxy FIXTURES_REQUIRED upstream_s3
-      RESOURCE_LOCK upstream_s3 TIMEOUT 60)
-    set_tests_properties(upstream.s3_sigv4_proxy.stop PROPERTIES
-      FIXTURES_CLEANUP upstream_s3_proxy FIXTURES_REQUIRED upstream_s3
-      RESOURCE_LOCK upstream_s3 TIMEOUT 60)
   endif()
 
   # The cases, registered by the build.

@@ -357,17 +357,19 @@ static void lifecycle(void) {
   CHECK(strstr(eloqstore_last_error_message(), "not a directory") != NULL);
   CHECK(eloqstore_store_is_stopped(s));
   eloqstore_store_free(s);
-  /* Options the engine refuses at start: the cloud tier, append mode in
-     memory. */
+  /* Options the engine refuses at start: a cloud service that cannot be
+     reached (nothing listens on port 1), append mode in memory. */
   CHECK_OK(eloqstore_options_set_string(o, "cloud_store_path", (const uint8_t *)"bucket", 6));
+  CHECK_OK(eloqstore_options_set_string(o, "cloud_endpoint", (const uint8_t *)"http://127.0.0.1:1", 18));
   h_format(path, sizeof path, "%s/store2", dir);
   CHECK_OK(eloqstore_options_set_store_paths(o, paths, 1));
   CHECK_OK(eloqstore_store_new(o, &s)); /* valid options ... */
-  CHECK_ERR(eloqstore_store_start(s, 0), BAD); /* ... but no cloud tier here */
+  CHECK_ERR(eloqstore_store_start(s, 0), ELOQSTORE_CLOUD_ERR); /* ... no service */
   CHECK(strstr(eloqstore_last_error_message(), "cloud") != NULL);
   CHECK(eloqstore_store_is_stopped(s));
   CHECK(!h_exists(path)); /* nothing created */
   eloqstore_store_free(s);
+  CHECK_OK(eloqstore_options_set_string(o, "cloud_endpoint", NULL, 0));
   CHECK_OK(eloqstore_options_set_string(o, "cloud_store_path", NULL, 0));
   CHECK_OK(eloqstore_options_set_store_paths(o, NULL, 0));
   CHECK_OK(eloqstore_options_set_bool(o, "data_append_mode", true));

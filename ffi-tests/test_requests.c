@@ -2,7 +2,7 @@
  * The happy path of every request kind on a local store: batch write
  * (upserts, deletes, expiry), read, floor, scan (ranges, pagination by
  * entries and by bytes, continuation), truncate, drop table, clean
- * expired, list object (refused: no cloud), and the request accessors.
+ * expired, list object (refused outside cloud mode), and the request accessors.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -390,7 +390,7 @@ static void truncate_drop_clean(void) {
 }
 
 static void refused_kinds(void) {
-  /* ListObject needs the cloud tier, which this engine does not have. */
+  /* ListObject needs a cloud store (test_cloud covers one). */
   eloqstore_request *l = eloqstore_request_new(ELOQSTORE_REQ_LIST_OBJECT);
   h_set_table(l, "t", 1);
   CHECK_ERR(eloqstore_store_exec_sync(store, l), ELOQSTORE_INVALID_ARGS);

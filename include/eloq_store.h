@@ -255,8 +255,12 @@ private:
     size_t prefetch_page_num_{kDefaultScanPrefetchPageCount};
 };
 
-// Lists objects of the cloud tier. This engine has no cloud tier: executing
-// it fails with InvalidArgs and a message saying so.
+// Lists one page of the cloud tier's objects under RemotePath() (relative
+// to cloud_store_path; "" is its root): every key below it when
+// Recursive(), else one level with sub-directories as is_dir entries.
+// Fills *objects (names) and *details (when set), and the token for the
+// next page (HasMoreResults()). Outside cloud mode it fails with
+// InvalidArgs.
 class ListObjectRequest : public KvRequest
 {
 public:
@@ -324,6 +328,9 @@ public:
     }
 
 private:
+    KvError LoadArgs(::eloqstore_request *req, std::string &why) override;
+    void TakeResults(const ::eloqstore_request *req) override;
+
     std::vector<std::string> *objects_;
     std::vector<utils::CloudObjectInfo> *details_{nullptr};
     std::string remote_path_;
@@ -485,7 +492,8 @@ public:
     EloqStore(const EloqStore &) = delete;
     EloqStore(EloqStore &&) = delete;
     ~EloqStore();
-    // Starts the worker threads (term is ignored: local stores have term 0).
+    // Starts the worker threads. `term` is the process term of a cloud
+    // store (local stores ignore it and keep term 0).
     KvError Start(uint64_t term = 0);
     // Completes every submitted request, then stops. May be called again,
     // and Start() may follow.
@@ -493,7 +501,8 @@ public:
     bool IsStopped() const;
     // The validated options.
     const KvOptions &Options() const;
-    // The cloud tier's services: this engine has none.
+    // Upstream's internal cloud services are not part of this library's
+    // API: both return null (the cloud tier works without them).
     CloudStorageService *CloudService() const
     {
         return nullptr;

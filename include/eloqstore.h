@@ -176,6 +176,34 @@ typedef struct {
 } eloqstore_entry;
 
 /**
+ * One object (or directory) of a ListObject result; the pointers (UTF-8,
+ * not NUL-terminated) stay valid until the request is executed again or
+ * freed. Upstream's `utils::CloudObjectInfo`.
+ */
+typedef struct {
+  /**
+   * The last component of `path`.
+   */
+  const uint8_t *name;
+  size_t name_len;
+  /**
+   * The key relative to the listed path.
+   */
+  const uint8_t *path;
+  size_t path_len;
+  uint64_t size;
+  /**
+   * A common prefix of a non-recursive listing.
+   */
+  bool is_dir;
+  /**
+   * `LastModified` (ISO-8601); empty for directories.
+   */
+  const uint8_t *mod_time;
+  size_t mod_time_len;
+} eloqstore_object_info;
+
+/**
  * Called once when a request submitted with `eloqstore_store_exec_async`
  * completes, on a store thread.
  */
@@ -696,6 +724,53 @@ eloqstore_error eloqstore_scan_result_size(const eloqstore_request *req,
                                            size_t *bytes);
 
 /**
+ * Sets what a ListObject lists: `path` relative to the store's
+ * `cloud_store_path` (empty: its root; slashes at either end ignored),
+ * all keys below it (`recursive`) or one level with directories, and the
+ * continuation token of the previous page (empty for the first page).
+ *
+ * # Safety
+ * `req` NULL or a live handle; `path` and `token` valid for their lengths.
+ */
+eloqstore_error eloqstore_list_set_args(eloqstore_request *req,
+                                        const uint8_t *path,
+                                        size_t path_len,
+                                        bool recursive,
+                                        const uint8_t *token,
+                                        size_t token_len);
+
+/**
+ * Objects and directories the last ListObject execution returned
+ * (objects first); 0 for NULL, other kinds or while in flight.
+ *
+ * # Safety
+ * `req` NULL or a live handle.
+ */
+size_t eloqstore_list_count(const eloqstore_request *req);
+
+/**
+ * Item `index` of the last ListObject execution.
+ *
+ * # Safety
+ * `req` NULL or a live handle; `out` NULL or writable.
+ */
+eloqstore_error eloqstore_list_item(const eloqstore_request *req,
+                                    size_t index,
+                                    eloqstore_object_info *out);
+
+/**
+ * The continuation token for the next page of the last ListObject
+ * execution (`*len` 0 on the last page); valid until the request is
+ * executed again or freed.
+ *
+ * # Safety
+ * `req` NULL or a live handle; `token`/`len` NULL or writable.
+ */
+eloqstore_error eloqstore_list_next_token(const eloqstore_request *req,
+                                          const uint8_t **token,
+                                          size_t *len);
+
+/**
  * Creates a store from validated copies of `opts`; writes it to `*out`.
  * `ELOQSTORE_INVALID_ARGS` (message in `eloqstore_last_error_message`)
  * for invalid options. Nothing is touched on disk until
@@ -707,8 +782,9 @@ eloqstore_error eloqstore_scan_result_size(const eloqstore_request *req,
 eloqstore_error eloqstore_store_new(const eloqstore_options *opts, eloqstore_store **out);
 
 /**
- * Starts the store (the term is ignored in local mode). Starting a
- * running store does nothing.
+ * Starts the store. `term` is the process term of a cloud store
+ * (`CURRENT_TERM` fencing, see the README); local stores ignore it.
+ * Starting a running store does nothing.
  *
  * # Safety
  * `store` NULL or a live store.
@@ -724,6 +800,15 @@ eloqstore_error eloqstore_store_start(eloqstore_store *store, uint64_t term);
  * `store` NULL or a live store.
  */
 void eloqstore_store_stop(eloqstore_store *store);
+
+/**
+ * The term the store was started with (cloud mode; always 0 in local
+ * mode, before start and for NULL).
+ *
+ * # Safety
+ * `store` NULL or a live store.
+ */
+uint64_t eloqstore_store_term(const eloqstore_store *store);
 
 /**
  * True before start and after stop (and for NULL).

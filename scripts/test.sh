@@ -12,6 +12,9 @@ if [[ -z "${ELOQSTORE_FIXTURES:-}" && ! -d ../shared/fixtures && -d /work/shared
     export ELOQSTORE_FIXTURES=/work/shared/fixtures
 fi
 
+# The S3 server of the cloud tests (s3s-fs; a one-time cargo install).
+scripts/s3-test-server.sh install
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 cargo fmt --manifest-path fuzz/Cargo.toml --all -- --check

@@ -209,6 +209,7 @@ pub(crate) enum Body {
         remote_path: String,
         recursive: bool,
         continuation: String,
+        out: Arc<ListResult>,
     },
     BatchWrite {
         batch: Arc<Vec<WriteDataEntry>>,
@@ -253,6 +254,7 @@ impl Body {
                 remote_path: String::new(),
                 recursive: false,
                 continuation: String::new(),
+                out: Arc::default(),
             },
             RequestType::BatchWrite => Body::BatchWrite {
                 batch: Arc::default(),
@@ -443,6 +445,7 @@ impl Request {
             match &mut s.body {
                 Body::Read { out, .. } | Body::Floor { out, .. } => *out = None,
                 Body::Scan { out, .. } => *out = Arc::default(),
+                Body::ListObject { out, .. } => *out = Arc::default(),
                 _ => {}
             }
         }
@@ -811,7 +814,35 @@ impl ScanRequest {
     }
 }
 
+/// One object (or, non-recursively, common prefix) of a cloud listing,
+/// upstream's `utils::CloudObjectInfo`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CloudObjectInfo {
+    /// The last component of `path`.
+    pub name: String,
+    /// The key relative to the listed path.
+    pub path: String,
+    pub size: u64,
+    /// A common prefix ("directory") of a non-recursive listing.
+    pub is_dir: bool,
+    /// `LastModified` (ISO-8601); empty for directories.
+    pub mod_time: String,
+    /// Never filled (as upstream).
+    pub continuation_token: String,
+}
+
+/// What a `ListObjectRequest` execution returned.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListResult {
+    /// Objects then directories, as upstream orders them.
+    pub details: Vec<CloudObjectInfo>,
+    /// The token for the next page; empty on the last page.
+    pub next_continuation_token: String,
+}
+
 impl ListObjectRequest {
+    /// The path to list, relative to the store's `cloud_store_path`
+    /// (empty: the root); slashes at either end are ignored.
     pub fn set_remote_path(&self, path: impl Into<String>) {
         if let Body::ListObject { remote_path, .. } = &mut self.0.state().body {
             *remote_path = path.into();
@@ -824,10 +855,63 @@ impl ListObjectRequest {
         }
     }
 
+    /// Continues a listing from the previous page's
+    /// [`next_continuation_token`](Self::next_continuation_token).
     pub fn set_continuation_token(&self, token: impl Into<String>) {
         if let Body::ListObject { continuation, .. } = &mut self.0.state().body {
             *continuation = token.into();
         }
+    }
+
+    pub fn remote_path(&self) -> String {
+        match &self.0.state().body {
+            Body::ListObject { remote_path, .. } => remote_path.clone(),
+            _ => unreachable!("typed request"),
+        }
+    }
+
+    pub fn recursive(&self) -> bool {
+        match &self.0.state().body {
+            Body::ListObject { recursive, .. } => *recursive,
+            _ => unreachable!("typed request"),
+        }
+    }
+
+    pub fn continuation_token(&self) -> String {
+        match &self.0.state().body {
+            Body::ListObject { continuation, .. } => continuation.clone(),
+            _ => unreachable!("typed request"),
+        }
+    }
+
+    /// The results of the last execution.
+    pub fn results(&self) -> Arc<ListResult> {
+        match &self.0.state().body {
+            Body::ListObject { out, .. } => out.clone(),
+            _ => unreachable!("typed request"),
+        }
+    }
+
+    /// The names of the listed objects and directories.
+    pub fn objects(&self) -> Vec<String> {
+        self.results()
+            .details
+            .iter()
+            .map(|d| d.name.clone())
+            .collect()
+    }
+
+    pub fn details(&self) -> Vec<CloudObjectInfo> {
+        self.results().details.clone()
+    }
+
+    /// Empty on the last page.
+    pub fn next_continuation_token(&self) -> String {
+        self.results().next_continuation_token.clone()
+    }
+
+    pub fn has_more_results(&self) -> bool {
+        !self.results().next_continuation_token.is_empty()
     }
 }
 

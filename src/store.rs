@@ -13,6 +13,7 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::Duration;
 
 use crate::error::{Error, KvError, Result};
+use crate::io::cloud::{CloudConfig, CloudService};
 use crate::io::fault::FaultInjector;
 use crate::io::fd_budget::{self, FdGrant};
 use crate::io::runtime::{Backend, RuntimeConfig};
@@ -34,6 +35,18 @@ struct Running {
     opts: Arc<KvOptions>,
     /// The periodic archiver, when enabled.
     archiver: Mutex<Option<(StopSignal, std::thread::JoinHandle<()>)>>,
+    /// Cloud mode: the HTTP runtime and client (taken and dropped by
+    /// `stop` once the shards are gone).
+    cloud: Mutex<Option<Arc<CloudService>>>,
+    /// Cloud mode: the client, for store-level listings.
+    cloud_client: Option<crate::io::cloud::CloudClient>,
+    /// The prewarm producer, when enabled.
+    prewarm: Mutex<
+        Option<(
+            Arc<std::sync::atomic::AtomicBool>,
+            std::thread::JoinHandle<()>,
+        )>,
+    >,
     /// Held while the store runs, released by `stop`: the lock of each
     /// store path and the store's share of the process's descriptors.
     held: Mutex<Option<(Vec<File>, FdGrant)>>,
@@ -121,6 +134,42 @@ impl EloqStore {
             .map_or(0, |r| r.term)
     }
 
+    /// Cloud mode: object bytes (uploaded, downloaded) by successful
+    /// requests since `start`; `None` for a local store or when stopped.
+    pub fn cloud_traffic(&self) -> Option<(u64, u64)> {
+        self.running
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()?
+            .cloud
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|c| c.traffic().bytes())
+    }
+
+    /// Cloud mode with `prewarm_cloud_cache`: whether the background
+    /// prewarm has ended (listing done, or stopped at the cache budget, and
+    /// every queued download finished). True when there is no prewarm.
+    pub fn prewarm_finished(&self) -> bool {
+        let guard = self.running.read().unwrap_or_else(|e| e.into_inner());
+        let Some(r) = guard.as_ref() else {
+            return true;
+        };
+        let producer_done = r
+            .prewarm
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_none_or(|(_, h)| h.is_finished());
+        producer_done
+            && r.env.prewarm_active.load(Ordering::Acquire) == 0
+            && r.env
+                .prewarm_queued
+                .iter()
+                .all(|q| q.load(Ordering::Acquire) == 0)
+    }
+
     /// The disk driver the shards use ("io_uring" or "sync"), once started.
     pub fn io_backend(&self) -> Option<&'static str> {
         self.running
@@ -132,11 +181,6 @@ impl EloqStore {
 
     fn refuse_unsupported(&self) -> Result<()> {
         let o = &self.opts;
-        if !o.cloud_store_path.is_empty() {
-            return Err(Error::invalid_args(
-                "cloud_store_path is set, but this engine does not support the cloud tier yet",
-            ));
-        }
         if o.num_retained_archives > 0 && o.archive_interval_secs > 0 && !o.data_append_mode {
             return Err(Error::invalid_args(
                 "num_retained_archives > 0 starts the periodic archiver, which needs data_append_mode",
@@ -151,6 +195,7 @@ impl EloqStore {
     }
 
     fn prepare_store_paths(&self) -> Result<()> {
+        let cloud = self.opts.is_cloud();
         for p in &self.opts.store_path {
             let path = Path::new(p);
             match std::fs::metadata(path) {
@@ -163,6 +208,11 @@ impl EloqStore {
                     let rd = std::fs::read_dir(path).map_err(|e| Error::from_io(e, p))?;
                     for ent in rd {
                         let ent = ent.map_err(|e| Error::from_io(e, p))?;
+                        if cloud && !self.opts.allow_reuse_local_caches {
+                            return Err(Error::invalid_args(format!(
+                                "store path {p} is not empty in cloud store mode (it is the local cache): clear the directory, or set allow_reuse_local_caches"
+                            )));
+                        }
                         if !ent.file_type().map(|t| t.is_dir()).unwrap_or(false) {
                             return Err(Error::invalid_args(format!(
                                 "store path {p} holds {:?}, which is not a partition directory",
@@ -240,33 +290,57 @@ impl EloqStore {
         Ok(locks)
     }
 
-    /// Starts the shards. The term is ignored in local mode (always 0).
-    /// Starting a running store does nothing.
-    pub fn start(&self, _term: u64) -> Result<()> {
+    /// Starts the shards. The term is ignored in local mode (always 0); in
+    /// cloud mode it is the process term (see `shard::cloud`). Starting a
+    /// running store does nothing.
+    pub fn start(&self, term: u64) -> Result<()> {
         let _g = self.lifecycle.lock().unwrap_or_else(|e| e.into_inner());
         if !self.is_stopped() {
             return Ok(());
         }
         self.refuse_unsupported()?;
+        let cloud = if self.opts.is_cloud() {
+            let svc = CloudService::new(CloudConfig::from_options(&self.opts)?)?;
+            // Upstream's only contact with the service at start: wrong
+            // credentials or an unreachable endpoint fail here, before
+            // anything is created on disk.
+            svc.ensure_bucket()?;
+            Some(svc)
+        } else {
+            None
+        };
         self.prepare_store_paths()?;
         let locks = self.lock_store_paths()?;
         let n = self.opts.num_threads.max(1) as usize;
+        let term = if cloud.is_some() { term } else { 0 };
+        let mut adopted = if cloud.is_some() && self.opts.allow_reuse_local_caches {
+            crate::shard::cloud::scan_reused_cache(&self.opts, n)?
+        } else {
+            vec![Vec::new(); n]
+        };
         let fds = fd_budget::grant(self.opts.fd_limit, NUM_RESERVED_FD, n, MIN_SHARD_FDS);
         let fd_capacity = fds.per_shard();
-        let env = Arc::new(StoreEnv::default());
+        let env = Arc::new(StoreEnv {
+            prewarm_queued: (0..n)
+                .map(|_| std::sync::atomic::AtomicUsize::new(0))
+                .collect(),
+            ..StoreEnv::default()
+        });
         let cfg = RuntimeConfig {
             backend: self.backend,
             queue_depth: self.opts.io_queue_size,
             faults: self.faults.clone(),
         };
         let mut shards = Vec::with_capacity(n);
-        for id in 0..n {
+        for (id, adopted) in adopted.iter_mut().enumerate() {
             let setup = ShardSetup {
                 id,
                 opts: self.opts.clone(),
-                term: 0,
+                term,
                 fd_capacity,
                 env: env.clone(),
+                cloud: cloud.clone(),
+                adopted: std::mem::take(adopted),
             };
             match spawn_shard(setup, cfg.clone()) {
                 Ok(s) => shards.push(s),
@@ -283,9 +357,12 @@ impl EloqStore {
         let running = Arc::new(Running {
             shards,
             env,
-            term: 0,
+            term,
             opts: self.opts.clone(),
             archiver: Mutex::new(None),
+            cloud_client: cloud.as_ref().map(|c| c.client().clone()),
+            cloud: Mutex::new(cloud),
+            prewarm: Mutex::new(None),
             held: Mutex::new(Some((locks, fds))),
         });
         let o = &self.opts;
@@ -298,6 +375,15 @@ impl EloqStore {
                 .spawn(move || archiver(r, st, period))
                 .map_err(|e| Error::from_io(e, "spawning the archiver"))?;
             *running.archiver.lock().unwrap_or_else(|e| e.into_inner()) = Some((stop, handle));
+        }
+        if o.is_cloud() && o.prewarm_cloud_cache {
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let (r, st) = (running.clone(), stop.clone());
+            let handle = std::thread::Builder::new()
+                .name("eloqstore-prewarm".into())
+                .spawn(move || prewarm_producer(r, st))
+                .map_err(|e| Error::from_io(e, "spawning the prewarm thread"))?;
+            *running.prewarm.lock().unwrap_or_else(|e| e.into_inner()) = Some((stop, handle));
         }
         *self.running.write().unwrap_or_else(|e| e.into_inner()) = Some(running);
         Ok(())
@@ -331,6 +417,15 @@ impl EloqStore {
             stop.1.notify_all();
             let _ = handle.join();
         }
+        let prewarm = running
+            .prewarm
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some((stop, handle)) = prewarm {
+            stop.store(true, Ordering::Release);
+            let _ = handle.join();
+        }
         for s in &running.shards {
             s.send(Msg::Stop);
         }
@@ -345,6 +440,13 @@ impl EloqStore {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         drop(held);
+        // The cloud threads go last, here (never on one of them).
+        let cloud = running
+            .cloud
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        drop(cloud);
         log::info!("eloqstore stopped");
     }
 
@@ -440,14 +542,26 @@ fn route(running: &Arc<Running>, req: &Request) -> Result<()> {
         RequestType::DropTable => return drop_table(running, req),
         RequestType::GlobalArchive => return global_archive(running, req),
         RequestType::ListObject => {
-            return Err(Error::invalid_args(
-                "ListObject needs a cloud store (cloud_store_path), which this engine does not support",
-            ));
+            if running.cloud_client.is_none() {
+                return Err(Error::invalid_args(
+                    "ListObject needs a cloud store (cloud_store_path)",
+                ));
+            }
+            // Any shard can list; the table ident only picks one.
+            let tbl = req.table_id();
+            let shard = &running.shards[tbl.shard_index(running.shards.len() as u16)];
+            if !shard.send(Msg::Request(req.clone())) {
+                return Err(Error::new(KvError::NotRunning, "the shard has stopped"));
+            }
+            return Ok(());
         }
         _ => {}
     }
     let tbl = req.table_id();
     tbl.check()?;
+    if running.cloud_client.is_some() {
+        crate::shard::cloud::key_dir(&tbl)?;
+    }
     let shard = &running.shards[tbl.shard_index(running.shards.len() as u16)];
     if !shard.send(Msg::Request(req.clone())) {
         return Err(Error::new(KvError::NotRunning, "the shard has stopped"));
@@ -553,13 +667,25 @@ fn drop_table(running: &Arc<Running>, req: &Request) -> Result<()> {
     if table.is_empty() {
         return Err(Error::invalid_args("DropTable needs a table name"));
     }
+    if running.cloud_client.is_some() {
+        return with_cloud_partitions(running, req, move |r, q, parts| {
+            let parts = parts.into_iter().filter(|t| t.tbl_name == table).collect();
+            truncate_all(r, q, parts);
+        });
+    }
     let parts: Vec<TableIdent> = all_partitions(running)?
         .into_iter()
         .filter(|t| t.tbl_name == table)
         .collect();
+    truncate_all(running, req, parts);
+    Ok(())
+}
+
+/// DropTable's fan-out: a full truncate of each partition.
+fn truncate_all(running: &Arc<Running>, req: &Request, parts: Vec<TableIdent>) {
     if parts.is_empty() {
         complete_on_shard(running, req, Ok(()));
-        return Ok(());
+        return;
     }
     let fan = FanOut::new(req, parts.len());
     for tbl in parts {
@@ -567,7 +693,6 @@ fn drop_table(running: &Arc<Running>, req: &Request) -> Result<()> {
         sub.set_args(tbl, Vec::new());
         submit_child(running, &fan, sub.untyped(), || {});
     }
-    Ok(())
 }
 
 /// Archives every partition (that `partition_filter` accepts) with one
@@ -588,13 +713,24 @@ fn global_archive(running: &Arc<Running>, req: &Request) -> Result<()> {
     } else {
         ts
     };
-    let parts: Vec<TableIdent> = all_partitions(running)?
+    if running.cloud_client.is_some() {
+        return with_cloud_partitions(running, req, move |r, q, parts| {
+            archive_all(r, q, parts, ts)
+        });
+    }
+    archive_all(running, req, all_partitions(running)?, ts);
+    Ok(())
+}
+
+/// GlobalArchive's fan-out over the partitions the filter accepts.
+fn archive_all(running: &Arc<Running>, req: &Request, parts: Vec<TableIdent>, ts: u64) {
+    let parts: Vec<TableIdent> = parts
         .into_iter()
-        .filter(|t| running.opts.partition_filter.as_ref().is_none_or(|f| f(t)))
+        .filter(|t| running.opts.owns_partition(t))
         .collect();
     if parts.is_empty() {
         complete_on_shard(running, req, Ok(()));
-        return Ok(());
+        return;
     }
     let fan = FanOut::new(req, parts.len());
     let queue = Arc::new(Mutex::new(parts.into_iter()));
@@ -602,7 +738,71 @@ fn global_archive(running: &Arc<Running>, req: &Request) -> Result<()> {
     for _ in 0..width {
         next_archive(running.clone(), fan.clone(), queue.clone(), ts);
     }
+}
+
+/// Cloud mode: lists the partitions in the bucket (every page, on the
+/// cloud threads, so the submitting thread never waits for the network),
+/// then runs `then` with them. If the listing fails, or the store stops
+/// first, the request completes with that error.
+fn with_cloud_partitions(
+    running: &Arc<Running>,
+    req: &Request,
+    then: impl FnOnce(&Arc<Running>, &Request, Vec<TableIdent>) + Send + 'static,
+) -> Result<()> {
+    let svc = running
+        .cloud
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+        .ok_or_else(|| Error::new(KvError::NotRunning, "the store is stopping"))?;
+    let client = running.cloud_client.clone().expect("cloud mode");
+    let guard = CompleteOnDrop(Some((running.clone(), req.clone())));
+    svc.spawn_task(async move {
+        let mut guard = guard;
+        let listed = cloud_partitions(&client).await;
+        let (r, q) = guard.0.take().expect("not yet completed");
+        match listed {
+            Ok(parts) => then(&r, &q, parts),
+            Err(e) => complete_on_shard(&r, &q, Err(e)),
+        }
+    });
     Ok(())
+}
+
+/// Completes a request with `NotRunning` if the task that should complete
+/// it is dropped first (the cloud threads stopped).
+struct CompleteOnDrop(Option<(Arc<Running>, Request)>);
+
+impl Drop for CompleteOnDrop {
+    fn drop(&mut self) {
+        if let Some((r, q)) = self.0.take() {
+            complete_on_shard(
+                &r,
+                &q,
+                Err(Error::new(KvError::NotRunning, "the store stopped")),
+            );
+        }
+    }
+}
+
+/// Every partition with objects in the bucket: the prefixes of a
+/// non-recursive listing of the root, every page (upstream lists one page
+/// for DropTable).
+pub(crate) async fn cloud_partitions(
+    client: &crate::io::cloud::CloudClient,
+) -> Result<Vec<TableIdent>> {
+    let page = client.list_all("", false).await.map_err(Error::from)?;
+    let mut out: Vec<TableIdent> = page
+        .prefixes
+        .iter()
+        .filter_map(|p| {
+            let t = TableIdent::parse(p)?;
+            (t.dir_name().to_str() == Some(p.as_str())).then_some(t)
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 /// Starts the next partition's archive; its completion starts another.
@@ -622,6 +822,77 @@ fn next_archive(
     submit_child(&running, &fan, sub.untyped(), move || {
         next_archive(r, f, q, ts)
     });
+}
+
+/// Cloud prewarm's producer (upstream's `PrewarmService`): lists the
+/// bucket prefix recursively a page at a time and hands each shard the
+/// current manifests and data files of its partitions (those
+/// `partition_filter` accepts), manifests first, then data files newest
+/// first within the page. It waits while a shard has
+/// `PREWARM_QUEUE_CAP` files queued and stops when a shard's cache budget
+/// is used up, at the end of the listing, or at `stop`.
+fn prewarm_producer(running: Arc<Running>, stop: Arc<std::sync::atomic::AtomicBool>) {
+    use crate::shard::cloud::{PREWARM_QUEUE_CAP, PrewarmFile};
+    let Some(client) = running.cloud_client.clone() else {
+        return;
+    };
+    let Some(svc) = running
+        .cloud
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+    else {
+        return;
+    };
+    let n = running.shards.len();
+    let done = || stop.load(Ordering::Acquire) || running.env.prewarm_done.load(Ordering::Acquire);
+    let mut token = None;
+    let mut total = 0usize;
+    loop {
+        if done() {
+            break;
+        }
+        let c = client.clone();
+        let t = token.take();
+        let page = match svc.block_on(async move { c.list_page("", true, t, None).await }) {
+            Ok(p) => p,
+            Err(e) => {
+                log::warn!("prewarm: listing the bucket failed: {}", e.error);
+                break;
+            }
+        };
+        let mut per_shard: Vec<Vec<PrewarmFile>> = vec![Vec::new(); n];
+        for o in &page.objects {
+            if let Some(f) = PrewarmFile::from_listing(&o.key, o.size, &o.last_modified)
+                && running.opts.owns_partition(&f.tbl)
+            {
+                per_shard[f.tbl.shard_index(n as u16)].push(f);
+            }
+        }
+        for (i, mut files) in per_shard.into_iter().enumerate() {
+            if files.is_empty() {
+                continue;
+            }
+            PrewarmFile::sort_recent_first(&mut files);
+            while running.env.prewarm_queued[i].load(Ordering::Acquire) >= PREWARM_QUEUE_CAP {
+                if done() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            total += files.len();
+            running.env.prewarm_queued[i].fetch_add(files.len(), Ordering::AcqRel);
+            if !running.shards[i].send(Msg::Prewarm(files)) {
+                return;
+            }
+        }
+        match page.next_token {
+            Some(t) => token = Some(t),
+            None => break,
+        }
+    }
+    drop(svc);
+    log::info!("prewarm: {total} files queued");
 }
 
 /// The periodic archiver: a GlobalArchive every `archive_interval_secs`.

@@ -102,7 +102,7 @@ fn struct_fields(code: &str, name: &str) -> Vec<(String, String)> {
 }
 
 /// The name of a field's type, as Rust spells it (`*const u8`, `usize`).
-fn field_type<T>(_: fn(&eloqstore_entry) -> &T) -> String {
+fn field_type<S, T>(_: fn(&S) -> &T) -> String {
     std::any::type_name::<T>().to_string()
 }
 
@@ -213,76 +213,87 @@ fn check(header: &Path, mode: &str, clang_args: &[&str]) {
     let code = bindings(header, clang_args);
     let layout = layout_numbers(&code);
 
-    // eloqstore_entry: size, alignment and every field's offset.
-    let fields: [(&str, usize); 6] = [
-        ("key", offset_of!(eloqstore_entry, key)),
-        ("key_len", offset_of!(eloqstore_entry, key_len)),
-        ("value", offset_of!(eloqstore_entry, value)),
-        ("value_len", offset_of!(eloqstore_entry, value_len)),
-        ("timestamp", offset_of!(eloqstore_entry, timestamp)),
-        ("expire_ts", offset_of!(eloqstore_entry, expire_ts)),
-    ];
+    // The structs with a C layout: size, alignment, every field's offset
+    // and type, and no other field.
     let get = |label: &str| -> usize {
         *layout
             .get(label)
             .unwrap_or_else(|| panic!("{mode}: bindgen gave no \"{label}\"; got {layout:?}"))
     };
-    assert_eq!(
-        get("Size of eloqstore_entry"),
-        size_of::<eloqstore_entry>(),
-        "{mode}: size of eloqstore_entry"
-    );
-    assert_eq!(
-        get("Alignment of eloqstore_entry"),
-        align_of::<eloqstore_entry>(),
-        "{mode}: alignment of eloqstore_entry"
-    );
-    for (name, off) in fields {
-        assert_eq!(
-            get(&format!("Offset of field: eloqstore_entry::{name}")),
-            off,
-            "{mode}: offset of eloqstore_entry::{name}"
-        );
+    macro_rules! check_struct {
+        ($t:ident { $($f:ident),* $(,)? }) => {{
+            let name = stringify!($t);
+            assert_eq!(get(&format!("Size of {name}")), size_of::<$t>(), "{mode}: size of {name}");
+            assert_eq!(
+                get(&format!("Alignment of {name}")),
+                align_of::<$t>(),
+                "{mode}: alignment of {name}"
+            );
+            let fields: Vec<(&str, usize, String)> = vec![$((
+                stringify!($f),
+                offset_of!($t, $f),
+                field_type(|e: &$t| &e.$f),
+            )),*];
+            for (f, off, _) in &fields {
+                assert_eq!(
+                    get(&format!("Offset of field: {name}::{f}")),
+                    *off,
+                    "{mode}: offset of {name}::{f}"
+                );
+            }
+            // The C struct has exactly these fields (no more, none renamed).
+            let prefix = format!("Offset of field: {name}::");
+            let mut got: Vec<&str> = layout
+                .keys()
+                .filter_map(|k| k.strip_prefix(prefix.as_str()))
+                .collect();
+            got.sort();
+            let mut want: Vec<&str> = fields.iter().map(|f| f.0).collect();
+            want.sort();
+            assert_eq!(got, want, "{mode}: fields of {name}");
+            // And each field has the Rust field's type (a narrower last
+            // field could keep every offset and the padded size).
+            let rust_types: Vec<(String, String)> = fields
+                .iter()
+                .map(|(f, _, t)| (f.to_string(), t.clone()))
+                .collect();
+            assert_eq!(
+                struct_fields(&code, name),
+                rust_types,
+                "{mode}: field types of {name}"
+            );
+            name
+        }};
     }
-    // The C struct has exactly these fields (no more, none renamed).
-    let c_fields: Vec<&str> = layout
-        .keys()
-        .filter_map(|k| k.strip_prefix("Offset of field: eloqstore_entry::"))
-        .collect();
-    let mut want: Vec<&str> = fields.iter().map(|f| f.0).collect();
-    want.sort();
-    let mut got = c_fields.clone();
-    got.sort();
-    assert_eq!(got, want, "{mode}: fields of eloqstore_entry");
-    // And each field has the Rust field's type (a narrower last field
-    // could keep every offset and the padded size).
-    let rust_types = [
-        ("key", field_type(|e| &e.key)),
-        ("key_len", field_type(|e| &e.key_len)),
-        ("value", field_type(|e| &e.value)),
-        ("value_len", field_type(|e| &e.value_len)),
-        ("timestamp", field_type(|e| &e.timestamp)),
-        ("expire_ts", field_type(|e| &e.expire_ts)),
+    let checked = [
+        check_struct!(eloqstore_entry {
+            key,
+            key_len,
+            value,
+            value_len,
+            timestamp,
+            expire_ts
+        }),
+        check_struct!(eloqstore_object_info {
+            name,
+            name_len,
+            path,
+            path_len,
+            size,
+            is_dir,
+            mod_time,
+            mod_time_len
+        }),
     ];
-    let c_types = struct_fields(&code, "eloqstore_entry");
-    let rust_types: Vec<(String, String)> = rust_types
-        .into_iter()
-        .map(|(n, t)| (n.to_string(), t))
-        .collect();
-    assert_eq!(
-        c_types, rust_types,
-        "{mode}: field types of eloqstore_entry"
-    );
-    // Only the one non-opaque struct has a layout.
-    let structs: Vec<&String> = layout
+    // Only these non-opaque structs have a layout.
+    let structs: Vec<String> = layout
         .keys()
-        .filter(|k| k.starts_with("Size of "))
+        .filter_map(|k| k.strip_prefix("Size of "))
+        .map(str::to_string)
         .collect();
-    assert_eq!(
-        structs,
-        ["Size of eloqstore_entry"],
-        "{mode}: structs with a C layout"
-    );
+    let mut want: Vec<String> = checked.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(structs, want, "{mode}: structs with a C layout");
 
     // Enums: each is a one-byte type in C, as `#[repr(u8)]` in Rust, with
     // the same constants and values.

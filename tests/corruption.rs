@@ -210,3 +210,20 @@ fn truncated_manifest_tails() {
     }
     assert!(with_logs > 0, "no fixture manifest has log records");
 }
+
+/// A crash before a partition's first commit leaves its directory (maybe
+/// with a data file) but no manifest: the engine opens it as an empty
+/// partition, and `check` finds nothing wrong with it.
+#[test]
+fn a_partition_directory_without_a_manifest_checks_clean() {
+    for fx in fixtures() {
+        let tmp = copy_fixture(&fx);
+        let opts = options_at(&fx, tmp.path());
+        let dir = TableIdent::new("crashed", 3).store_path(&opts.store_path);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("data_0_0"), vec![0u8; 4096]).unwrap();
+        let store = StoreReader::new(opts).unwrap();
+        let (_, problems) = check_store(&store, true).unwrap();
+        assert!(problems.is_empty(), "{}: {}", name(&fx), problems[0]);
+    }
+}

@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use common::engine::*;
@@ -75,6 +76,7 @@ fn run_writer(
     run_ms: u64,
     extra: &[&str],
     kill_at: Option<&str>,
+    patience: Option<u64>,
 ) -> WriterRun {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_eloqstore-crash-writer"));
     match kill_at {
@@ -101,27 +103,35 @@ fn run_writer(
     });
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut last = None;
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if line == "ready" {
-                let _ = tx.send(());
-            } else if let Some(n) = line.strip_prefix("ack ") {
-                last = Some(n.parse::<u64>().unwrap());
+    let acks = Arc::new(AtomicU64::new(0));
+    let reader = {
+        let acks = acks.clone();
+        std::thread::spawn(move || {
+            let mut last = None;
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if line == "ready" {
+                    let _ = tx.send(());
+                } else if let Some(n) = line.strip_prefix("ack ") {
+                    last = Some(n.parse::<u64>().unwrap());
+                    acks.fetch_add(1, Ordering::Relaxed);
+                }
             }
-        }
-        last
-    });
+            last
+        })
+    };
     if rx.recv_timeout(Duration::from_secs(30)).is_err() {
         let _ = child.kill();
         let _ = child.wait();
         panic!("the writer did not start: {}", err_reader.join().unwrap());
     }
-    // Wait for the run time, or for the writer to end by itself.
+    // Wait for the run time, or for the writer to end by itself, or (with
+    // `patience`) for that many acknowledged batches.
     let deadline = std::time::Instant::now() + Duration::from_millis(run_ms);
     let mut exited = false;
-    while std::time::Instant::now() < deadline {
+    while std::time::Instant::now() < deadline
+        && patience.is_none_or(|n| acks.load(Ordering::Relaxed) < n)
+    {
         if child.try_wait().unwrap().is_some() {
             exited = true;
             break;
@@ -222,13 +232,50 @@ fn verify(
 }
 
 fn crash_cycles(extra: &[&str], seed: u64, kill_points: &[&str]) {
+    crash_cycles_on(extra, seed, kill_points, None)
+}
+
+/// `cloud`: the server and the bucket prefix of a cloud store; the local
+/// cache is wiped before every other restart and reused (its temporary
+/// files removed, as upstream requires) before the others. Some of a cloud
+/// commit's kill points are not on every run's path (compaction, GC): a
+/// kill-point cycle there also ends after 200 acknowledged batches, and
+/// only the points reached are counted.
+fn crash_cycles_on(
+    extra: &[&str],
+    seed: u64,
+    kill_points: &[&str],
+    cloud: Option<(&common::s3::S3Server, &str)>,
+) {
     let cycles: usize = std::env::var("ELOQSTORE_CRASH_CYCLES")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20);
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("store");
-    let opts = writer_opts(tmp.path(), extra);
+    let mut opts = writer_opts(tmp.path(), extra);
+    let cloud_args: Vec<String> = match cloud {
+        Some((server, prefix)) => {
+            let c = server.options(prefix, &dir);
+            opts.cloud_store_path = c.cloud_store_path.clone();
+            opts.cloud_endpoint = c.cloud_endpoint.clone();
+            opts.allow_reuse_local_caches = true;
+            vec![
+                "--cloud-endpoint".into(),
+                c.cloud_endpoint,
+                "--cloud-path".into(),
+                c.cloud_store_path,
+                "--reuse".into(),
+            ]
+        }
+        None => Vec::new(),
+    };
+    let extra: Vec<&str> = extra
+        .iter()
+        .copied()
+        .chain(cloud_args.iter().map(String::as_str))
+        .collect();
+    let extra = extra.as_slice();
     let mut rng = StdRng::seed_from_u64(seed);
     let mut durable: Option<u64> = None;
     let mut expect = Expected::new();
@@ -248,11 +295,18 @@ fn crash_cycles(extra: &[&str], seed: u64, kill_points: &[&str]) {
         // writer aborts at its point (whatever the machine's load).
         let run_ms = rng.random_range(30..400);
         let run_ms = if kill_at.is_some() { 60_000 } else { run_ms };
-        let run = run_writer(&dir, start, run_ms, extra, kill_at.as_deref());
+        let patience = (cloud.is_some() && kill_at.is_some()).then_some(200);
+        let run = run_writer(&dir, start, run_ms, extra, kill_at.as_deref(), patience);
         let hit = run.stderr.contains("kill point");
-        assert_eq!(
-            hit,
-            kill_at.is_some(),
+        if cloud.is_some() {
+            if cycle % 2 == 0 {
+                let _ = std::fs::remove_dir_all(&dir);
+            } else {
+                remove_tmp_files(&dir);
+            }
+        }
+        assert!(
+            hit == kill_at.is_some() || (cloud.is_some() && !hit),
             "cycle {cycle}: kill point {kill_at:?} {} in 60 s: {}",
             if hit {
                 "reached unasked"
@@ -275,6 +329,9 @@ fn crash_cycles(extra: &[&str], seed: u64, kill_points: &[&str]) {
         );
         if missing > 0 {
             lost.push((cycle, missing));
+        }
+        if cloud.is_some() && cycle % 3 == 0 {
+            let _ = std::fs::remove_dir_all(&dir);
         }
         durable = newest;
     }
@@ -366,7 +423,7 @@ fn fill_the_disk() {
         filler.sync_all().unwrap();
 
         let began = std::time::Instant::now();
-        let run = run_writer(&dir, 0, 300_000, extra, None);
+        let run = run_writer(&dir, 0, 300_000, extra, None, None);
         assert!(
             run.exited,
             "{mode}: the writer did not fill the disk in 5 minutes"
@@ -392,7 +449,7 @@ fn fill_the_disk() {
         // Again on the full disk: a clean failure, nothing acknowledged lost.
         let full_start = durable.map_or(0, |d| d + 1);
         let start = full_start;
-        let again = run_writer(&dir, start, 600_000, extra, None);
+        let again = run_writer(&dir, start, 600_000, extra, None, None);
         assert!(again.exited, "{mode}: the second writer did not stop");
         assert!(
             again.stderr.contains("No space left on device"),
@@ -418,6 +475,7 @@ fn fill_the_disk() {
             start,
             600_000,
             &[extra, &["--count", "20"]].concat(),
+            None,
             None,
         );
         assert!(
@@ -448,4 +506,39 @@ fn fill_the_disk() {
         );
         std::fs::remove_dir_all(&base).unwrap();
     }
+}
+
+/// Removes `*.tmp` files a killed writer left in a cloud store's cache.
+fn remove_tmp_files(dir: &Path) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            remove_tmp_files(&p);
+        } else if p.to_string_lossy().ends_with(".tmp") {
+            std::fs::remove_file(&p).unwrap();
+        }
+    }
+}
+
+/// A cloud store (s3s-fs): kills anywhere in a commit's uploads, in
+/// compaction and GC; the cache is wiped before some restarts and reused
+/// before the others. The bucket alone must hold every acknowledged batch.
+#[test]
+fn kill_during_cloud_writes() {
+    let server = common::s3::S3Server::start();
+    crash_cycles_on(
+        &["--append", "--shift", "5"],
+        9,
+        &[
+            "commit.pages_synced",
+            "commit.data_uploaded",
+            "commit.manifest_uploaded",
+            "compact.committed",
+            "gc.deleted_file",
+        ],
+        Some((&server, "crash")),
+    );
 }

@@ -37,6 +37,9 @@ struct Cfg {
     backend: Backend,
     memory: bool,
     small_cache: bool,
+    /// A cloud store on a local S3 server, with a small local cache that
+    /// restarts sometimes wipe.
+    cloud: bool,
     seed: u64,
     ops: usize,
 }
@@ -80,6 +83,19 @@ fn run(mut cfg: Cfg) {
     if cfg.append {
         // Small files, so compaction and file GC run often.
         opts.pages_per_file_shift = 5;
+    }
+    let server = cfg.cloud.then(common::s3::S3Server::start);
+    let cache = dir.join("cache");
+    if let Some(server) = &server {
+        let c = server.options("model", &cache);
+        opts.store_path = c.store_path;
+        opts.cloud_store_path = c.cloud_store_path;
+        opts.cloud_endpoint = c.cloud_endpoint;
+        opts.data_append_mode = true;
+        opts.pages_per_file_shift = 5;
+        // 128 KiB files, 2 MiB of cache for the store: eviction all along.
+        opts.local_space_limit = 2 << 20;
+        opts.allow_reuse_local_caches = true;
     }
     let store = EloqStore::with_io(opts.clone(), cfg.backend, None).unwrap();
     store.start(0).unwrap();
@@ -213,6 +229,10 @@ fn run(mut cfg: Cfg) {
                     // An in-memory store forgets everything.
                     model.clear();
                 }
+                if cfg.cloud && rng.random_range(0..2) == 0 {
+                    // Everything must come back from the bucket.
+                    std::fs::remove_dir_all(&cache).unwrap();
+                }
                 store.start(0).unwrap();
             }
         }
@@ -339,6 +359,20 @@ fn model_compression_pooled() {
         backend: Backend::Uring,
         seed: 13,
         ops: 1500,
+        ..Default::default()
+    });
+}
+
+/// Fewer operations than the local runs: each commit makes several
+/// requests to the local S3 server (ELOQSTORE_MODEL_OPS lengthens it).
+#[test]
+fn model_cloud() {
+    run(Cfg {
+        cloud: true,
+        threads: 2,
+        backend: Backend::Auto,
+        seed: 21,
+        ops: 700,
         ..Default::default()
     });
 }

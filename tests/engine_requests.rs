@@ -374,12 +374,15 @@ fn lifecycle_and_not_running() {
         EloqStore::new(bad).unwrap_err().code(),
         KvError::InvalidArgs
     );
+    // A cloud store whose service cannot be reached fails start, naming
+    // the endpoint (tests/cloud*.rs cover the cloud tier itself).
     let mut cloud = KvOptions::default();
     cloud.cloud_store_path = "bucket/x".into();
+    cloud.cloud_endpoint = "http://127.0.0.1:1".into();
     cloud.store_path = vec![dir.path().join("c").to_string_lossy().into_owned()];
     let err = EloqStore::new(cloud).unwrap().start(0).unwrap_err();
-    assert_eq!(err.code(), KvError::InvalidArgs);
-    assert!(err.message().contains("cloud_store_path"));
+    assert_eq!(err.code(), KvError::CloudErr, "{err}");
+    assert!(err.message().contains("127.0.0.1:1"), "{err}");
 }
 
 #[test]

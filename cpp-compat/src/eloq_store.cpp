@@ -18,6 +18,7 @@
 #include <variant>
 
 #include "bridge.h"
+#include "utils.h"
 
 namespace eloqstore
 {
@@ -388,6 +389,76 @@ void FloorRequest::TakeResults(const eloqstore_request *req)
     }
 }
 
+// ---- ListObject ----
+
+KvError ListObjectRequest::LoadArgs(eloqstore_request *req, std::string &why)
+{
+    KvError err = KvRequest::LoadArgs(req, why);
+    if (err != KvError::NoError)
+    {
+        return err;
+    }
+    if (eloqstore_list_set_args(req,
+                                compat::Bytes(remote_path_),
+                                remote_path_.size(),
+                                recursive_,
+                                compat::Bytes(continuation_token_),
+                                continuation_token_.size()) != ELOQSTORE_OK)
+    {
+        why = "the remote path or continuation token is not UTF-8";
+        return KvError::InvalidArgs;
+    }
+    return KvError::NoError;
+}
+
+void ListObjectRequest::TakeResults(const eloqstore_request *req)
+{
+    // A failed listing leaves the outputs alone; a page replaces them.
+    if (err_ != KvError::NoError)
+    {
+        return;
+    }
+    if (objects_ != nullptr)
+    {
+        objects_->clear();
+    }
+    if (details_ != nullptr)
+    {
+        details_->clear();
+    }
+    next_continuation_token_.clear();
+    const size_t n = eloqstore_list_count(req);
+    for (size_t i = 0; i < n; i++)
+    {
+        eloqstore_object_info o{};
+        if (eloqstore_list_item(req, i, &o) != ELOQSTORE_OK)
+        {
+            continue;
+        }
+        std::string name(compat::View(o.name, o.name_len));
+        if (details_ != nullptr)
+        {
+            utils::CloudObjectInfo info;
+            info.name = name;
+            info.path.assign(compat::View(o.path, o.path_len));
+            info.size = o.size;
+            info.is_dir = o.is_dir;
+            info.mod_time.assign(compat::View(o.mod_time, o.mod_time_len));
+            details_->push_back(std::move(info));
+        }
+        if (objects_ != nullptr)
+        {
+            objects_->push_back(std::move(name));
+        }
+    }
+    const uint8_t *token = nullptr;
+    size_t len = 0;
+    if (eloqstore_list_next_token(req, &token, &len) == ELOQSTORE_OK)
+    {
+        next_continuation_token_.assign(compat::View(token, len));
+    }
+}
+
 // ---- Scan ----
 
 void ScanRequest::SetArgs(TableIdent tbl_id,
@@ -736,6 +807,11 @@ KvError EloqStore::Start(uint64_t term)
     if (err != ELOQSTORE_OK)
     {
         compat::LogError("EloqStore::Start: " + compat::LastCError());
+    }
+    else
+    {
+        // 0 in local mode, as upstream.
+        term_ = eloqstore_store_term(store_);
     }
     return static_cast<KvError>(err);
 }

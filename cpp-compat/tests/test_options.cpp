@@ -231,13 +231,21 @@ TEST_CASE("ValidateOptions applies upstream's adjustments", "[options]")
     // Cloud mode: append mode forced, budgets adjusted.
     es::KvOptions cloud;
     cloud.cloud_store_path = "bucket";
+    cloud.store_path = {"/tmp/cache"};
     cloud.local_space_limit = 0;
     REQUIRE(es::EloqStore::ValidateOptions(cloud));
     CHECK(cloud.data_append_mode);
     CHECK(cloud.local_space_limit == size_t(1) << 40);
 
+    // A cloud path without a store path for the cache is refused (upstream
+    // would silently run in memory, ignoring the bucket).
+    es::KvOptions no_cache;
+    no_cache.cloud_store_path = "bucket";
+    CHECK_FALSE(es::EloqStore::ValidateOptions(no_cache));
+
     es::KvOptions small;
     small.cloud_store_path = "bucket";
+    small.store_path = {"/tmp/cache"};
     small.pages_per_file_shift = 8;  // 1 MiB files
     small.local_space_limit = 1000;
     small.fd_limit = 10000;
@@ -247,6 +255,7 @@ TEST_CASE("ValidateOptions applies upstream's adjustments", "[options]")
 
     es::KvOptions clamp;
     clamp.cloud_store_path = "bucket";
+    clamp.store_path = {"/tmp/cache"};
     clamp.pages_per_file_shift = 8;
     clamp.local_space_limit = 10 * clamp.DataFileSize();
     REQUIRE(es::EloqStore::ValidateOptions(clamp));
@@ -296,16 +305,24 @@ TEST_CASE("Options() is the validated copy", "[options]")
     CHECK_FALSE(store.EnableMetrics());
 }
 
-TEST_CASE("the cloud tier is refused with a clear error", "[options]")
+TEST_CASE("cloud options refused, and ListObject outside cloud mode", "[options]")
 {
     TempDir dir("cloud");
     es::KvOptions o = LocalOptions(dir.str());
+    // Upstream aborts on these; here the store does not start.
+    for (const char *bad : {"remote:bucket", "/", "bucket/a//b"})
+    {
+        o.cloud_store_path = bad;
+        es::EloqStore store(o);
+        CHECK(store.Start() == es::KvError::InvalidArgs);
+        CHECK(store.IsStopped());
+    }
     o.cloud_store_path = "bucket/prefix";
-    es::EloqStore store(o);
-    CHECK(store.Start() == es::KvError::InvalidArgs);
-    CHECK(store.IsStopped());
+    o.store_path.clear();
+    CHECK_FALSE(es::EloqStore::ValidateOptions(o));
 
-    // ListObject needs the cloud tier: it fails, saying so.
+    // ListObject needs the cloud tier: it fails, saying so, and leaves
+    // the outputs alone.
     auto local = StartStore(LocalOptions(dir.sub("local")));
     std::vector<std::string> objects{"untouched"};
     std::vector<utils::CloudObjectInfo> details;

@@ -5,7 +5,11 @@
 //!
 //! ```text
 //! eloqstore-crash-writer --dir DIR [--start N] [--count N] [--threads T] [--shift S] [--append] [--compression]
+//!                        [--cloud-endpoint URL --cloud-path BUCKET/PREFIX [--reuse]]
 //! ```
+//!
+//! With `--cloud-path` the store is a cloud store caching in DIR (which
+//! must be empty unless `--reuse` allows reusing it).
 
 #[path = "../../tests/common/crash_gen.rs"]
 mod crash_gen;
@@ -36,6 +40,12 @@ fn main() {
             }
             "--compression" => {
                 opts.enable_compression = true;
+                i -= 1;
+            }
+            "--cloud-endpoint" => opts.cloud_endpoint = val(),
+            "--cloud-path" => opts.cloud_store_path = val(),
+            "--reuse" => {
+                opts.allow_reuse_local_caches = true;
                 i -= 1;
             }
             other => {

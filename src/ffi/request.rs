@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use super::{bytes, eloqstore_error, guard, guard_err, put};
 use crate::request::{
     ArchiveRequest, BatchWriteRequest, Body, CleanExpiredRequest, CompactRequest, DropTableRequest,
-    FloorRequest, GlobalArchiveRequest, ListObjectRequest, ReadRequest, Request, RequestType,
-    ScanRequest, ScanResult, TruncateRequest,
+    FloorRequest, GlobalArchiveRequest, ListObjectRequest, ListResult, ReadRequest, Request,
+    RequestType, ScanRequest, ScanResult, TruncateRequest,
 };
 use crate::types::{KvEntry, TableIdent, WriteDataEntry, WriteOp};
 
@@ -70,6 +70,7 @@ struct Outputs {
     generation: u64,
     entry: Option<KvEntry>,
     scan: Option<Arc<ScanResult>>,
+    list: Option<Arc<ListResult>>,
     /// `scan`'s entries as C structs, made on first use.
     scan_entries: Option<EntryTable>,
     message: CString,
@@ -121,6 +122,7 @@ impl eloqstore_request {
             match &s.body {
                 Body::Read { out, .. } | Body::Floor { out, .. } => o.entry = out.clone(),
                 Body::Scan { out, .. } => o.scan = Some(out.clone()),
+                Body::ListObject { out, .. } => o.list = Some(out.clone()),
                 _ => {}
             }
             drop(s);
@@ -770,6 +772,147 @@ pub unsafe extern "C" fn eloqstore_scan_result_size(
         unsafe {
             put(count, c);
             put(bytes, b);
+        }
+        OK
+    })
+}
+
+/// One object (or directory) of a ListObject result; the pointers (UTF-8,
+/// not NUL-terminated) stay valid until the request is executed again or
+/// freed. Upstream's `utils::CloudObjectInfo`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct eloqstore_object_info {
+    /// The last component of `path`.
+    pub name: *const u8,
+    pub name_len: usize,
+    /// The key relative to the listed path.
+    pub path: *const u8,
+    pub path_len: usize,
+    pub size: u64,
+    /// A common prefix of a non-recursive listing.
+    pub is_dir: bool,
+    /// `LastModified` (ISO-8601); empty for directories.
+    pub mod_time: *const u8,
+    pub mod_time_len: usize,
+}
+
+/// Sets what a ListObject lists: `path` relative to the store's
+/// `cloud_store_path` (empty: its root; slashes at either end ignored),
+/// all keys below it (`recursive`) or one level with directories, and the
+/// continuation token of the previous page (empty for the first page).
+///
+/// # Safety
+/// `req` NULL or a live handle; `path` and `token` valid for their lengths.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_list_set_args(
+    req: *mut eloqstore_request,
+    path: *const u8,
+    path_len: usize,
+    recursive: bool,
+    token: *const u8,
+    token_len: usize,
+) -> eloqstore_error {
+    with_req(req, |r| {
+        // SAFETY: valid for their lengths per the contract.
+        let (Some(p), Some(t)) = (unsafe { bytes(path, path_len) }, unsafe {
+            bytes(token, token_len)
+        }) else {
+            return BAD;
+        };
+        let (Ok(p), Ok(t)) = (std::str::from_utf8(p), std::str::from_utf8(t)) else {
+            return BAD;
+        };
+        if !kind_is(r, &[RequestType::ListObject]) {
+            return BAD;
+        }
+        let l = ListObjectRequest::from_untyped(r.req.clone());
+        l.set_remote_path(p);
+        l.set_recursive(recursive);
+        l.set_continuation_token(t);
+        OK
+    })
+}
+
+fn list_result(r: &eloqstore_request) -> Option<Arc<ListResult>> {
+    if !kind_is(r, &[RequestType::ListObject]) || !r.req.is_done() {
+        return None;
+    }
+    r.outputs().list.clone()
+}
+
+/// Objects and directories the last ListObject execution returned
+/// (objects first); 0 for NULL, other kinds or while in flight.
+///
+/// # Safety
+/// `req` NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_list_count(req: *const eloqstore_request) -> usize {
+    // SAFETY: null or live per the contract.
+    guard(0, || {
+        unsafe { get(req) }
+            .and_then(list_result)
+            .map_or(0, |l| l.details.len())
+    })
+}
+
+/// Item `index` of the last ListObject execution.
+///
+/// # Safety
+/// `req` NULL or a live handle; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_list_item(
+    req: *const eloqstore_request,
+    index: usize,
+    out: *mut eloqstore_object_info,
+) -> eloqstore_error {
+    guard_err(|| {
+        // SAFETY: null or live per the contract.
+        let Some(l) = unsafe { get(req) }.and_then(list_result) else {
+            return BAD;
+        };
+        let Some(d) = l.details.get(index) else {
+            return BAD;
+        };
+        let info = eloqstore_object_info {
+            name: d.name.as_ptr(),
+            name_len: d.name.len(),
+            path: d.path.as_ptr(),
+            path_len: d.path.len(),
+            size: d.size,
+            is_dir: d.is_dir,
+            mod_time: d.mod_time.as_ptr(),
+            mod_time_len: d.mod_time.len(),
+        };
+        // SAFETY: null or writable; the strings live in the Arc the
+        // request's outputs keep until reset.
+        unsafe { put(out, info) };
+        OK
+    })
+}
+
+/// The continuation token for the next page of the last ListObject
+/// execution (`*len` 0 on the last page); valid until the request is
+/// executed again or freed.
+///
+/// # Safety
+/// `req` NULL or a live handle; `token`/`len` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_list_next_token(
+    req: *const eloqstore_request,
+    token: *mut *const u8,
+    len: *mut usize,
+) -> eloqstore_error {
+    guard_err(|| {
+        // SAFETY: null or live per the contract.
+        let Some(l) = unsafe { get(req) }.and_then(list_result) else {
+            return BAD;
+        };
+        let t = &l.next_continuation_token;
+        // SAFETY: null or writable per the contract.
+        unsafe {
+            put(token, t.as_ptr());
+            put(len, t.len());
         }
         OK
     })

@@ -42,8 +42,9 @@ pub unsafe extern "C" fn eloqstore_store_new(
     })
 }
 
-/// Starts the store (the term is ignored in local mode). Starting a
-/// running store does nothing.
+/// Starts the store. `term` is the process term of a cloud store
+/// (`CURRENT_TERM` fencing, see the README); local stores ignore it.
+/// Starting a running store does nothing.
 ///
 /// # Safety
 /// `store` NULL or a live store.
@@ -77,6 +78,19 @@ pub unsafe extern "C" fn eloqstore_store_stop(store: *mut eloqstore_store) {
         if let Some(s) = unsafe { store.as_ref() } {
             s.inner.stop();
         }
+    })
+}
+
+/// The term the store was started with (cloud mode; always 0 in local
+/// mode, before start and for NULL).
+///
+/// # Safety
+/// `store` NULL or a live store.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_store_term(store: *const eloqstore_store) -> u64 {
+    // SAFETY: null or a live handle per the contract.
+    guard(0, || {
+        unsafe { store.as_ref() }.map_or(0, |s| s.inner.term())
     })
 }
 

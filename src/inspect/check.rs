@@ -102,6 +102,17 @@ pub fn check_store(
             names.sort();
             choices.extend(names.into_iter().map(ManifestChoice::Named));
         }
+        // A local partition directory without its manifest is what a
+        // crash before the partition's first commit leaves (the directory
+        // and maybe data files, no manifest): the engine opens it as an
+        // empty partition, so there is nothing to check.
+        if !store.is_cloud()
+            && !store
+                .manifest_path(&tbl, &ManifestChoice::Current)
+                .is_ok_and(|p| p.exists())
+        {
+            choices.retain(|c| !matches!(c, ManifestChoice::Current));
+        }
         for choice in choices {
             match check_partition(store, &tbl, &choice) {
                 Ok(r) => reports.push(r),

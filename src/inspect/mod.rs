@@ -3,6 +3,7 @@
 //! order, and verify every page. The `eloqstore` tool is built on this.
 
 pub mod check;
+pub mod cloud;
 
 use std::path::{Path, PathBuf};
 
@@ -35,21 +36,48 @@ pub enum ManifestChoice {
 pub struct StoreReader {
     opts: KvOptions,
     term: u64,
+    /// Cloud stores: the downloaded copy read instead (each partition
+    /// through its newest plain manifest).
+    cloud_copy: Option<cloud::LocalCopy>,
 }
 
 impl StoreReader {
-    /// Opens the store the options describe (local mode: term 0).
+    /// Opens the store the options describe (local mode: term 0). A cloud
+    /// store (`cloud_store_path`) is downloaded first (see [`cloud`]).
     pub fn new(opts: KvOptions) -> Result<StoreReader> {
+        StoreReader::new_for(opts, &|_| true)
+    }
+
+    /// Like `new`, downloading only the partitions `wanted` accepts when
+    /// the store is in the cloud.
+    pub fn new_for(opts: KvOptions, wanted: &dyn Fn(&TableIdent) -> bool) -> Result<StoreReader> {
+        if opts.is_cloud() {
+            let (copy, local) = cloud::download(&opts, wanted)?;
+            return Ok(StoreReader {
+                opts: local,
+                term: 0,
+                cloud_copy: Some(copy),
+            });
+        }
         if opts.store_path.is_empty() {
             return Err(Error::invalid_args(
                 "store_path is empty: an in-memory store has nothing on disk",
             ));
         }
-        Ok(StoreReader { opts, term: 0 })
+        Ok(StoreReader {
+            opts,
+            term: 0,
+            cloud_copy: None,
+        })
     }
 
     pub fn options(&self) -> &KvOptions {
         &self.opts
+    }
+
+    /// Whether this reads a cloud store (through a local copy).
+    pub fn is_cloud(&self) -> bool {
+        self.cloud_copy.is_some()
     }
 
     /// Every partition directory found under the store paths, sorted by
@@ -86,6 +114,11 @@ impl StoreReader {
     pub fn manifest_path(&self, tbl: &TableIdent, choice: &ManifestChoice) -> Result<PathBuf> {
         let dir = self.partition_dir(tbl);
         match choice {
+            ManifestChoice::Current if self.cloud_copy.is_some() => {
+                let name = cloud::newest_manifest(&dir)
+                    .ok_or_else(|| Error::not_found(format!("{tbl}: no manifest in the bucket")))?;
+                Ok(dir.join(name))
+            }
             ManifestChoice::Current => Ok(dir.join(manifest_file_name(self.term))),
             ManifestChoice::Named(name) => Ok(dir.join(name)),
             ManifestChoice::NewestArchive => {

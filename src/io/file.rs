@@ -431,6 +431,23 @@ impl FdCache {
         drop(f);
     }
 
+    /// Forgets `path` unless an operation holds it: true when the file is
+    /// not cached (any more), false when it is in use.
+    pub fn remove_if_unused(&self, path: &Path) -> bool {
+        let mut st = self.state.borrow_mut();
+        let in_use = st
+            .files
+            .get(path)
+            .is_some_and(|e| Rc::strong_count(&e.file) > 1);
+        if in_use {
+            return false;
+        }
+        let f = st.remove(path);
+        drop(st);
+        drop(f);
+        true
+    }
+
     /// Forgets every cached file under `dir` (e.g. before removing a
     /// partition's directory).
     pub fn remove_dir(&self, dir: &Path) {

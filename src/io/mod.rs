@@ -13,10 +13,12 @@ pub fn restore_default_sigpipe() {
     }
 }
 
+pub mod cloud;
 pub mod fault;
 pub mod fd_budget;
 pub mod file;
 mod pool;
 pub mod runtime;
+pub mod sema;
 mod sync_driver;
 mod uring;

@@ -229,6 +229,14 @@ impl PageMapper {
         &self.file_live
     }
 
+    /// Cloud mode, a manifest of another term: the next page goes to the
+    /// start of the next file, so this term never appends into a file
+    /// another term wrote (upstream's `Replayer::GetMapper`: the bump
+    /// happens even when `max_fp_id` is already on a file boundary).
+    pub fn start_next_file(&mut self) {
+        self.max_fp_id = (self.current_file() + 1) << self.shift;
+    }
+
     /// The file new pages are appended to.
     pub fn current_file(&self) -> FileId {
         self.max_fp_id >> self.shift

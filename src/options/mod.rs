@@ -11,6 +11,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cloud;
 pub mod fields;
 pub mod ini;
 mod rules;
@@ -113,10 +114,14 @@ impl KvOptions {
     /// and leaves `self` untouched), each group in the options table's row
     /// order:
     /// 1. `data_page_size` and `coroutine_stack_size` are multiples of the OS
-    ///    page size, `overflow_pointers` is in `1..=MAX_OVERFLOW_POINTERS`,
-    ///    `max_write_batch_pages > 0`;
-    /// 2. cloud mode only: `max_cloud_concurrency`, `cloud_request_threads`
-    ///    and `max_upload_batch` are non-zero, `max_upload_batch <
+    ///    page size (upstream asks `sysconf(_SC_PAGESIZE)`; we use the 4 KiB
+    ///    `PAGE_ALIGN` of every supported platform), `overflow_pointers` is
+    ///    in `1..=MAX_OVERFLOW_POINTERS`, `max_write_batch_pages > 0`;
+    /// 2. cloud mode only: `cloud_store_path` parses (no `:`, a bucket; see
+    ///    [`cloud::parse_cloud_path`]; upstream aborts at start), a
+    ///    `store_path` holds the local cache (upstream silently runs in
+    ///    memory), `max_cloud_concurrency`, `cloud_request_threads` and
+    ///    `max_upload_batch` are non-zero, `max_upload_batch <
     ///    max_cloud_concurrency`, and the data file size is non-zero;
     /// 3. our extensions (upstream accepts these, then misbehaves or divides
     ///    by zero): `num_threads`, `data_page_size`,
@@ -141,6 +146,12 @@ impl KvOptions {
     fn check(&self) -> Result<()> {
         self.check_rules(Phase::Upstream)?;
         if self.is_cloud() {
+            cloud::parse_cloud_path(&self.cloud_store_path)?;
+            if self.store_path.is_empty() {
+                return Err(Error::invalid_args(
+                    "cloud_store_path needs a store_path for the local cache (in-memory stores cannot use the cloud tier)",
+                ));
+            }
             self.check_rules(Phase::Cloud)?;
             if self.max_upload_batch >= self.max_cloud_concurrency {
                 return Err(Error::invalid_args(format!(
@@ -532,6 +543,26 @@ mod tests {
                 ..cloud()
             },
             &["data file size", "data_page_size 0"],
+        );
+        for (path, needle) in [
+            ("remote:bucket/p", "':'"),
+            ("/", "no bucket"),
+            ("b/p//q", "empty path segment"),
+        ] {
+            expect_invalid(
+                KvOptions {
+                    cloud_store_path: path.into(),
+                    ..cloud()
+                },
+                &["cloud_store_path", needle],
+            );
+        }
+        expect_invalid(
+            KvOptions {
+                store_path: Vec::new(),
+                ..cloud()
+            },
+            &["cloud_store_path", "store_path"],
         );
         // The same values outside cloud mode are fine.
         let mut o = KvOptions {

@@ -3,6 +3,7 @@
 //! thread's runtime. Writes to one partition run one at a time in arrival
 //! order; reads run beside them on the last committed version.
 
+pub mod cloud;
 pub mod partition;
 mod tasks;
 pub mod util;
@@ -29,6 +30,8 @@ pub enum Msg {
     Request(Request),
     /// Complete a request that needs no shard work, on this shard's thread.
     Complete(Request, crate::error::Result<()>),
+    /// Cloud mode: files to download into the cache in the background.
+    Prewarm(Vec<cloud::PrewarmFile>),
     /// Finish every queued and running request, then exit.
     Stop,
 }
@@ -38,6 +41,14 @@ pub enum Msg {
 pub struct StoreEnv {
     /// In-memory stores: every partition that holds data, for DropTable.
     pub memory_partitions: Mutex<BTreeSet<TableIdent>>,
+    /// Cloud prewarm: files queued on each shard (the producer waits while
+    /// a shard holds `PREWARM_QUEUE_CAP`).
+    pub prewarm_queued: Vec<std::sync::atomic::AtomicUsize>,
+    /// Cloud prewarm: set when a shard's cache budget is used up (or
+    /// prewarm failed): the producer stops listing.
+    pub prewarm_done: std::sync::atomic::AtomicBool,
+    /// Cloud prewarm: tasks downloading on any shard.
+    pub prewarm_active: std::sync::atomic::AtomicUsize,
 }
 
 /// Everything a shard's tasks share.
@@ -49,6 +60,15 @@ pub struct ShardCtx {
     pub fds: FdCache,
     pub cache: PageCache,
     pub env: Arc<StoreEnv>,
+    /// The cloud tier (cloud mode only).
+    pub cloud: Option<cloud::CloudShard>,
+    /// Requests running or queued on this shard (prewarm yields to them).
+    pub active_requests: Cell<usize>,
+    /// Set once the shard was told to stop.
+    pub stopping: Cell<bool>,
+    /// Cloud prewarm: files waiting for download, and tasks working on them.
+    pub prewarm_queue: RefCell<std::collections::VecDeque<cloud::PrewarmFile>>,
+    pub prewarm_tasks: Cell<usize>,
     /// Page reads in flight, at most `buf_ring_size` (upstream's bound on
     /// reads through its io_uring provided-buffer ring).
     pub read_slots: util::Semaphore,
@@ -268,6 +288,7 @@ pub fn on_shard_thread() -> bool {
 /// `Stop` once everything has finished.
 fn run_shard(setup: ShardSetup, rt: Runtime, rx: &Receiver<Msg>) {
     ON_SHARD.with(|c| c.set(true));
+    let adopted = setup.adopted;
     let (cache_files, disk_tasks) = split_fd_budget(setup.fd_capacity);
     let ctx = Rc::new(ShardCtx {
         id: setup.id,
@@ -279,6 +300,13 @@ fn run_shard(setup: ShardSetup, rt: Runtime, rx: &Receiver<Msg>) {
             (setup.opts.buffer_pool_size / setup.opts.data_page_size.max(1) as u64) as usize,
         ),
         env: setup.env,
+        cloud: setup
+            .cloud
+            .map(|svc| cloud::CloudShard::new(svc, &setup.opts)),
+        active_requests: Cell::new(0),
+        stopping: Cell::new(false),
+        prewarm_queue: RefCell::default(),
+        prewarm_tasks: Cell::new(0),
         read_slots: util::Semaphore::new(setup.opts.buf_ring_size as usize),
         disk_tasks: util::Semaphore::new(disk_tasks),
         partitions: RefCell::default(),
@@ -288,13 +316,20 @@ fn run_shard(setup: ShardSetup, rt: Runtime, rx: &Receiver<Msg>) {
         clock: Cell::new(0),
         scan_per_leaf: Cell::new(0.0),
     });
+    if ctx.cloud.is_some() {
+        cloud::adopt_cache(&ctx, adopted);
+    }
     let mut stopping = false;
     loop {
         loop {
             match rx.try_recv() {
                 Ok(Msg::Request(req)) => tasks::dispatch(&ctx, &rt, req),
                 Ok(Msg::Complete(req, result)) => req.complete(result),
-                Ok(Msg::Stop) => stopping = true,
+                Ok(Msg::Prewarm(files)) => cloud::queue_prewarm(&ctx, files),
+                Ok(Msg::Stop) => {
+                    stopping = true;
+                    ctx.stopping.set(true);
+                }
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
                     stopping = true;
@@ -328,7 +363,7 @@ impl Drop for Inbox {
                     "the store stopped before the request ran",
                 ))),
                 Msg::Complete(r, result) => r.complete(result),
-                Msg::Stop => {}
+                Msg::Prewarm(_) | Msg::Stop => {}
             }
         }
     }
@@ -357,4 +392,9 @@ pub struct ShardSetup {
     /// Descriptors the shard may keep open (its share of the store's budget).
     pub fd_capacity: usize,
     pub env: Arc<StoreEnv>,
+    /// Cloud mode: the store's cloud service.
+    pub cloud: Option<Arc<crate::io::cloud::CloudService>>,
+    /// Cloud mode with `allow_reuse_local_caches`: files found in the
+    /// store paths at start, with their estimated sizes, oldest first.
+    pub adopted: Vec<(PathBuf, u64)>,
 }

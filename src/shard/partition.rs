@@ -329,6 +329,18 @@ impl Partition {
                 }
                 (m.manifest.clone(), None)
             }
+            Storage::Disk { .. } if shard.cloud.is_some() => {
+                // Pages are checked when read (a page missing from the
+                // bucket is Corrupted); the data files' sizes are not known
+                // without listing the bucket.
+                match super::cloud::load_manifest(shard, self).await? {
+                    Some(bytes) => (bytes, None),
+                    None => {
+                        *self.state.borrow_mut() = PartState::Missing;
+                        return Ok(());
+                    }
+                }
+            }
             Storage::Disk { dir, .. } => {
                 let path = dir.join(manifest_file_name(shard.term));
                 let bytes = match shard.io.read_file(&path, FileKind::Manifest).await {
@@ -363,12 +375,17 @@ impl Partition {
         } else {
             Some(Rc::new(Dictionary::new(st.dict.clone())?))
         };
-        let mapper = PageMapper::from_manifest(
+        let mut mapper = PageMapper::from_manifest(
             &st,
             opts.data_append_mode,
             opts.pages_per_file_shift,
             shard.term,
         );
+        let files = if shard.cloud.is_some() {
+            cloud_loaded_files(&st, &mut mapper, shard.term)
+        } else {
+            files
+        };
         let version = self.make_version(
             st.root,
             st.ttl_root,
@@ -449,19 +466,36 @@ impl Partition {
         let need_archives =
             matches!(&*self.state.borrow(), PartState::Loaded(l) if l.archived_files.is_none());
         if need_archives {
-            let archived = archived_file_ids(shard, &dir).await?;
+            let archived = if shard.cloud.is_some() {
+                super::cloud::archived_file_ids(shard, &self.tbl).await?
+            } else {
+                archived_file_ids(shard, &dir).await?
+            };
             if let PartState::Loaded(l) = &mut *self.state.borrow_mut() {
                 l.archived_files = Some(archived);
             }
         }
         let (doomed, seq) = {
-            let st = self.state.borrow();
-            let PartState::Loaded(l) = &*st else {
+            let mut st = self.state.borrow_mut();
+            let PartState::Loaded(l) = &mut *st else {
                 return Ok(());
             };
+            let archived = l.archived_files.as_ref().expect("computed above");
+            let current = l.mapper.current_file();
+            // Cloud mode: the file being appended to goes too once nothing
+            // lives in it (upstream's cloud GC deletes it, so a truncated
+            // partition leaves no data object); new pages then start a
+            // fresh file.
+            if shard.cloud.is_some()
+                && l.files.contains(&current)
+                && !l.mapper.file_live().contains_key(&current)
+                && !archived.contains(&current)
+                && !self.retirement.borrow().doomed.contains(&current)
+            {
+                l.mapper.start_next_file();
+            }
             let live = l.mapper.file_live();
             let current = l.mapper.current_file();
-            let archived = l.archived_files.as_ref().expect("computed above");
             let r = self.retirement.borrow();
             let doomed: Vec<FileId> = l
                 .files
@@ -490,10 +524,11 @@ impl Partition {
         Ok(())
     }
 
-    /// Deletes the data files whose deletion no version waits for, then
-    /// syncs the directory. A file whose unlink fails stays known (and no
-    /// longer scheduled), so a later file GC tries it again; the first
-    /// error is returned after every other file was tried.
+    /// Deletes the data files whose deletion no version waits for (in
+    /// cloud mode their objects too), then syncs the directory. A file
+    /// whose unlink fails stays known (and no longer scheduled), so a later
+    /// file GC tries it again; the first error is returned after every
+    /// other file was tried.
     pub async fn reap_files(&self, shard: &ShardCtx) -> Result<()> {
         let files = std::mem::take(&mut self.retirement.borrow_mut().released_files);
         if files.is_empty() {
@@ -506,15 +541,18 @@ impl Partition {
             PartState::Loaded(l) => l.mapper.terms().clone(),
             _ => return Ok(()),
         };
+        let mut names = Vec::new();
         // A file id may come back under the same name later.
         self.recent_files.borrow_mut().clear();
         let mut first_err = None;
         let mut deleted = false;
         for f in files {
-            let path = dir.join(data_file_name(
-                f,
-                terms.get(&f).copied().unwrap_or(shard.term),
-            ));
+            let name = data_file_name(f, terms.get(&f).copied().unwrap_or(shard.term));
+            let path = dir.join(&name);
+            if let Some(c) = &shard.cloud {
+                c.cache.forget(&path);
+                names.push(name);
+            }
             shard.fds.remove(&path);
             match shard.io.unlink(&path, FileKind::Data).await {
                 Ok(()) => deleted = true,
@@ -534,12 +572,18 @@ impl Partition {
         if deleted {
             shard.fds.sync_dir(&shard.io, &dir).await?;
         }
+        if !names.is_empty()
+            && let Err(e) = super::cloud::delete_objects(shard, &self.tbl, &names).await
+        {
+            first_err.get_or_insert(e);
+        }
         first_err.map_or(Ok(()), Err)
     }
 
     /// Whether compaction (or just file GC) has work: too much garbage in
-    /// live files, or data files without live pages that GC could delete.
-    pub fn needs_compaction(&self, factor: u8) -> bool {
+    /// live files, or data files without live pages that GC could delete
+    /// (in cloud mode the file being appended to as well).
+    pub fn needs_compaction(&self, factor: u8, cloud: bool) -> bool {
         let st = self.state.borrow();
         let PartState::Loaded(l) = &*st else {
             return false;
@@ -554,7 +598,7 @@ impl Partition {
         let current = l.mapper.current_file();
         let r = self.retirement.borrow();
         l.files.iter().any(|f| {
-            *f < current
+            (*f < current || (cloud && *f == current))
                 && !live.contains_key(f)
                 && !r.doomed.contains(f)
                 && !l.archived_files.as_ref().is_some_and(|a| a.contains(f))
@@ -598,6 +642,10 @@ impl Partition {
         if plan.changes.is_empty() && !force_snapshot {
             return Ok(());
         }
+        if shard.cloud.is_some() {
+            // Nothing goes to the bucket once a newer term owns it.
+            super::cloud::fence(shard, &self.tbl).await?;
+        }
         // Index pages and leaves the batch wrote stay cached, as upstream's
         // buffer pool keeps the pages it writes (reads beside writes find
         // the leaves just written); every page buffer moves to the writes.
@@ -611,16 +659,29 @@ impl Partition {
             .into_iter()
             .map(|w| (w.fp, w.page))
             .collect();
-        let new_files = self
+        // Cloud mode: the pins keep the written data files (and below, the
+        // manifest) in the cache until they are uploaded.
+        let (new_files, written, _data_pins) = self
             .write_pages(shard, writes, plan.mapper.terms(), &mut files)
             .await?;
         crate::killpoint::hit("commit.pages_synced");
+        if shard.cloud.is_some() {
+            super::cloud::upload_files(shard, &self.tbl, &written).await?;
+            crate::killpoint::hit("commit.data_uploaded");
+        }
         let terms = plan.mapper.terms_for_manifest();
         let log_len = manifest::padded_len(manifest::log_payload_len(&plan.changes, &terms));
         let use_log = !force_snapshot
             && !dict_dirty
             && manifest_size > 0
             && manifest_size + log_len <= shard.opts.manifest_limit as usize;
+        let _manifest_pin = match (&shard.cloud, self.dir()) {
+            (Some(_), Some(dir)) => {
+                let path = dir.join(manifest_file_name(shard.term));
+                Some(super::cloud::pin_manifest(shard, &self.tbl, &path, use_log).await?)
+            }
+            _ => None,
+        };
         let res = if use_log {
             let rec = manifest::encode_record(
                 plan.root,
@@ -641,6 +702,12 @@ impl Partition {
             );
             let rec = manifest::encode_record(plan.root, plan.ttl_root, &payload);
             self.replace_manifest(shard, rec, new_files).await
+        };
+        let res = match res {
+            Ok(size) if shard.cloud.is_some() => {
+                self.cloud_publish_manifest(shard).await.map(|()| size)
+            }
+            r => r,
         };
         let new_size = match res {
             Ok(size) => size,
@@ -735,23 +802,24 @@ impl Partition {
         self.early_files.borrow_mut().clear();
     }
 
-    /// Writes and syncs pages. Returns whether files were created.
-    async fn write_pages(
+    /// Writes and syncs pages. Returns whether files were created, the
+    /// data files written and, in cloud mode, pins keeping them cached.
+    async fn write_pages<'s>(
         &self,
-        shard: &ShardCtx,
+        shard: &'s ShardCtx,
         writes: Vec<(FilePageId, AlignedBuf)>,
         terms: &TermMap,
         files: &mut BTreeSet<FileId>,
-    ) -> Result<bool> {
+    ) -> Result<(bool, Vec<PathBuf>, Vec<super::cloud::CachePin<'s>>)> {
         let (dir, root) = match &self.storage {
             Storage::Memory(m) => {
                 m.borrow_mut().pages.extend(writes);
-                return Ok(false);
+                return Ok((false, Vec::new(), Vec::new()));
             }
             Storage::Disk { dir, root } => (dir, root),
         };
         if writes.is_empty() {
-            return Ok(false);
+            return Ok((false, Vec::new(), Vec::new()));
         }
         let opts = &shard.opts;
         let shift = opts.pages_per_file_shift;
@@ -773,11 +841,21 @@ impl Partition {
         let mut created = false;
         let mut handles = Vec::new();
         let mut runs = Vec::new();
+        let mut written = Vec::new();
+        // Cloud mode: the files stay cached (never evicted) until uploaded.
+        let mut pins = Vec::new();
         for (file_id, mut pages) in by_file {
             pages.sort_by_key(|p| p.0);
             let term = terms.get(&file_id).copied().unwrap_or(shard.term);
             let path = dir.join(data_file_name(file_id, term));
-            let is_new = !files.contains(&file_id);
+            let mut is_new = !files.contains(&file_id);
+            if shard.cloud.is_some() {
+                let (pin, fresh) =
+                    super::cloud::prepare_data_file(shard, &self.tbl, &path, is_new).await?;
+                pins.push(pin);
+                is_new |= fresh;
+            }
+            written.push(path.clone());
             let file = shard
                 .fds
                 .get_or_open(
@@ -834,7 +912,34 @@ impl Partition {
             syncs.push(Box::pin(shard.fds.sync_dir(&shard.io, dir)));
         }
         all_ok(join_all(syncs).await)?;
-        Ok(created || created_dir)
+        Ok((created || created_dir, written, pins))
+    }
+
+    /// Cloud mode: uploads the manifest just written, then checks the term
+    /// again. A failed upload drops the local manifest (the bucket's is
+    /// the truth; the caller poisons the partition so the next access
+    /// reloads it); a newer term found afterwards is `ExpiredTerm`.
+    async fn cloud_publish_manifest(&self, shard: &ShardCtx) -> Result<()> {
+        let Some(dir) = self.dir() else {
+            return Ok(());
+        };
+        let path = dir.join(manifest_file_name(shard.term));
+        if let Err(e) = super::cloud::upload_file(shard, &self.tbl, &path).await {
+            shard.fds.remove(&path);
+            if let Err(rm) = shard.io.unlink(&path, FileKind::Manifest).await {
+                log::warn!(
+                    "{}: removing {} after a failed upload: {rm}",
+                    self.tbl,
+                    path.display()
+                );
+            }
+            if let Some(c) = &shard.cloud {
+                c.cache.forget(&path);
+            }
+            return Err(e);
+        }
+        crate::killpoint::hit("commit.manifest_uploaded");
+        super::cloud::fence(shard, &self.tbl).await
     }
 
     /// Appends a log record at the manifest's logical end and syncs it.
@@ -848,15 +953,17 @@ impl Partition {
             }
             Storage::Disk { dir, .. } => {
                 let path = dir.join(manifest_file_name(shard.term));
-                let file = shard
-                    .fds
-                    .get_or_open(
-                        &shard.io,
-                        &path,
-                        FileKind::Manifest,
-                        OpenOptions::read_write().direct(true),
-                    )
-                    .await?;
+                let opts = OpenOptions::read_write().direct(true);
+                let file = if shard.cloud.is_some() {
+                    // Downloaded again if the cache evicted it.
+                    super::cloud::open_file(shard, &self.tbl, &path, FileKind::Manifest, opts)
+                        .await?
+                } else {
+                    shard
+                        .fds
+                        .get_or_open(&shard.io, &path, FileKind::Manifest, opts)
+                        .await?
+                };
                 shard.io.write_all_at(&file, vec![rec], at as u64).await?;
                 shard.io.fdatasync(&file).await?;
             }
@@ -882,7 +989,9 @@ impl Partition {
                     shard.io.create_dir_all(dir).await?;
                     shard.fds.sync_dir(&shard.io, root).await?;
                 }
-                write_file_atomically(shard, dir, &manifest_file_name(shard.term), rec).await?;
+                // (In cloud mode the commit holds the file in the cache.)
+                let name = manifest_file_name(shard.term);
+                write_file_atomically(shard, dir, &name, rec).await?;
             }
         }
         Ok(len)
@@ -912,6 +1021,15 @@ impl Partition {
             manifest::encode_record(l.version.root, l.version.ttl_root, &payload)
         };
         let name = crate::format::names::archive_file_name(shard.term, ts);
+        if shard.cloud.is_some() {
+            super::cloud::fence(shard, &self.tbl).await?;
+            let path = dir.join(&name);
+            let _pin = super::cloud::create_local(shard, &path).await;
+            write_file_atomically(shard, dir, &name, rec).await?;
+            self.archives_changed();
+            super::cloud::upload_file(shard, &self.tbl, &path).await?;
+            return Ok(name);
+        }
         write_file_atomically(shard, dir, &name, rec).await?;
         self.archives_changed();
         Ok(name)
@@ -950,6 +1068,32 @@ async fn write_file_atomically(
     shard.fds.remove(&path);
     shard.io.rename(&tmp, &path, FileKind::Manifest).await?;
     shard.fds.sync_dir(&shard.io, dir).await
+}
+
+/// Cloud mode, after loading a manifest: the data files known to exist
+/// (those with live pages and the one being appended to), and the
+/// allocator moved to a fresh file when the manifest was written by
+/// another term (upstream's rule: a term never appends into a file another
+/// term wrote).
+fn cloud_loaded_files(
+    st: &manifest::ManifestState,
+    mapper: &mut PageMapper,
+    term: u64,
+) -> BTreeSet<FileId> {
+    let mut files: BTreeSet<FileId> = mapper.file_live().keys().copied().collect();
+    let shift = mapper.shift();
+    if mapper.max_fp_id() & ((1u64 << shift) - 1) != 0 {
+        files.insert(mapper.current_file());
+    }
+    let manifest_term = st
+        .term_map
+        .get(&manifest::TERM_KEY_MANIFEST)
+        .copied()
+        .unwrap_or(0);
+    if mapper.is_append() && manifest_term != term {
+        mapper.start_next_file();
+    }
+    files
 }
 
 /// The names in a partition directory (none if it does not exist).
@@ -1015,29 +1159,32 @@ impl PageReader<'_> {
         })?;
         let offset = (fp & ((1u64 << shift) - 1)) * self.shard.opts.data_page_size as u64;
         if let Some(file) = self.part.recent_file(file_id, term) {
+            if let Some(c) = &self.shard.cloud {
+                // Keep the cache's LRU order exact for reused handles.
+                c.cache.mark_used(&dir.join(data_file_name(file_id, term)));
+            }
             return Ok((file, offset));
         }
         let path = dir.join(data_file_name(file_id, term));
-        let file = self
-            .shard
-            .fds
-            .get_or_open(
-                &self.shard.io,
-                &path,
-                FileKind::Data,
-                OpenOptions::read_write().direct(true),
-            )
-            .await
-            .map_err(|e| {
-                if e.code() == KvError::NotFound {
-                    Error::corrupted(format!(
-                        "{} is referenced by the manifest but missing",
-                        path.display()
-                    ))
-                } else {
-                    e
-                }
-            })?;
+        let opts = OpenOptions::read_write().direct(true);
+        let opened = if self.shard.cloud.is_some() {
+            super::cloud::open_file(self.shard, &self.part.tbl, &path, FileKind::Data, opts).await
+        } else {
+            self.shard
+                .fds
+                .get_or_open(&self.shard.io, &path, FileKind::Data, opts)
+                .await
+        };
+        let file = opened.map_err(|e| {
+            if e.code() == KvError::NotFound {
+                Error::corrupted(format!(
+                    "{} is referenced by the manifest but missing",
+                    path.display()
+                ))
+            } else {
+                e
+            }
+        })?;
         self.part.remember_file(file_id, term, &file);
         Ok((file, offset))
     }
@@ -1061,7 +1208,9 @@ impl PageSource for PageReader<'_> {
     }
 
     fn early_write_pages(&self) -> usize {
-        if self.early_writes {
+        // Cloud commits upload the files they wrote: every page goes with
+        // the commit there.
+        if self.early_writes && self.shard.cloud.is_none() {
             EARLY_WRITE_RUNS * self.shard.opts.max_write_batch_pages.max(1) as usize
         } else {
             0

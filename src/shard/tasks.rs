@@ -41,6 +41,23 @@ impl Drop for Completion {
     }
 }
 
+/// Counts a request as running on its shard while held (background
+/// prewarming waits while any runs).
+struct Active(Rc<ShardCtx>);
+
+impl Active {
+    fn new(ctx: &Rc<ShardCtx>) -> Active {
+        ctx.active_requests.set(ctx.active_requests.get() + 1);
+        Active(ctx.clone())
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.active_requests.set(self.0.active_requests.get() - 1);
+    }
+}
+
 /// Starts the task serving a request.
 pub fn dispatch(ctx: &Rc<ShardCtx>, rt: &Runtime, req: Request) {
     let done = Completion(Some(req.clone()));
@@ -49,7 +66,9 @@ pub fn dispatch(ctx: &Rc<ShardCtx>, rt: &Runtime, req: Request) {
     match ty {
         RequestType::Read | RequestType::Floor | RequestType::Scan => {
             let ctx = ctx.clone();
+            let active = Active::new(&ctx);
             rt.spawn(async move {
+                let _active = active;
                 let admitted = ctx.admit_disk_task().await;
                 let part = ctx.partition(&tbl);
                 let res = read_task(&ctx, &part, &req).await;
@@ -73,7 +92,9 @@ pub fn dispatch(ctx: &Rc<ShardCtx>, rt: &Runtime, req: Request) {
             // The ticket is taken on arrival: writes run in arrival order.
             let ticket = part.writes.ticket();
             let ctx = ctx.clone();
+            let active = Active::new(&ctx);
             rt.spawn_background(async move {
+                let _active = active;
                 let res = write_task(&ctx, &part, &req, ticket).await;
                 part.poke();
                 done.finish(res);
@@ -81,9 +102,15 @@ pub fn dispatch(ctx: &Rc<ShardCtx>, rt: &Runtime, req: Request) {
                 ctx.trim_partitions(&part);
             });
         }
-        RequestType::ListObject => done.finish(Err(Error::invalid_args(
-            "ListObject needs a cloud store (cloud_store_path), which this engine does not support",
-        ))),
+        RequestType::ListObject => {
+            let ctx = ctx.clone();
+            let active = Active::new(&ctx);
+            rt.spawn(async move {
+                let res = super::cloud::list_objects(&ctx, &req).await;
+                done.finish(res);
+                drop(active);
+            });
+        }
         RequestType::DropTable | RequestType::GlobalArchive => {
             done.finish(Err(Error::invalid_args(format!(
                 "{} requests are handled by the store, not a shard",
@@ -339,7 +366,7 @@ async fn write_task(
 fn after_write(ctx: &Rc<ShardCtx>, part: &Rc<Partition>, allow_cleanup: bool) {
     let (want_compact, want_cleanup) = match &*part.state.borrow() {
         PartState::Loaded(l) => (
-            part.needs_compaction(ctx.opts.file_amplify_factor),
+            part.needs_compaction(ctx.opts.file_amplify_factor, ctx.cloud.is_some()),
             allow_cleanup && l.next_expire <= now_ms(),
         ),
         _ => return,
@@ -432,7 +459,11 @@ async fn compact(ctx: &ShardCtx, part: &Partition) -> Result<()> {
         crate::killpoint::hit("compact.committed");
     }
     part.schedule_file_gc(ctx).await?;
-    part.reap_files(ctx).await
+    part.reap_files(ctx).await?;
+    if ctx.cloud.is_some() {
+        super::cloud::sweep(ctx, part).await?;
+    }
+    Ok(())
 }
 
 /// Writes an archive of the partition (after a compaction check), then
@@ -455,12 +486,33 @@ async fn archive(ctx: &ShardCtx, part: &Partition, ts: u64) -> Result<()> {
     log::info!("{}: archive {name} written", part.tbl);
     let keep = ctx.opts.num_retained_archives as usize;
     if let (true, Some(dir)) = (keep > 0, part.dir()) {
-        let archives = super::partition::list_archives(ctx, dir).await?;
+        let archives = if ctx.cloud.is_some() {
+            super::cloud::list_archives(ctx, &part.tbl).await?
+        } else {
+            super::partition::list_archives(ctx, dir).await?
+        };
         if archives.len() > keep {
-            for (_, old) in &archives[..archives.len() - keep] {
-                ctx.io.unlink(&dir.join(old), FileKind::Manifest).await?;
+            let old: Vec<String> = archives[..archives.len() - keep]
+                .iter()
+                .map(|(_, n)| n.clone())
+                .collect();
+            for name in &old {
+                let path = dir.join(name);
+                if let Some(c) = &ctx.cloud {
+                    c.cache.forget(&path);
+                }
+                match ctx.io.unlink(&path, FileKind::Manifest).await {
+                    Ok(()) => {}
+                    Err(e) if e.code() == KvError::NotFound && ctx.cloud.is_some() => {}
+                    Err(e) => return Err(e),
+                }
             }
-            ctx.fds.sync_dir(&ctx.io, dir).await?;
+            if ctx.io.exists(dir, FileKind::Dir).await? {
+                ctx.fds.sync_dir(&ctx.io, dir).await?;
+            }
+            if ctx.cloud.is_some() {
+                super::cloud::delete_archives(ctx, &part.tbl, &old).await?;
+            }
             part.archives_changed();
             part.schedule_file_gc(ctx).await?;
             part.reap_files(ctx).await?;

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: the C++-written fixture stores.
 #![allow(dead_code)]
 
+pub mod s3;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -1,9 +1,8 @@
 // Tests of the test support's S3 client and cloud helpers against the S3
 // test server of the harness (registered as upstream.support.<case> with
-// the S3 fixtures). They reach the server, bucket eloqstore, through
-// $ELOQSTORE_S3_TEST_ENDPOINT: the harness points it at sigv4_proxy.py,
-// which refuses a request whose AWS Signature V4 is wrong (the test server
-// itself does not check).
+// the S3 fixture). They reach the server, bucket eloqstore, at
+// $ELOQSTORE_S3_TEST_ENDPOINT (default http://127.0.0.1:9900); the server
+// (s3s-fs) refuses a request whose AWS Signature V4 is wrong.
 // common.h first: Catch2, included by it after glog, then owns CHECK.
 #include "common.h"
 #include "s3_client.h"

@@ -568,6 +568,7 @@ pub fn run(args: &[String]) -> Result<()> {
     };
     let _tmp = tmp;
     let store = EloqStore::new(opts.clone())?;
+    let started = std::time::Instant::now();
     store.start(0)?;
     eprintln!(
         "bench: workload {} | {} shards, {} I/O | store {}",
@@ -637,6 +638,9 @@ pub fn run(args: &[String]) -> Result<()> {
             ),
         );
     };
+    // Cloud stores: what the workload moved to and from the bucket.
+    let traffic_before = store.cloud_traffic();
+    let workload_started = std::time::Instant::now();
     match f.workload.as_str() {
         "load" | "write" => {
             let w = write_loop(&store, &f, None)?;
@@ -704,11 +708,59 @@ pub fn run(args: &[String]) -> Result<()> {
                 &mut results,
             );
         }
+        "prewarm" => {
+            // Our extension: a cloud store's background prewarm, timed from
+            // start until it ends (listing done or cache budget reached).
+            if !opts.prewarm_cloud_cache {
+                return Err(Error::invalid_args(
+                    "--workload=prewarm needs a cloud store with prewarm_cloud_cache = true",
+                ));
+            }
+            while !store.prewarm_finished() {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let secs = started.elapsed().as_secs_f64();
+            let (files, bytes) = opts
+                .store_path
+                .iter()
+                .map(|p| dir_usage(std::path::Path::new(p)))
+                .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+            let mib_s = bytes as f64 / (1 << 20) as f64 / secs;
+            text.push(format!(
+                "prewarm: {files} files, {bytes} bytes in {secs:.2} s | {mib_s:.1} MiB/s"
+            ));
+            results.insert(
+                "prewarm",
+                format!(
+                    "{{\"files\":{files},\"bytes\":{bytes},\"secs\":{secs:.3},\"mib_per_sec\":{mib_s:.2}}}"
+                ),
+            );
+        }
         other => {
             return Err(Error::invalid_args(format!(
-                "--workload={other:?}: expected load, write, read, scan, write-read or write-scan (or --load)"
+                "--workload={other:?}: expected load, write, read, scan, write-read, write-scan or prewarm (or --load)"
             )));
         }
+    }
+    if let (Some((up0, down0)), Some((up1, down1))) = (traffic_before, store.cloud_traffic()) {
+        let secs = workload_started.elapsed().as_secs_f64();
+        let (up, down) = (up1 - up0, down1 - down0);
+        let mib = |b: u64| b as f64 / (1 << 20) as f64;
+        text.push(format!(
+            "cloud: {:.1} MiB uploaded ({:.1} MiB/s), {:.1} MiB downloaded ({:.1} MiB/s) in {secs:.2} s",
+            mib(up),
+            mib(up) / secs,
+            mib(down),
+            mib(down) / secs
+        ));
+        results.insert(
+            "cloud",
+            format!(
+                "{{\"uploaded_bytes\":{up},\"downloaded_bytes\":{down},\"secs\":{secs:.3},\"upload_mib_per_sec\":{:.2},\"download_mib_per_sec\":{:.2}}}",
+                mib(up) / secs,
+                mib(down) / secs
+            ),
+        );
     }
     store.stop();
     for t in &text {
@@ -730,6 +782,24 @@ pub fn run(args: &[String]) -> Result<()> {
         println!("{{{}}}", parts.join(","));
     }
     Ok(())
+}
+
+/// Files and bytes under a directory.
+fn dir_usage(dir: &std::path::Path) -> (u64, u64) {
+    let mut out = (0, 0);
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => {
+                    let (f, b) = dir_usage(&e.path());
+                    out = (out.0 + f, out.1 + b);
+                }
+                Ok(m) => out = (out.0 + 1, out.1 + m.len()),
+                Err(_) => {}
+            }
+        }
+    }
+    out
 }
 
 /// An approximate merge of two threads' summaries (percentiles by weight).

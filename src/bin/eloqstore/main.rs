@@ -135,10 +135,14 @@ fn table_arg(args: &Args) -> Result<TableIdent> {
 
 fn cmd_scan(args: &Args) -> Result<ExitCode> {
     args.only(&["options", "table", "partition", "archive", "manifest"])?;
-    let store = StoreReader::new(load_options(args)?)?;
-    let choice = manifest_choice(args)?;
     let table = args.get("table");
     let partition = partition_arg(args)?;
+    let wanted = |t: &TableIdent| {
+        table.is_none_or(|n| n.as_bytes() == t.tbl_name.as_slice())
+            && partition.is_none_or(|p| p == t.partition_id)
+    };
+    let store = StoreReader::new_for(load_options(args)?, &wanted)?;
+    let choice = manifest_choice(args)?;
     let out = std::io::stdout();
     let mut out = std::io::BufWriter::new(out.lock());
     for tbl in store.partitions()? {
@@ -200,8 +204,8 @@ fn cmd_check(args: &Args) -> Result<ExitCode> {
 
 fn cmd_manifest(args: &Args) -> Result<ExitCode> {
     args.only(&["options", "table", "partition", "archive", "manifest"])?;
-    let store = StoreReader::new(load_options(args)?)?;
     let tbl = table_arg(args)?;
+    let store = StoreReader::new_for(load_options(args)?, &|t| *t == tbl)?;
     // Shown as it is, even when the data files do not back it.
     let (path, bytes, st) = store.replay_manifest(&tbl, &manifest_choice(args)?)?;
     let limits = store.check_limits(&tbl, &bytes, &st);
@@ -286,8 +290,8 @@ fn cmd_get(args: &Args) -> Result<ExitCode> {
         "archive",
         "manifest",
     ])?;
-    let store = StoreReader::new(load_options(args)?)?;
     let tbl = table_arg(args)?;
+    let store = StoreReader::new_for(load_options(args)?, &|t| *t == tbl)?;
     let part = store.open_partition(&tbl, &manifest_choice(args)?)?;
     let key = unhex(args.require("key")?)?;
     let found = if args.has("floor") {
