@@ -1,7 +1,9 @@
 //! Build script:
 //! - gives the shared library its soname (`libeloqstore.so.MAJOR`), as
 //!   installed libraries carry;
-//! - compiles the C++ layer (`cpp-compat/src`, upstream EloqStore's C++ API
+//! - with the `cpp-compat` feature (on by default; a Rust user who needs no
+//!   C++ API turns it off, and then neither a C++ compiler nor libstdc++ is
+//!   involved), compiles the C++ layer (`cpp-compat/src`, upstream EloqStore's C++ API
 //!   over the C ABI) into the library, so that `libeloqstore.so` and
 //!   `libeloqstore.a` both serve C++ programs written for upstream;
 //! - exports exactly that C++ API (symbols of namespace `eloqstore`, their
@@ -15,12 +17,23 @@
 //! version scripts, LLVM's lld merges them, so the cdylib is linked with
 //! lld: rustc's own rust-lld where the toolchain ships it (the default
 //! linker of x86_64 Linux since Rust 1.90), else a system `ld.lld`.
+//!
+//! Every failure (no C++ compiler, no `nm`, no sources) stops the build
+//! with a message saying what is missing and how to build without the C++
+//! layer, instead of a panic.
 
 use std::collections::BTreeSet;
 use std::env;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// What went wrong, for the user.
+type BuildError = String;
+
+/// How to build without the C++ layer, appended to C++ build errors.
+const WITHOUT_CXX: &str = "(the C++ API is the default-on `cpp-compat` feature: \
+     build with `--no-default-features` if you need only the Rust and C APIs)";
 
 /// The C API of `crc-fast` (a dependency of `object_store`'s S3 client,
 /// built with its default `ffi` feature), not part of this library's API.
@@ -54,13 +67,29 @@ const HIDDEN_DEPENDENCY_SYMBOLS: &[&str] = &[
 ];
 
 fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: eloqstore build script: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), BuildError> {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=NM");
     let major = env::var("CARGO_PKG_VERSION_MAJOR").unwrap_or_else(|_| "0".into());
     let linux = env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux");
     if linux {
         println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libeloqstore.so.{major}");
     }
-    build_cxx(linux);
+    if env::var_os("CARGO_FEATURE_CPP_COMPAT").is_some() {
+        build_cxx(linux).map_err(|e| format!("{e}\n{WITHOUT_CXX}"))?;
+    }
+    Ok(())
+}
+
+/// A build-script environment variable cargo always sets.
+fn cargo_env(name: &str) -> Result<String, BuildError> {
+    env::var(name).map_err(|_| format!("cargo did not set {name}"))
 }
 
 /// The C++ sources and the headers they depend on, sorted.
@@ -87,9 +116,9 @@ fn cxx_inputs(root: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
     (sources, headers)
 }
 
-fn build_cxx(linux: bool) {
-    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
-    let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
+fn build_cxx(linux: bool) -> Result<(), BuildError> {
+    let root = PathBuf::from(cargo_env("CARGO_MANIFEST_DIR")?);
+    let out = PathBuf::from(cargo_env("OUT_DIR")?);
     let (sources, headers) = cxx_inputs(&root);
     println!("cargo:rerun-if-changed=cpp-compat/src");
     println!("cargo:rerun-if-changed=include");
@@ -97,11 +126,14 @@ fn build_cxx(linux: bool) {
         println!("cargo:rerun-if-changed={}", p.display());
     }
     if sources.is_empty() {
-        panic!(
-            "no C++ sources in {}: the C++ layer is part of the library",
+        return Err(format!(
+            "no C++ sources in {}",
             root.join("cpp-compat/src").display()
-        );
+        ));
     }
+
+    println!("cargo:rerun-if-changed={OPTIONS_TABLE}");
+    write_option_lists(&root.join(OPTIONS_TABLE), &out.join("kv_options_fields.h"))?;
 
     let lib = "eloqstore_cxx";
     cc::Build::new()
@@ -113,11 +145,13 @@ fn build_cxx(linux: bool) {
         .extra_warnings(true)
         .include(root.join("include"))
         .include(root.join("cpp-compat/src"))
+        .include(&out)
         .files(&sources)
         // Link directives are written below: the archive must be linked
         // whole, since nothing on the Rust side refers to it.
         .cargo_metadata(false)
-        .compile(lib);
+        .try_compile(lib)
+        .map_err(|e| format!("compiling the C++ layer (cpp-compat/src) failed: {e}"))?;
 
     println!("cargo:rustc-link-search=native={}", out.display());
     // +whole-archive: every C++ object goes into the cdylib although no Rust
@@ -126,15 +160,12 @@ fn build_cxx(linux: bool) {
     println!("cargo:rustc-link-lib=dylib=stdc++");
 
     if !linux {
-        return;
+        return Ok(());
     }
     let archive = out.join(format!("lib{lib}.a"));
-    let symbols = exported_cxx_symbols(&archive);
+    let symbols = exported_cxx_symbols(&archive)?;
     if symbols.is_empty() {
-        panic!(
-            "no C++ API symbols found in {} (is `nm` installed?)",
-            archive.display()
-        );
+        return Err(format!("no C++ API symbols found in {}", archive.display()));
     }
     let map = out.join("cxx_exports.map");
     let mut text = String::from(
@@ -155,7 +186,7 @@ fn build_cxx(linux: bool) {
         text.push_str(";\n");
     }
     text.push_str("};\n");
-    fs::write(&map, text).expect("write the C++ export list");
+    fs::write(&map, text).map_err(|e| format!("cannot write {}: {e}", map.display()))?;
 
     match lld_flags() {
         Some(flags) => {
@@ -173,26 +204,110 @@ fn build_cxx(linux: bool) {
              C++ programs must link libeloqstore.a"
         ),
     }
+    Ok(())
+}
+
+/// The options table: one row per `KvOptions` field (see its module doc).
+const OPTIONS_TABLE: &str = "src/options/table.rs";
+
+/// A row of the options table, as far as the C++ layer needs it.
+struct OptionRow {
+    name: String,
+    ty: String,
+    eq: bool,
+}
+
+/// The rows of the `kv_options_table!` invocation: after its opening line,
+/// each row starts with four spaces and `name: Type = default,` and ends at
+/// the `;` ending a line; `///` lines are docs; a `}` line ends the table.
+fn option_rows(text: &str) -> Result<Vec<OptionRow>, BuildError> {
+    let body = text
+        .split_once("\nkv_options_table! {\n")
+        .ok_or("no `kv_options_table! {` invocation")?
+        .1;
+    let mut rows = Vec::new();
+    let mut row = String::new();
+    for line in body.lines() {
+        if line == "}" {
+            break;
+        }
+        let t = line.trim();
+        if t.starts_with("///") || t.is_empty() {
+            continue;
+        }
+        row.push_str(t);
+        row.push(' ');
+        if !t.ends_with(';') {
+            continue;
+        }
+        let (name, rest) = row
+            .split_once(':')
+            .ok_or_else(|| format!("options table row without `name:`: {row}"))?;
+        let (ty, _) = rest
+            .split_once(" = ")
+            .ok_or_else(|| format!("options table row without `= default`: {row}"))?;
+        rows.push(OptionRow {
+            name: name.trim().to_owned(),
+            ty: ty.trim().to_owned(),
+            eq: row.contains(" eq yes,"),
+        });
+        row.clear();
+    }
+    if rows.is_empty() {
+        return Err("the options table has no rows".into());
+    }
+    Ok(rows)
+}
+
+/// Writes the C++ layer's X-macro lists of `KvOptions` fields, generated
+/// from the options table.
+fn write_option_lists(table: &Path, out: &Path) -> Result<(), BuildError> {
+    let text =
+        fs::read_to_string(table).map_err(|e| format!("cannot read {}: {e}", table.display()))?;
+    let rows = option_rows(&text).map_err(|e| format!("{}: {e}", table.display()))?;
+    let list = |macro_name: &str, keep: &dyn Fn(&OptionRow) -> bool| {
+        let mut s = format!("#define {macro_name}(X)");
+        for r in rows.iter().filter(|r| keep(r)) {
+            s.push_str(&format!(" \\\n    X({})", r.name));
+        }
+        s.push_str("\n\n");
+        s
+    };
+    let is_uint = |r: &OptionRow| matches!(r.ty.as_str(), "u8" | "u16" | "u32" | "u64" | "usize");
+    let mut h = String::from(
+        "// KvOptions fields by kind, generated by build.rs from src/options/table.rs.\n#pragma once\n\n",
+    );
+    h.push_str(&list("ELOQSTORE_UINT_FIELDS", &is_uint));
+    h.push_str(&list("ELOQSTORE_BOOL_FIELDS", &|r| r.ty == "bool"));
+    h.push_str(&list("ELOQSTORE_STRING_FIELDS", &|r| r.ty == "String"));
+    h.push_str(&list("ELOQSTORE_EQ_FIELDS", &|r| r.eq));
+    fs::write(out, h).map_err(|e| format!("cannot write {}: {e}", out.display()))
 }
 
 /// The global symbols the C++ objects define that belong to the public C++
 /// API: anything in namespace `eloqstore` (functions, static data, vtables,
 /// typeinfo, thunks) except the internal `eloqstore::compat` helpers.
-fn exported_cxx_symbols(archive: &Path) -> BTreeSet<String> {
+fn exported_cxx_symbols(archive: &Path) -> Result<BTreeSet<String>, BuildError> {
     let nm = env::var("NM").unwrap_or_else(|_| "nm".into());
     let output = Command::new(&nm)
         .args(["-g", "--defined-only", "-P"])
         .arg(archive)
         .output()
-        .unwrap_or_else(|e| panic!("cannot run `{nm}` on {}: {e}", archive.display()));
+        .map_err(|e| {
+            format!(
+                "cannot run `{nm}` to list the C++ API symbols of {} ({e}); install binutils \
+                 or set NM to an nm program",
+                archive.display()
+            )
+        })?;
     if !output.status.success() {
-        panic!(
+        return Err(format!(
             "`{nm}` failed on {}: {}",
             archive.display(),
             String::from_utf8_lossy(&output.stderr)
-        );
+        ));
     }
-    String::from_utf8_lossy(&output.stdout)
+    Ok(String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter_map(|line| {
             // POSIX format: "name type value size"; archive member headers
@@ -205,7 +320,7 @@ fn exported_cxx_symbols(archive: &Path) -> BTreeSet<String> {
             }
             is_api_symbol(name).then(|| name.to_owned())
         })
-        .collect()
+        .collect())
 }
 
 /// Whether an Itanium-mangled name denotes an entity of namespace

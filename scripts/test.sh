@@ -22,6 +22,8 @@ echo "== cargo clippy"
 cargo clippy --all-targets -- -D warnings
 cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
 echo "== cargo test (io_uring)"
+# (the test targets build the crate with its `kill-points` feature through
+# the dev-dependency on itself, so the crash tests run here)
 ELOQSTORE_IO=uring cargo test --release
 echo "== cargo test (sync fallback driver)"
 ELOQSTORE_IO=sync cargo test --release

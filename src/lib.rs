@@ -12,7 +12,7 @@ pub mod ffi;
 pub mod format;
 pub mod inspect;
 pub mod io;
-pub mod killpoint;
+mod killpoint;
 pub mod logging;
 pub mod mapping;
 pub mod options;

@@ -2,6 +2,8 @@
 //! Requests may be submitted from any thread; each runs on the shard that
 //! owns its partition.
 
+#![warn(missing_docs)]
+
 use std::collections::HashSet;
 use std::fs::{File, TryLockError};
 use std::os::unix::fs::MetadataExt;
@@ -105,14 +107,17 @@ impl EloqStore {
     }
 
     /// Upstream's static `ValidateOptions`: checks and adjusts options.
+    /// Upstream's `ValidateOptions`: [`KvOptions::validate`] as a bool.
     pub fn validate_options(opts: &mut KvOptions) -> bool {
         opts.validate().is_ok()
     }
 
+    /// The options the store runs with (validated and adjusted).
     pub fn options(&self) -> &KvOptions {
         &self.opts
     }
 
+    /// Whether the store is not running (never started, or stopped).
     pub fn is_stopped(&self) -> bool {
         self.running
             .read()
@@ -200,9 +205,9 @@ impl EloqStore {
                     )));
                 }
                 Ok(_) => {
-                    let rd = std::fs::read_dir(path).map_err(|e| Error::from_io(&e, p))?;
+                    let rd = std::fs::read_dir(path).map_err(|e| Error::from_io(e, p))?;
                     for ent in rd {
-                        let ent = ent.map_err(|e| Error::from_io(&e, p))?;
+                        let ent = ent.map_err(|e| Error::from_io(e, p))?;
                         if cloud && !self.opts.allow_reuse_local_caches {
                             return Err(Error::invalid_args(format!(
                                 "store path {p} is not empty in cloud store mode (it is the local cache): clear the directory, or set allow_reuse_local_caches"
@@ -217,9 +222,9 @@ impl EloqStore {
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    std::fs::create_dir_all(path).map_err(|e| Error::from_io(&e, p))?;
+                    std::fs::create_dir_all(path).map_err(|e| Error::from_io(e, p))?;
                 }
-                Err(e) => return Err(Error::from_io(&e, p)),
+                Err(e) => return Err(Error::from_io(e, p)),
             }
         }
         Ok(())
@@ -242,10 +247,10 @@ impl EloqStore {
         let mut seen = HashSet::new();
         for p in &self.opts.store_path {
             let dir =
-                File::open(p).map_err(|e| Error::from_io(&e, format!("open store path {p}")))?;
+                File::open(p).map_err(|e| Error::from_io(e, format!("open store path {p}")))?;
             let m = dir
                 .metadata()
-                .map_err(|e| Error::from_io(&e, format!("stat store path {p}")))?;
+                .map_err(|e| Error::from_io(e, format!("stat store path {p}")))?;
             if !seen.insert((m.dev(), m.ino())) {
                 // The same directory listed twice: one lock covers it.
                 continue;
@@ -278,7 +283,7 @@ impl EloqStore {
                     );
                 }
                 Err(TryLockError::Error(e)) => {
-                    return Err(Error::from_io(&e, format!("lock store path {p}")));
+                    return Err(Error::from_io(e, format!("lock store path {p}")));
                 }
             }
         }
@@ -368,7 +373,7 @@ impl EloqStore {
             let handle = std::thread::Builder::new()
                 .name("eloqstore-archiver".into())
                 .spawn(move || archiver(r, st, period))
-                .map_err(|e| Error::from_io(&e, "spawning the archiver"))?;
+                .map_err(|e| Error::from_io(e, "spawning the archiver"))?;
             *running.archiver.lock().unwrap_or_else(|e| e.into_inner()) = Some((stop, handle));
         }
         if o.is_cloud() && o.prewarm_cloud_cache {
@@ -377,7 +382,7 @@ impl EloqStore {
             let handle = std::thread::Builder::new()
                 .name("eloqstore-prewarm".into())
                 .spawn(move || prewarm_producer(r, st))
-                .map_err(|e| Error::from_io(&e, "spawning the prewarm thread"))?;
+                .map_err(|e| Error::from_io(e, "spawning the prewarm thread"))?;
             *running.prewarm.lock().unwrap_or_else(|e| e.into_inner()) = Some((stop, handle));
         }
         *self.running.write().unwrap_or_else(|e| e.into_inner()) = Some(running);
@@ -580,7 +585,7 @@ fn all_partitions(running: &Running) -> Result<Vec<TableIdent>> {
         let rd = match std::fs::read_dir(root) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(Error::from_io(&e, root)),
+            Err(e) => return Err(Error::from_io(e, root)),
         };
         for ent in rd.flatten() {
             let name = ent.file_name();

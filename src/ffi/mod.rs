@@ -39,7 +39,7 @@ pub const ELOQSTORE_VERSION_PATCH: u32 = 0;
 
 /// Error codes, with upstream `KvError`'s numbers.
 #[repr(u8)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, bytemuck::CheckedBitPattern)]
 pub enum eloqstore_error {
     ELOQSTORE_OK = 0,
     ELOQSTORE_INVALID_ARGS = 1,
@@ -61,27 +61,10 @@ pub enum eloqstore_error {
 }
 
 impl From<KvError> for eloqstore_error {
+    /// By number: both enums carry upstream's numbers (checked by the
+    /// `error_codes_match_kverror` test and by the header's C tests).
     fn from(e: KvError) -> Self {
-        use eloqstore_error::*;
-        match e {
-            KvError::NoError => ELOQSTORE_OK,
-            KvError::InvalidArgs => ELOQSTORE_INVALID_ARGS,
-            KvError::NotFound => ELOQSTORE_NOT_FOUND,
-            KvError::NotRunning => ELOQSTORE_NOT_RUNNING,
-            KvError::Corrupted => ELOQSTORE_CORRUPTED,
-            KvError::EndOfFile => ELOQSTORE_END_OF_FILE,
-            KvError::OutOfSpace => ELOQSTORE_OUT_OF_SPACE,
-            KvError::OutOfMem => ELOQSTORE_OUT_OF_MEM,
-            KvError::OpenFileLimit => ELOQSTORE_OPEN_FILE_LIMIT,
-            KvError::TryAgain => ELOQSTORE_TRY_AGAIN,
-            KvError::Busy => ELOQSTORE_BUSY,
-            KvError::Timeout => ELOQSTORE_TIMEOUT,
-            KvError::NoPermission => ELOQSTORE_NO_PERMISSION,
-            KvError::CloudErr => ELOQSTORE_CLOUD_ERR,
-            KvError::IoFail => ELOQSTORE_IO_FAIL,
-            KvError::ExpiredTerm => ELOQSTORE_EXPIRED_TERM,
-            KvError::CloudNoManifest => ELOQSTORE_CLOUD_NO_MANIFEST,
-        }
+        bytemuck::checked::try_cast(e as u8).unwrap_or(eloqstore_error::ELOQSTORE_IO_FAIL)
     }
 }
 
@@ -173,31 +156,9 @@ pub extern "C" fn eloqstore_version() -> *const c_char {
 /// static storage.
 #[unsafe(no_mangle)]
 pub extern "C" fn eloqstore_error_string(err: u8) -> *const c_char {
-    let s: &'static str = match KvError::from_u8(err) {
-        Some(e) => match e {
-            KvError::NoError => "Succeed\0",
-            KvError::InvalidArgs => "Invalid arguments\0",
-            KvError::NotFound => "Resource not found\0",
-            KvError::NotRunning => "EloqStore is not running\0",
-            KvError::Corrupted => "Disk data corrupted\0",
-            KvError::EndOfFile => "End of file\0",
-            KvError::OutOfSpace => "Out of disk space\0",
-            KvError::OutOfMem => "Out of memory\0",
-            KvError::OpenFileLimit => "Too many opened files\0",
-            KvError::TryAgain => "Try again later\0",
-            KvError::Busy => "Device or resource busy\0",
-            KvError::Timeout => "Operation timeout\0",
-            KvError::NoPermission => "Operation not permitted\0",
-            KvError::CloudErr => "Cloud service is unavailable\0",
-            KvError::IoFail => "I/O failure\0",
-            KvError::ExpiredTerm => "Expired term\0",
-            KvError::CloudNoManifest => {
-                "No manifest found in cloud but the directory is not empty\0"
-            }
-        },
-        None => "Unknown error\0",
-    };
-    s.as_ptr().cast()
+    KvError::from_u8(err)
+        .map_or(c"Unknown error", KvError::as_cstr)
+        .as_ptr()
 }
 
 /// Upstream's `IsRetryableErr`: true for OpenFileLimit, TryAgain, Busy.
@@ -237,10 +198,27 @@ mod tests {
         assert_eq!(v.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
     }
 
+    /// `ELOQSTORE_` and the variant name in upper snake case (`NoError` is
+    /// `ELOQSTORE_OK`).
+    fn c_name(e: KvError) -> String {
+        if e == KvError::NoError {
+            return "ELOQSTORE_OK".into();
+        }
+        let mut s = String::from("ELOQSTORE");
+        for c in format!("{e:?}").chars() {
+            if c.is_ascii_uppercase() {
+                s.push('_');
+            }
+            s.push(c.to_ascii_uppercase());
+        }
+        s
+    }
+
     #[test]
     fn error_codes_match_kverror() {
         for e in KvError::ALL {
             assert_eq!(eloqstore_error::from(e) as u8, e as u8);
+            assert_eq!(format!("{:?}", eloqstore_error::from(e)), c_name(e));
             // SAFETY: static NUL-terminated strings.
             let s = unsafe { CStr::from_ptr(eloqstore_error_string(e as u8)) };
             assert_eq!(s.to_str().unwrap(), e.as_str());

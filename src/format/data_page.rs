@@ -7,12 +7,13 @@
 use std::cmp::Ordering;
 
 use super::coding::{
-    decode_i64_delta, encode_i64_delta, fixed16_at, fixed32_at, get_varint32, get_varint64,
-    put_fixed16, put_varint32, put_varint64, set_fixed16, set_fixed32, varint_len,
+    decode_i64_delta, encode_i64_delta, fixed32_at, get_varint32, get_varint64, put_varint32,
+    put_varint64, set_fixed16, set_fixed32, varint_len,
 };
 use super::comparator::Comparator;
 use super::key_range::KeyRange;
 use super::page::{AlignedBuf, MAX_PAGE_ID, PAGE_TYPE_OFFSET, PageId, PageType};
+use super::restarts::Restarts;
 use crate::error::{Error, Result};
 
 /// Offset of `content_len` (shared by data and index pages).
@@ -129,9 +130,7 @@ fn shared_prefix(a: &[u8], b: &[u8]) -> usize {
 #[derive(Clone, Copy, Debug)]
 pub struct DataPage<'a> {
     page: &'a [u8],
-    /// Start of the restart array (end of the entries).
-    restart_off: usize,
-    num_restarts: usize,
+    restarts: Restarts,
 }
 
 impl<'a> DataPage<'a> {
@@ -139,44 +138,8 @@ impl<'a> DataPage<'a> {
         if page.get(PAGE_TYPE_OFFSET) != Some(&(PageType::Data as u8)) {
             return Err(Error::corrupted("not a data page"));
         }
-        let content_len = fixed16_at(page, CONTENT_LEN_OFFSET).unwrap_or(0) as usize;
-        if content_len > page.len() || content_len < DATA_HEADER_SIZE + 2 {
-            return Err(Error::corrupted(format!(
-                "data page content length {content_len} out of range"
-            )));
-        }
-        let num_restarts = fixed16_at(page, content_len - 2).unwrap_or(0) as usize;
-        let restart_off = content_len
-            .checked_sub(2 + 2 * num_restarts)
-            .filter(|&off| off > DATA_HEADER_SIZE)
-            .ok_or_else(|| {
-                Error::corrupted(format!(
-                    "data page restart count {num_restarts} does not fit content length {content_len}"
-                ))
-            })?;
-        if num_restarts == 0 {
-            return Err(Error::corrupted("data page without restart points"));
-        }
-        let p = DataPage {
-            page,
-            restart_off,
-            num_restarts,
-        };
-        let mut prev = 0usize;
-        for i in 0..num_restarts {
-            let r = p.restart(i);
-            let ok = if i == 0 {
-                r == DATA_HEADER_SIZE
-            } else {
-                r > prev && r < restart_off
-            };
-            if !ok {
-                return Err(Error::corrupted(format!(
-                    "data page restart point {i} at offset {r} is invalid"
-                )));
-            }
-            prev = r;
-        }
+        let restarts = Restarts::parse(page, "data", DATA_HEADER_SIZE, false)?;
+        let p = DataPage { page, restarts };
         Ok(p)
     }
 
@@ -185,7 +148,7 @@ impl<'a> DataPage<'a> {
     }
 
     pub fn content_len(&self) -> usize {
-        self.restart_off + 2 * self.num_restarts + 2
+        self.restarts.content_len()
     }
 
     pub fn prev_page_id(&self) -> PageId {
@@ -197,27 +160,22 @@ impl<'a> DataPage<'a> {
     }
 
     pub fn num_restarts(&self) -> usize {
-        self.num_restarts
+        self.restarts.count
     }
 
     /// Offset of the first entry of restart region `i`.
     pub fn restart(&self, i: usize) -> usize {
-        fixed16_at(self.page, self.restart_off + 2 * i).expect("restart array validated") as usize
+        self.restarts.point(self.page, i)
     }
 
     /// End offset of the entries (start of the restart array).
     pub fn entries_end(&self) -> usize {
-        self.restart_off
+        self.restarts.off
     }
 
     /// The raw bytes of restart region `i`.
     pub fn region(&self, i: usize) -> &'a [u8] {
-        let end = if i + 1 < self.num_restarts {
-            self.restart(i + 1)
-        } else {
-            self.restart_off
-        };
-        &self.page[self.restart(i)..end]
+        &self.page[self.restart(i)..self.restarts.region_end(self.page, i)]
     }
 
     pub fn iter(&self) -> DataPageIter<'a> {
@@ -248,7 +206,7 @@ impl<'a> DataPage<'a> {
     /// Key of the first entry of region `i` (restart entries store full keys).
     fn restart_key(&self, i: usize) -> Result<&'a [u8]> {
         let off = self.restart(i);
-        let h = decode_entry_header(self.page, off, self.restart_off)?;
+        let h = decode_entry_header(self.page, off, self.restarts.off)?;
         if h.shared != 0 {
             return Err(Error::corrupted(format!(
                 "data page restart entry at {off} shares a key prefix"
@@ -280,7 +238,7 @@ impl<'a> DataPage<'a> {
         }
         let first = self.first_key()?;
         let mut it = self.iter();
-        it.seek_to_restart(self.num_restarts - 1);
+        it.seek_to_restart(self.restarts.count - 1);
         // Parsing guarantees every region holds an entry; the key stays
         // on the last one when `next` reports the end.
         while it.next()? {}
@@ -290,7 +248,7 @@ impl<'a> DataPage<'a> {
     /// Binary search over restart keys: `(exact, idx)` where `idx` is the
     /// first region whose start key is `>= key` (`num_restarts` if none).
     fn search_region(&self, key: &[u8], cmp: &dyn Comparator) -> Result<(bool, usize)> {
-        let (mut lo, mut hi) = (0usize, self.num_restarts);
+        let (mut lo, mut hi) = (0usize, self.restarts.count);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             match cmp.compare(self.restart_key(mid)?, key) {
@@ -422,19 +380,20 @@ impl<'a> DataPageIter<'a> {
 
     /// Whether another entry follows the current position.
     pub fn has_next(&self) -> bool {
-        self.offset < self.page.restart_off
+        self.offset < self.page.restarts.off
     }
 
     /// Moves to the next entry; `Ok(false)` at the end of the page.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<bool> {
-        if self.offset >= self.page.restart_off {
+        if self.offset >= self.page.restarts.off {
             self.valid = false;
             return Ok(false);
         }
         let off = self.offset;
-        let restart = self.region < self.page.num_restarts && off == self.page.restart(self.region);
-        let h = decode_entry_header(self.page.page, off, self.page.restart_off)?;
+        let restart =
+            self.region < self.page.restarts.count && off == self.page.restart(self.region);
+        let h = decode_entry_header(self.page.page, off, self.page.restarts.off)?;
         let bad = |what: &str| Error::corrupted(format!("data page entry at offset {off}: {what}"));
         if restart && h.shared != 0 {
             return Err(bad("restart entry shares a key prefix"));
@@ -450,7 +409,7 @@ impl<'a> DataPageIter<'a> {
             .extend_from_slice(&page[h.key_off..h.key_off + h.non_shared]);
         let val_off = h.key_off + h.non_shared;
         self.value = &page[val_off..val_off + h.val_len];
-        let mut cur = &page[val_off + h.val_len..self.page.restart_off];
+        let mut cur = &page[val_off + h.val_len..self.page.restarts.off];
         let before = cur.len();
         self.expire_ts = if h.flags & FLAG_EXPIRE != 0 {
             get_varint64(&mut cur).ok_or_else(|| bad("truncated expire timestamp"))?
@@ -468,7 +427,7 @@ impl<'a> DataPageIter<'a> {
         self.compression = compression;
         self.is_restart = restart;
         self.offset = val_off + h.val_len + (before - cur.len());
-        if self.region + 1 < self.page.num_restarts {
+        if self.region + 1 < self.page.restarts.count {
             // Regions hold whole entries: the next restart point is where
             // an entry ends, never inside one.
             let next = self.page.restart(self.region + 1);
@@ -521,10 +480,10 @@ impl<'a> DataPageIter<'a> {
             return Ok(false);
         }
         self.seek_to_restart(ceil - 1);
-        let limit = if ceil < self.page.num_restarts {
+        let limit = if ceil < self.page.restarts.count {
             self.page.restart(ceil)
         } else {
-            self.page.restart_off
+            self.page.restarts.off
         };
         let mut best: Option<DataPageIter<'a>> = None;
         while self.offset < limit && self.next()? {
@@ -719,15 +678,7 @@ impl DataPageBuilder {
     /// Finishes the page into a full-size zero-padded buffer with prev/next
     /// set to `MAX_PAGE_ID` and no checksum, then resets the builder.
     pub fn finish(&mut self) -> AlignedBuf {
-        // `finish_into` writes every byte of a whole-block page.
-        let mut page = if self
-            .page_size
-            .is_multiple_of(crate::format::page::PAGE_ALIGN)
-        {
-            AlignedBuf::for_read(self.page_size)
-        } else {
-            AlignedBuf::zeroed(self.page_size)
-        };
+        let mut page = super::restarts::page_buffer(self.page_size);
         self.finish_into(&mut page);
         page
     }
@@ -735,15 +686,7 @@ impl DataPageBuilder {
     /// Like [`finish`](Self::finish) into a caller's page-sized buffer (the
     /// bytes after the content are zeroed).
     pub fn finish_into(&mut self, page: &mut [u8]) {
-        for r in &self.restarts {
-            put_fixed16(&mut self.buf, *r);
-        }
-        put_fixed16(&mut self.buf, self.restarts.len() as u16);
-        let len = self.buf.len();
-        debug_assert!(len <= self.page_size);
-        page[..len].copy_from_slice(&self.buf);
-        page[len..self.page_size].fill(0);
-        set_fixed16(page, CONTENT_LEN_OFFSET, len as u16);
+        super::restarts::finish_content(&mut self.buf, &self.restarts, page, self.page_size);
         set_fixed32(page, PREV_OFFSET, MAX_PAGE_ID);
         set_fixed32(page, NEXT_OFFSET, MAX_PAGE_ID);
         self.reset();

@@ -6,13 +6,13 @@
 use std::cmp::Ordering;
 
 use super::coding::{
-    decode_i32_delta, encode_i32_delta, fixed16_at, fixed32_at, get_varint32, put_fixed16,
-    put_varint32, set_fixed16, set_fixed32, varint_len,
+    decode_i32_delta, encode_i32_delta, fixed32_at, get_varint32, put_varint32, set_fixed32,
+    varint_len,
 };
 use super::comparator::Comparator;
-use super::data_page::CONTENT_LEN_OFFSET;
 use super::key_range::KeyRange;
 use super::page::{AlignedBuf, PAGE_TYPE_OFFSET, PageId, PageType};
+use super::restarts::Restarts;
 use crate::error::{Error, Result};
 
 const LEFTMOST_OFFSET: usize = 11;
@@ -23,8 +23,7 @@ pub const INDEX_HEADER_SIZE: usize = 15;
 #[derive(Clone, Copy, Debug)]
 pub struct IndexPage<'a> {
     page: &'a [u8],
-    restart_off: usize,
-    num_restarts: usize,
+    restarts: Restarts,
     leaf: bool,
 }
 
@@ -35,48 +34,12 @@ impl<'a> IndexPage<'a> {
             Some(t) if t == PageType::NonLeafIndex as u8 => false,
             _ => return Err(Error::corrupted("not an index page")),
         };
-        let content_len = fixed16_at(page, CONTENT_LEN_OFFSET).unwrap_or(0) as usize;
-        if content_len > page.len() || content_len < INDEX_HEADER_SIZE + 2 {
-            return Err(Error::corrupted(format!(
-                "index page content length {content_len} out of range"
-            )));
-        }
-        let num_restarts = fixed16_at(page, content_len - 2).unwrap_or(0) as usize;
-        let restart_off = content_len
-            .checked_sub(2 + 2 * num_restarts)
-            .filter(|&off| off >= INDEX_HEADER_SIZE)
-            .ok_or_else(|| {
-                Error::corrupted(format!(
-                    "index page restart count {num_restarts} does not fit content length {content_len}"
-                ))
-            })?;
-        // Without keyed entries there are no restarts, and vice versa.
-        if (num_restarts == 0) != (restart_off == INDEX_HEADER_SIZE) {
-            return Err(Error::corrupted(
-                "index page restart array disagrees with its entries",
-            ));
-        }
+        let restarts = Restarts::parse(page, "index", INDEX_HEADER_SIZE, true)?;
         let p = IndexPage {
             page,
-            restart_off,
-            num_restarts,
+            restarts,
             leaf,
         };
-        let mut prev = 0usize;
-        for i in 0..num_restarts {
-            let r = p.restart(i);
-            let ok = if i == 0 {
-                r == INDEX_HEADER_SIZE
-            } else {
-                r > prev && r < restart_off
-            };
-            if !ok {
-                return Err(Error::corrupted(format!(
-                    "index page restart point {i} at offset {r} is invalid"
-                )));
-            }
-            prev = r;
-        }
         Ok(p)
     }
 
@@ -88,8 +51,7 @@ impl<'a> IndexPage<'a> {
     /// later without validating them twice (see [`IndexPage::reopen`]).
     pub fn parts(&self) -> IndexParts {
         IndexParts {
-            restart_off: self.restart_off,
-            num_restarts: self.num_restarts,
+            restarts: self.restarts,
             leaf: self.leaf,
         }
     }
@@ -103,8 +65,7 @@ impl<'a> IndexPage<'a> {
         debug_assert!(IndexPage::parse(page).is_ok_and(|p| p.parts() == parts));
         IndexPage {
             page,
-            restart_off: parts.restart_off,
-            num_restarts: parts.num_restarts,
+            restarts: parts.restarts,
             leaf: parts.leaf,
         }
     }
@@ -139,16 +100,7 @@ impl<'a> IndexPage<'a> {
     /// The last restart region whose first key is `<= key`, or `None`
     /// when every separator is above `key` (or the page has none).
     pub fn region_at_most(&self, key: &[u8], cmp: &dyn Comparator) -> Result<Option<usize>> {
-        let (mut lo, mut hi) = (0usize, self.num_restarts);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if cmp.compare(self.restart_key(mid)?, key) == Ordering::Greater {
-                hi = mid;
-            } else {
-                lo = mid + 1;
-            }
-        }
-        Ok(lo.checked_sub(1))
+        Ok(self.regions_at_most(key, cmp)?.checked_sub(1))
     }
 
     /// Whether the children are data pages.
@@ -165,7 +117,7 @@ impl<'a> IndexPage<'a> {
     }
 
     pub fn content_len(&self) -> usize {
-        self.restart_off + 2 * self.num_restarts + 2
+        self.restarts.content_len()
     }
 
     pub fn leftmost(&self) -> PageId {
@@ -173,11 +125,11 @@ impl<'a> IndexPage<'a> {
     }
 
     pub fn num_restarts(&self) -> usize {
-        self.num_restarts
+        self.restarts.count
     }
 
     fn restart(&self, i: usize) -> usize {
-        fixed16_at(self.page, self.restart_off + 2 * i).expect("restart array validated") as usize
+        self.restarts.point(self.page, i)
     }
 
     pub fn iter(&self) -> IndexPageIter<'a> {
@@ -211,9 +163,15 @@ impl<'a> IndexPage<'a> {
         Ok(out)
     }
 
+    /// How many restart regions start at a key `<= key`.
+    fn regions_at_most(&self, key: &[u8], cmp: &dyn Comparator) -> Result<usize> {
+        self.restarts
+            .regions_at_most(key, cmp, |i| self.restart_key(i))
+    }
+
     fn restart_key(&self, i: usize) -> Result<&'a [u8]> {
         let off = self.restart(i);
-        let h = decode_index_header(self.page, off, self.restart_off)?;
+        let h = decode_index_header(self.page, off, self.restarts.off)?;
         if h.0 != 0 {
             return Err(Error::corrupted(format!(
                 "index page restart entry at {off} shares a key prefix"
@@ -226,24 +184,12 @@ impl<'a> IndexPage<'a> {
     /// key `<= key`, or the leftmost child when `key` is below every entry.
     pub fn find_child(&self, key: &[u8], cmp: &dyn Comparator) -> Result<PageId> {
         // Last region whose restart key is <= key.
-        let (mut lo, mut hi) = (0usize, self.num_restarts);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if cmp.compare(self.restart_key(mid)?, key) == Ordering::Greater {
-                hi = mid;
-            } else {
-                lo = mid + 1;
-            }
-        }
+        let lo = self.regions_at_most(key, cmp)?;
         if lo == 0 {
             return Ok(self.leftmost());
         }
         let region = lo - 1;
-        let limit = if lo < self.num_restarts {
-            self.restart(lo)
-        } else {
-            self.restart_off
-        };
+        let limit = self.restarts.region_end(self.page, region);
         let mut it = self.iter();
         it.region = region;
         it.offset = self.restart(region);
@@ -263,7 +209,7 @@ impl<'a> IndexPage<'a> {
     /// The first separator key, if the page has keyed entries (a restart
     /// entry's key is stored whole).
     pub fn first_key(&self) -> Result<Option<&'a [u8]>> {
-        if self.num_restarts == 0 {
+        if self.restarts.count == 0 {
             return Ok(None);
         }
         self.restart_key(0).map(Some)
@@ -280,7 +226,7 @@ impl<'a> IndexPage<'a> {
             return Ok(());
         };
         let mut it = self.iter();
-        it.region = self.num_restarts - 1;
+        it.region = self.restarts.count - 1;
         it.offset = self.restart(it.region);
         while it.next()? {}
         range.check_span(first, &it.key, cmp)
@@ -294,15 +240,7 @@ impl<'a> IndexPage<'a> {
         cmp: &dyn Comparator,
         range: &mut KeyRange,
     ) -> Result<PageId> {
-        let (mut lo, mut hi) = (0usize, self.num_restarts);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if cmp.compare(self.restart_key(mid)?, key) == Ordering::Greater {
-                hi = mid;
-            } else {
-                lo = mid + 1;
-            }
-        }
+        let lo = self.regions_at_most(key, cmp)?;
         if lo == 0 {
             if let Some(first) = self.first_key()? {
                 range.set_hi(first);
@@ -345,8 +283,7 @@ fn decode_index_header(page: &[u8], off: usize, limit: usize) -> Result<(usize, 
 /// See [`IndexPage::parts`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IndexParts {
-    restart_off: usize,
-    num_restarts: usize,
+    restarts: Restarts,
     leaf: bool,
 }
 
@@ -409,13 +346,14 @@ impl IndexPageIter<'_> {
     /// Moves to the next keyed entry; `Ok(false)` at the end.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<bool> {
-        if self.offset >= self.page.restart_off {
+        if self.offset >= self.page.restarts.off {
             return Ok(false);
         }
         let off = self.offset;
-        let restart = self.region < self.page.num_restarts && off == self.page.restart(self.region);
+        let restart =
+            self.region < self.page.restarts.count && off == self.page.restart(self.region);
         let (shared, non_shared, key_off) =
-            decode_index_header(self.page.page, off, self.page.restart_off)?;
+            decode_index_header(self.page.page, off, self.page.restarts.off)?;
         let bad =
             |what: &str| Error::corrupted(format!("index page entry at offset {off}: {what}"));
         if (restart && shared != 0) || shared > self.key.len() {
@@ -424,7 +362,7 @@ impl IndexPageIter<'_> {
         self.key.truncate(shared);
         self.key
             .extend_from_slice(&self.page.page[key_off..key_off + non_shared]);
-        let mut cur = &self.page.page[key_off + non_shared..self.page.restart_off];
+        let mut cur = &self.page.page[key_off + non_shared..self.page.restarts.off];
         let before = cur.len();
         let delta =
             decode_i32_delta(get_varint32(&mut cur).ok_or_else(|| bad("truncated child id"))?);
@@ -435,7 +373,7 @@ impl IndexPageIter<'_> {
         };
         self.is_restart = restart;
         self.offset = key_off + non_shared + (before - cur.len());
-        if self.region + 1 < self.page.num_restarts {
+        if self.region + 1 < self.page.restarts.count {
             // Regions hold whole entries: the next restart point is where
             // an entry ends, never inside one.
             let next = self.page.restart(self.region + 1);
@@ -576,15 +514,7 @@ impl IndexPageBuilder {
 
     /// Finishes into a zero-padded page-size buffer (no checksum) and resets.
     pub fn finish(&mut self) -> AlignedBuf {
-        // `finish_into` writes every byte of a whole-block page.
-        let mut page = if self
-            .page_size
-            .is_multiple_of(crate::format::page::PAGE_ALIGN)
-        {
-            AlignedBuf::for_read(self.page_size)
-        } else {
-            AlignedBuf::zeroed(self.page_size)
-        };
+        let mut page = super::restarts::page_buffer(self.page_size);
         self.finish_into(&mut page);
         page
     }
@@ -593,14 +523,7 @@ impl IndexPageBuilder {
         if self.count <= 1 {
             self.restarts.clear();
         }
-        for r in &self.restarts {
-            put_fixed16(&mut self.buf, *r);
-        }
-        put_fixed16(&mut self.buf, self.restarts.len() as u16);
-        let len = self.buf.len();
-        page[..len].copy_from_slice(&self.buf);
-        page[len..self.page_size].fill(0);
-        set_fixed16(page, CONTENT_LEN_OFFSET, len as u16);
+        super::restarts::finish_content(&mut self.buf, &self.restarts, page, self.page_size);
         self.reset();
     }
 }
@@ -609,6 +532,7 @@ impl IndexPageBuilder {
 mod tests {
     use super::*;
     use crate::format::checksum::set_page_checksum;
+    use crate::format::coding::set_fixed16;
     use crate::format::comparator::BytewiseComparator;
 
     #[test]

@@ -11,5 +11,6 @@ pub mod manifest;
 pub mod names;
 pub mod overflow;
 pub mod page;
+pub mod restarts;
 pub mod table_ident;
 pub mod ttl;

@@ -94,7 +94,7 @@ pub fn check_store(
         if archives {
             let dir = store.partition_dir(&tbl);
             let mut names: Vec<String> = std::fs::read_dir(&dir)
-                .map_err(|e| Error::from_io(&e, dir.display()))?
+                .map_err(|e| Error::from_io(e, dir.display()))?
                 .flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .filter(|n| crate::format::names::is_archive_file(n))

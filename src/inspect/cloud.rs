@@ -30,7 +30,7 @@ impl LocalCopy {
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
         ));
-        std::fs::create_dir_all(&path).map_err(|e| Error::from_io(&e, path.display()))?;
+        std::fs::create_dir_all(&path).map_err(|e| Error::from_io(e, path.display()))?;
         Ok(LocalCopy { path })
     }
 
@@ -71,7 +71,7 @@ pub fn download(
             continue;
         }
         let local = copy.path.join(dir);
-        std::fs::create_dir_all(&local).map_err(|e| Error::from_io(&e, local.display()))?;
+        std::fs::create_dir_all(&local).map_err(|e| Error::from_io(e, local.display()))?;
         jobs.push((o.key.clone(), local.join(name)));
     }
     for batch in jobs.chunks(16) {

@@ -85,9 +85,9 @@ impl StoreReader {
     pub fn partitions(&self) -> Result<Vec<TableIdent>> {
         let mut out = Vec::new();
         for root in &self.opts.store_path {
-            let rd = std::fs::read_dir(root).map_err(|e| Error::from_io(&e, root))?;
+            let rd = std::fs::read_dir(root).map_err(|e| Error::from_io(e, root))?;
             for ent in rd {
-                let ent = ent.map_err(|e| Error::from_io(&e, root))?;
+                let ent = ent.map_err(|e| Error::from_io(e, root))?;
                 if !ent.file_type().map(|t| t.is_dir()).unwrap_or(false) {
                     continue;
                 }
@@ -123,7 +123,7 @@ impl StoreReader {
             ManifestChoice::Named(name) => Ok(dir.join(name)),
             ManifestChoice::NewestArchive => {
                 let mut best: Option<(u64, String)> = None;
-                let rd = std::fs::read_dir(&dir).map_err(|e| Error::from_io(&e, dir.display()))?;
+                let rd = std::fs::read_dir(&dir).map_err(|e| Error::from_io(e, dir.display()))?;
                 for ent in rd.flatten() {
                     let name = ent.file_name().to_string_lossy().into_owned();
                     if let Some(PartitionFile::Archive { timestamp, .. }) = classify(&name)

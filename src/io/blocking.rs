@@ -16,7 +16,7 @@ use crate::tree::PageSource;
 
 /// Reads a whole file (a manifest or an archive).
 pub fn read_file(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| Error::from_io(&e, path.display()))
+    std::fs::read(path).map_err(|e| Error::from_io(e, path.display()))
 }
 
 /// Pages of one partition's data files, read with `pread`.
@@ -61,7 +61,7 @@ impl BlockingPageReader {
         let file = match files.get(&file_id) {
             Some(f) => f,
             None => {
-                let f = File::open(&path).map_err(|e| Error::from_io(&e, path.display()))?;
+                let f = File::open(&path).map_err(|e| Error::from_io(e, path.display()))?;
                 files.entry(file_id).or_insert(f)
             }
         };
@@ -77,7 +77,7 @@ impl BlockingPageReader {
                     ),
                 )
             } else {
-                Error::from_io(&e, path.display())
+                Error::from_io(e, path.display())
             }
         })?;
         Ok(buf)

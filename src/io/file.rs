@@ -139,10 +139,10 @@ impl IoFile {
             Err(e) if opts.direct && e.raw_os_error() == Some(libc::EINVAL) => {
                 log::debug!("{} refuses O_DIRECT, opening it buffered", path.display());
                 let f = open(false)
-                    .map_err(|e| Error::from_io(&e, format!("open {}", path.display())))?;
+                    .map_err(|e| Error::from_io(e, format!("open {}", path.display())))?;
                 (f, false)
             }
-            Err(e) => return Err(Error::from_io(&e, format!("open {}", path.display()))),
+            Err(e) => return Err(Error::from_io(e, format!("open {}", path.display()))),
         };
         OPEN_IO_FILES.fetch_add(1, Ordering::Relaxed);
         Ok(IoFile {
@@ -199,7 +199,7 @@ impl IoFile {
         self.file
             .metadata()
             .map(|m| m.len())
-            .map_err(|e| Error::from_io(&e, format!("stat {}", self.path.display())))
+            .map_err(|e| Error::from_io(e, format!("stat {}", self.path.display())))
     }
 
     /// Whether the file is empty.
@@ -229,13 +229,13 @@ impl IoFile {
             Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) => {
                 if self.len()? < len {
                     self.file.set_len(len).map_err(|e| {
-                        Error::from_io(&e, format!("extend {} to {len}", self.path.display()))
+                        Error::from_io(e, format!("extend {} to {len}", self.path.display()))
                     })?;
                 }
                 Ok(())
             }
             _ => Err(Error::from_io(
-                &err,
+                err,
                 format!("fallocate {} to {len}", self.path.display()),
             )),
         }
@@ -492,10 +492,10 @@ pub fn data_file_sizes(dir: &Path) -> Result<BTreeMap<(u64, u64), u64>> {
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(Error::from_io(&e, dir.display())),
+        Err(e) => return Err(Error::from_io(e, dir.display())),
     };
     for ent in rd {
-        let ent = ent.map_err(|e| Error::from_io(&e, dir.display()))?;
+        let ent = ent.map_err(|e| Error::from_io(e, dir.display()))?;
         if let Some(crate::format::names::PartitionFile::Data { file_id, term }) = ent
             .file_name()
             .to_str()
@@ -503,7 +503,7 @@ pub fn data_file_sizes(dir: &Path) -> Result<BTreeMap<(u64, u64), u64>> {
         {
             let len = ent
                 .metadata()
-                .map_err(|e| Error::from_io(&e, ent.path().display()))?
+                .map_err(|e| Error::from_io(e, ent.path().display()))?
                 .len();
             out.insert((file_id, term), len);
         }

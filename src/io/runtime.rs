@@ -255,7 +255,7 @@ impl RemoteInner {
         // or -1; it touches no memory of ours.
         let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
         if fd < 0 {
-            return Err(Error::from_io(&std::io::Error::last_os_error(), "eventfd"));
+            return Err(Error::from_io(std::io::Error::last_os_error(), "eventfd"));
         }
         // SAFETY: `fd` is a freshly created descriptor nobody else owns.
         let owned = unsafe { OwnedFd::from_raw_fd(fd) };
@@ -943,7 +943,7 @@ impl Runtime {
             Backend::Sync => Driver::Sync(SyncDriver::new(remote.clone(), pool())),
             Backend::Uring => Driver::Uring(Box::new(
                 UringDriver::new(cfg.queue_depth, remote.clone(), pool())
-                    .map_err(|e| Error::from_io(&e, "set up io_uring"))?,
+                    .map_err(|e| Error::from_io(e, "set up io_uring"))?,
             )),
             Backend::Auto => match UringDriver::new(cfg.queue_depth, remote.clone(), pool()) {
                 Ok(d) => Driver::Uring(Box::new(d)),
@@ -1412,7 +1412,7 @@ fn c_path(path: &Path) -> Result<CString> {
 }
 
 fn os_error(errno: i32, what: impl fmt::Display) -> Error {
-    Error::from_io(&std::io::Error::from_raw_os_error(errno.abs()), what)
+    Error::from_errno(errno.abs(), what)
 }
 
 fn check_direct(file: &IoFile, offset: u64, what: &str) -> Result<()> {

@@ -21,6 +21,7 @@ impl Provider {
         }
     }
 
+    /// The endpoint used when `cloud_endpoint` is empty.
     pub fn default_endpoint(self) -> &'static str {
         match self {
             // Upstream's default is a local MinIO address.
@@ -29,6 +30,7 @@ impl Provider {
         }
     }
 
+    /// The region used when `cloud_region` is empty.
     pub fn default_region(self) -> &'static str {
         match self {
             Provider::Aws => "us-east-1",

@@ -2,14 +2,21 @@
 //! cannot name Rust fields (the C ABI, the C++ layer). Integer fields are
 //! read and written as `u64` with a range check against the field's type.
 
-use super::KvOptions;
+use std::fmt;
+
+pub use super::table::FIELD_NAMES;
+use super::{KvOptions, PartitionFilter};
 use crate::error::{Error, Result};
+use crate::format::comparator::ComparatorRef;
 
 /// The kind of value a field holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FieldKind {
+    /// An unsigned integer, read and written as `u64`.
     Uint,
+    /// A boolean.
     Bool,
+    /// A string.
     Str,
     /// `store_path`: a list of strings.
     StrList,
@@ -17,109 +24,119 @@ pub enum FieldKind {
     Callback,
 }
 
-macro_rules! uint_fields {
-    ($($name:ident),* $(,)?) => {
-        fn get_uint_field(o: &KvOptions, name: &str) -> Option<u64> {
-            match name {
-                $(stringify!($name) => Some(o.$name as u64),)*
-                _ => None,
-            }
-        }
-
-        fn set_uint_field(o: &mut KvOptions, name: &str, v: u64) -> Option<Result<()>> {
-            match name {
-                $(stringify!($name) => Some(match v.try_into() {
-                    Ok(x) => {
-                        o.$name = x;
-                        Ok(())
-                    }
-                    Err(_) => Err(Error::invalid_args(format!(
-                        "{} = {v} is out of range for the option",
-                        stringify!($name)
-                    ))),
-                }),)*
-                _ => None,
-            }
-        }
-
-        const UINT_FIELDS: &[&str] = &[$(stringify!($name)),*];
-    };
+/// What a field's type allows by name; implemented for every type a row of
+/// the options table may have, so that the type alone decides the kind.
+pub(crate) trait FieldValue {
+    fn kind(&self) -> FieldKind;
+    fn get_uint(&self) -> Option<u64> {
+        None
+    }
+    /// `Some(false)`: the value does not fit the field's type.
+    fn set_uint(&mut self, _v: u64) -> Option<bool> {
+        None
+    }
+    fn get_bool(&self) -> Option<bool> {
+        None
+    }
+    fn as_bool(&mut self) -> Option<&mut bool> {
+        None
+    }
+    fn get_str(&self) -> Option<&str> {
+        None
+    }
+    fn as_string(&mut self) -> Option<&mut String> {
+        None
+    }
+    /// How `Debug` shows the value.
+    fn debug(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
 }
 
-uint_fields!(
-    num_threads,
-    data_page_restart_interval,
-    index_page_restart_interval,
-    init_page_count,
-    buffer_pool_size,
-    root_meta_cache_size,
-    manifest_limit,
-    fd_limit,
-    io_queue_size,
-    max_inflight_write,
-    max_write_batch_pages,
-    buf_ring_size,
-    coroutine_stack_size,
-    num_retained_archives,
-    archive_interval_secs,
-    max_archive_tasks,
-    file_amplify_factor,
-    local_space_limit,
-    reserve_space_ratio,
-    max_upload_batch,
-    max_cloud_concurrency,
-    cloud_request_threads,
-    direct_io_buffer_pool_size,
-    data_page_size,
-    pages_per_file_shift,
-    overflow_pointers,
-    prewarm_task_count,
-    mapping_arena_size,
-);
-
-macro_rules! bool_fields {
-    ($($name:ident),* $(,)?) => {
-        fn bool_field<'a>(o: &'a mut KvOptions, name: &str) -> Option<&'a mut bool> {
-            match name {
-                $(stringify!($name) => Some(&mut o.$name),)*
-                _ => None,
+macro_rules! uint_field {
+    ($($t:ty),*) => {$(
+        impl FieldValue for $t {
+            fn kind(&self) -> FieldKind {
+                FieldKind::Uint
+            }
+            fn get_uint(&self) -> Option<u64> {
+                Some(*self as u64)
+            }
+            fn set_uint(&mut self, v: u64) -> Option<bool> {
+                Some(v.try_into().map(|x| *self = x).is_ok())
+            }
+            fn debug(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(self, f)
             }
         }
+    )*};
+}
+uint_field!(u8, u16, u32, u64, usize);
 
-        const BOOL_FIELDS: &[&str] = &[$(stringify!($name)),*];
-    };
+impl FieldValue for bool {
+    fn kind(&self) -> FieldKind {
+        FieldKind::Bool
+    }
+    fn get_bool(&self) -> Option<bool> {
+        Some(*self)
+    }
+    fn as_bool(&mut self) -> Option<&mut bool> {
+        Some(self)
+    }
+    fn debug(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
 }
 
-bool_fields!(
-    skip_verify_checksum,
-    allow_reuse_local_caches,
-    cloud_verify_ssl,
-    data_append_mode,
-    enable_compression,
-    prewarm_cloud_cache,
-);
-
-macro_rules! str_fields {
-    ($($name:ident),* $(,)?) => {
-        fn str_field<'a>(o: &'a mut KvOptions, name: &str) -> Option<&'a mut String> {
-            match name {
-                $(stringify!($name) => Some(&mut o.$name),)*
-                _ => None,
-            }
-        }
-
-        const STR_FIELDS: &[&str] = &[$(stringify!($name)),*];
-    };
+impl FieldValue for String {
+    fn kind(&self) -> FieldKind {
+        FieldKind::Str
+    }
+    fn get_str(&self) -> Option<&str> {
+        Some(self)
+    }
+    fn as_string(&mut self) -> Option<&mut String> {
+        Some(self)
+    }
+    fn debug(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
 }
 
-str_fields!(
-    cloud_store_path,
-    cloud_provider,
-    cloud_endpoint,
-    cloud_region,
-    cloud_access_key,
-    cloud_secret_key,
-);
+impl FieldValue for Vec<String> {
+    fn kind(&self) -> FieldKind {
+        FieldKind::StrList
+    }
+    fn debug(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+impl FieldValue for ComparatorRef {
+    fn kind(&self) -> FieldKind {
+        FieldKind::Callback
+    }
+    /// By name: the comparator itself has no `Debug`.
+    fn debug(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.name(), f)
+    }
+}
+
+impl FieldValue for Option<PartitionFilter> {
+    fn kind(&self) -> FieldKind {
+        FieldKind::Callback
+    }
+    fn debug(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(if self.is_some() { "set" } else { "unset" }, f)
+    }
+}
+
+/// `Debug` through [`FieldValue::debug`].
+pub(crate) struct Shown<'a, T: FieldValue>(pub(crate) &'a T);
+
+impl<T: FieldValue> fmt::Debug for Shown<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.debug(f)
+    }
+}
 
 fn unknown(name: &str, want: &str) -> Error {
     match field_kind(name) {
@@ -130,100 +147,57 @@ fn unknown(name: &str, want: &str) -> Error {
 
 /// The kind of a field, `None` for an unknown name.
 pub fn field_kind(name: &str) -> Option<FieldKind> {
-    if UINT_FIELDS.contains(&name) {
-        Some(FieldKind::Uint)
-    } else if BOOL_FIELDS.contains(&name) {
-        Some(FieldKind::Bool)
-    } else if STR_FIELDS.contains(&name) {
-        Some(FieldKind::Str)
-    } else if name == "store_path" {
-        Some(FieldKind::StrList)
-    } else if name == "comparator" || name == "partition_filter" {
-        Some(FieldKind::Callback)
-    } else {
-        None
-    }
+    KvOptions::default().field(name).map(|f| f.kind())
 }
-
-/// Every field name, in upstream's declaration order.
-pub const FIELD_NAMES: &[&str] = &[
-    "num_threads",
-    "comparator",
-    "data_page_restart_interval",
-    "index_page_restart_interval",
-    "init_page_count",
-    "skip_verify_checksum",
-    "buffer_pool_size",
-    "root_meta_cache_size",
-    "manifest_limit",
-    "fd_limit",
-    "io_queue_size",
-    "max_inflight_write",
-    "max_write_batch_pages",
-    "buf_ring_size",
-    "coroutine_stack_size",
-    "num_retained_archives",
-    "archive_interval_secs",
-    "max_archive_tasks",
-    "file_amplify_factor",
-    "local_space_limit",
-    "reserve_space_ratio",
-    "max_upload_batch",
-    "max_cloud_concurrency",
-    "cloud_request_threads",
-    "direct_io_buffer_pool_size",
-    "allow_reuse_local_caches",
-    "store_path",
-    "cloud_store_path",
-    "cloud_provider",
-    "cloud_endpoint",
-    "cloud_region",
-    "cloud_access_key",
-    "cloud_secret_key",
-    "cloud_verify_ssl",
-    "data_page_size",
-    "pages_per_file_shift",
-    "overflow_pointers",
-    "data_append_mode",
-    "enable_compression",
-    "prewarm_cloud_cache",
-    "prewarm_task_count",
-    "mapping_arena_size",
-    "partition_filter",
-];
 
 impl KvOptions {
     /// An integer field by name.
     pub fn get_uint(&self, name: &str) -> Result<u64> {
-        get_uint_field(self, name).ok_or_else(|| unknown(name, "an integer"))
+        self.field(name)
+            .and_then(|f| f.get_uint())
+            .ok_or_else(|| unknown(name, "an integer"))
     }
 
     /// Sets an integer field by name; out of range is `InvalidArgs`.
     pub fn set_uint(&mut self, name: &str, v: u64) -> Result<()> {
-        set_uint_field(self, name, v).unwrap_or_else(|| Err(unknown(name, "an integer")))
+        match self.field_mut(name).and_then(|f| f.set_uint(v)) {
+            Some(true) => Ok(()),
+            Some(false) => Err(Error::invalid_args(format!(
+                "{name} = {v} is out of range for the option"
+            ))),
+            None => Err(unknown(name, "an integer")),
+        }
     }
 
+    /// A boolean field by name.
     pub fn get_bool(&self, name: &str) -> Result<bool> {
-        let mut o = self.clone();
-        bool_field(&mut o, name)
-            .map(|b| *b)
+        self.field(name)
+            .and_then(|f| f.get_bool())
             .ok_or_else(|| unknown(name, "a boolean"))
     }
 
+    /// Sets a boolean field by name.
     pub fn set_bool(&mut self, name: &str, v: bool) -> Result<()> {
-        *bool_field(self, name).ok_or_else(|| unknown(name, "a boolean"))? = v;
+        *self
+            .field_mut(name)
+            .and_then(|f| f.as_bool())
+            .ok_or_else(|| unknown(name, "a boolean"))? = v;
         Ok(())
     }
 
+    /// A string field by name.
     pub fn get_str(&self, name: &str) -> Result<String> {
-        let mut o = self.clone();
-        str_field(&mut o, name)
-            .map(|s| s.clone())
+        self.field(name)
+            .and_then(|f| f.get_str().map(str::to_owned))
             .ok_or_else(|| unknown(name, "a string"))
     }
 
+    /// Sets a string field by name.
     pub fn set_str(&mut self, name: &str, v: &str) -> Result<()> {
-        *str_field(self, name).ok_or_else(|| unknown(name, "a string"))? = v.to_string();
+        *self
+            .field_mut(name)
+            .and_then(|f| f.as_string())
+            .ok_or_else(|| unknown(name, "a string"))? = v.to_string();
         Ok(())
     }
 }
@@ -253,10 +227,16 @@ mod tests {
                 FieldKind::StrList | FieldKind::Callback => {}
             }
         }
-        assert_eq!(
-            FIELD_NAMES.len(),
-            UINT_FIELDS.len() + BOOL_FIELDS.len() + STR_FIELDS.len() + 3
-        );
+        let mut names = FIELD_NAMES.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), FIELD_NAMES.len(), "a name given twice");
+        assert_eq!(field_kind("num_threads"), Some(FieldKind::Uint));
+        assert_eq!(field_kind("data_append_mode"), Some(FieldKind::Bool));
+        assert_eq!(field_kind("cloud_region"), Some(FieldKind::Str));
+        assert_eq!(field_kind("store_path"), Some(FieldKind::StrList));
+        assert_eq!(field_kind("comparator"), Some(FieldKind::Callback));
+        assert_eq!(field_kind("partition_filter"), Some(FieldKind::Callback));
         o.set_uint("num_threads", 7).unwrap();
         assert_eq!(o.num_threads, 7);
         assert!(o.set_uint("num_threads", 70_000).is_err());

@@ -72,68 +72,27 @@ use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
+use super::table::{INI_FIELD_KEYS, apply_ini_section};
 use super::{KvOptions, MB};
 use crate::error::{Error, KvError};
 
 const RUN: &str = "run";
 const PERMANENT: &str = "permanent";
 
-/// Keys of `[run]`, in upstream's processing order (the last is ours).
-const RUN_KEYS: &[&str] = &[
-    "num_threads",
-    "data_page_restart_interval",
-    "index_page_restart_interval",
-    "init_page_count",
-    "skip_verify_checksum",
-    "buffer_pool_size",
-    "root_meta_cache_size",
-    "manifest_limit",
-    "fd_limit",
-    "io_queue_size",
-    "max_inflight_write",
-    "max_write_batch_pages",
-    "buf_ring_size",
-    "coroutine_stack_size",
-    "num_retained_archives",
-    "archive_interval_secs",
-    "max_archive_tasks",
-    "file_amplify_factor",
-    "local_space_limit",
-    "reserve_space_ratio",
-    "max_upload_batch",
-    "max_cloud_concurrency",
-    "cloud_request_threads",
-    "direct_io_buffer_pool_size",
-    "allow_reuse_local_caches",
-    "prewarm_cloud_cache",
-    "prewarm_task_count",
-    "enable_compression",
-];
+/// INI keys that are no field: `[permanent] data_file_size` sets
+/// `pages_per_file_shift`.
+const EXTRA_KEYS: &[(&str, &str)] = &[(PERMANENT, "data_file_size")];
 
-/// Keys of `[permanent]`, in upstream's processing order (plus our
-/// `pages_per_file_shift`).
-const PERMANENT_KEYS: &[&str] = &[
-    "store_path",
-    "cloud_store_path",
-    "cloud_provider",
-    "cloud_endpoint",
-    "cloud_region",
-    "cloud_access_key",
-    "cloud_secret_key",
-    "cloud_verify_ssl",
-    "data_page_size",
-    "data_file_size",
-    "pages_per_file_shift",
-    "overflow_pointers",
-    "data_append_mode",
-];
-
-fn section_keys(section: &str) -> Option<&'static [&'static str]> {
-    match section {
-        RUN => Some(RUN_KEYS),
-        PERMANENT => Some(PERMANENT_KEYS),
-        _ => None,
-    }
+/// Every key of `section` (each field's from the options table, then the
+/// extra ones); `None` for an unknown section.
+fn section_keys(section: &str) -> Option<impl Iterator<Item = &'static str> + Clone> {
+    (section == RUN || section == PERMANENT).then(|| {
+        INI_FIELD_KEYS
+            .iter()
+            .chain(EXTRA_KEYS)
+            .filter(move |(s, _)| *s == section)
+            .map(|&(_, k)| k)
+    })
 }
 
 /// The largest options file read: 1 MiB. Every key upstream knows fits in
@@ -148,8 +107,11 @@ pub const MAX_INI_BYTES: u64 = 1 << 20;
 /// error code a `KvError` caller sees.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IniError {
+    /// Upstream's return code: -1, -2 or the line number.
     pub code: i32,
+    /// The error code for callers that see a `KvError`.
     pub kind: KvError,
+    /// What is wrong, naming the file, line, section and key.
     pub message: String,
 }
 
@@ -237,10 +199,13 @@ impl KvOptions {
 /// read itself stops past the limit (a file may grow, and procfs files
 /// report size 0).
 fn read_options_file(path: &Path) -> Result<Vec<u8>, IniError> {
-    let cannot_read = |e: std::io::Error| IniError {
-        code: IniError::CANNOT_OPEN,
-        kind: Error::from_io(&e, "").code(),
-        message: format!("cannot read {}: {e}", path.display()),
+    let cannot_read = |e: std::io::Error| {
+        let message = format!("cannot read {}: {e}", path.display());
+        IniError {
+            code: IniError::CANNOT_OPEN,
+            kind: Error::from_io(e, "").code(),
+            message,
+        }
     };
     let refused = |why: String| IniError {
         code: IniError::CANNOT_OPEN,
@@ -393,7 +358,7 @@ impl Document {
                 format!("key `{name}` outside any section"),
             ));
         };
-        if !keys.contains(&name) {
+        if !keys.clone().any(|k| k == name) {
             return Err(IniError::at_line(
                 line,
                 format!("unknown key `{name}` in section [{section}]"),
@@ -420,7 +385,7 @@ impl Document {
 }
 
 /// Integer field types an INI value may be read into.
-trait IniUint: Copy + TryFrom<u64> {
+pub(super) trait IniUint: Copy + TryFrom<u64> {
     const MAX: u64;
 }
 
@@ -434,14 +399,19 @@ macro_rules! ini_uint {
 ini_uint!(u8, u16, u32, u64, usize);
 
 /// Keys of one section, removed from the document as they are applied.
-struct Section<'a> {
+pub(super) struct Section<'a> {
     doc: &'a mut Document,
     name: &'static str,
 }
 
 impl Section<'_> {
+    /// The section's name.
+    pub(super) fn name(&self) -> &str {
+        self.name
+    }
+
     fn take(&mut self, key: &str) -> Option<Entry> {
-        debug_assert!(section_keys(self.name).unwrap().contains(&key));
+        debug_assert!(section_keys(self.name).unwrap().any(|k| k == key));
         self.doc
             .entries
             .remove(&(self.name.to_owned(), key.to_owned()))
@@ -466,7 +436,7 @@ impl Section<'_> {
         T::try_from(v).map_err(|_| self.bad_value(key, entry, format!("larger than {}", T::MAX)))
     }
 
-    fn uint<T: IniUint>(&mut self, key: &str, field: &mut T) -> Result<(), IniError> {
+    pub(super) fn uint<T: IniUint>(&mut self, key: &str, field: &mut T) -> Result<(), IniError> {
         if let Some(entry) = self.take(key) {
             let v = parse_unsigned(&entry.value).map_err(|why| self.bad_value(key, &entry, why))?;
             *field = self.fit(key, &entry, v)?;
@@ -474,7 +444,7 @@ impl Section<'_> {
         Ok(())
     }
 
-    fn size<T: IniUint>(&mut self, key: &str, field: &mut T) -> Result<(), IniError> {
+    pub(super) fn size<T: IniUint>(&mut self, key: &str, field: &mut T) -> Result<(), IniError> {
         if let Some(entry) = self.take(key) {
             let v = parse_size(&entry.value).map_err(|why| self.bad_value(key, &entry, why))?;
             *field = self.fit(key, &entry, v)?;
@@ -482,17 +452,18 @@ impl Section<'_> {
         Ok(())
     }
 
-    fn boolean(&mut self, key: &str, field: &mut bool) -> Result<(), IniError> {
+    pub(super) fn boolean(&mut self, key: &str, field: &mut bool) -> Result<(), IniError> {
         if let Some(entry) = self.take(key) {
             *field = parse_bool(&entry.value).map_err(|why| self.bad_value(key, &entry, why))?;
         }
         Ok(())
     }
 
-    fn string(&mut self, key: &str, field: &mut String) {
+    pub(super) fn string(&mut self, key: &str, field: &mut String) -> Result<(), IniError> {
         if let Some(entry) = self.take(key) {
             *field = entry.value;
         }
+        Ok(())
     }
 }
 
@@ -582,43 +553,7 @@ fn apply(doc: &mut Document, o: &mut KvOptions) -> Result<(), IniError> {
         doc: &mut *doc,
         name: RUN,
     };
-    run.uint("num_threads", &mut o.num_threads)?;
-    run.uint(
-        "data_page_restart_interval",
-        &mut o.data_page_restart_interval,
-    )?;
-    run.uint(
-        "index_page_restart_interval",
-        &mut o.index_page_restart_interval,
-    )?;
-    run.uint("init_page_count", &mut o.init_page_count)?;
-    run.boolean("skip_verify_checksum", &mut o.skip_verify_checksum)?;
-    run.size("buffer_pool_size", &mut o.buffer_pool_size)?;
-    run.size("root_meta_cache_size", &mut o.root_meta_cache_size)?;
-    run.uint("manifest_limit", &mut o.manifest_limit)?;
-    run.uint("fd_limit", &mut o.fd_limit)?;
-    run.uint("io_queue_size", &mut o.io_queue_size)?;
-    run.uint("max_inflight_write", &mut o.max_inflight_write)?;
-    run.uint("max_write_batch_pages", &mut o.max_write_batch_pages)?;
-    run.uint("buf_ring_size", &mut o.buf_ring_size)?;
-    run.uint("coroutine_stack_size", &mut o.coroutine_stack_size)?;
-    run.uint("num_retained_archives", &mut o.num_retained_archives)?;
-    run.uint("archive_interval_secs", &mut o.archive_interval_secs)?;
-    run.uint("max_archive_tasks", &mut o.max_archive_tasks)?;
-    run.uint("file_amplify_factor", &mut o.file_amplify_factor)?;
-    run.uint("local_space_limit", &mut o.local_space_limit)?;
-    run.uint("reserve_space_ratio", &mut o.reserve_space_ratio)?;
-    run.uint("max_upload_batch", &mut o.max_upload_batch)?;
-    run.uint("max_cloud_concurrency", &mut o.max_cloud_concurrency)?;
-    run.uint("cloud_request_threads", &mut o.cloud_request_threads)?;
-    run.uint(
-        "direct_io_buffer_pool_size",
-        &mut o.direct_io_buffer_pool_size,
-    )?;
-    run.boolean("allow_reuse_local_caches", &mut o.allow_reuse_local_caches)?;
-    run.boolean("prewarm_cloud_cache", &mut o.prewarm_cloud_cache)?;
-    run.uint("prewarm_task_count", &mut o.prewarm_task_count)?;
-    run.boolean("enable_compression", &mut o.enable_compression)?; // ours
+    apply_ini_section(&mut run, o)?;
 
     if !doc.has_section(PERMANENT) {
         return Err(IniError::missing_section(PERMANENT));
@@ -627,17 +562,11 @@ fn apply(doc: &mut Document, o: &mut KvOptions) -> Result<(), IniError> {
         doc,
         name: PERMANENT,
     };
+    apply_ini_section(&mut perm, o)?;
+    // The `custom` keys of the options table.
     if let Some(entry) = perm.take("store_path") {
         o.store_path = entry.value.split([':', ' ']).map(str::to_owned).collect();
     }
-    perm.string("cloud_store_path", &mut o.cloud_store_path);
-    perm.string("cloud_provider", &mut o.cloud_provider);
-    perm.string("cloud_endpoint", &mut o.cloud_endpoint);
-    perm.string("cloud_region", &mut o.cloud_region);
-    perm.string("cloud_access_key", &mut o.cloud_access_key);
-    perm.string("cloud_secret_key", &mut o.cloud_secret_key);
-    perm.boolean("cloud_verify_ssl", &mut o.cloud_verify_ssl)?;
-
     if let Some(entry) = perm.take("data_page_size") {
         let key = "data_page_size";
         let v = parse_size(&entry.value).map_err(|why| perm.bad_value(key, &entry, why))?;
@@ -689,8 +618,6 @@ fn apply(doc: &mut Document, o: &mut KvOptions) -> Result<(), IniError> {
         (Some((shift, _)), None) | (None, Some((shift, _))) => o.pages_per_file_shift = shift,
         (None, None) => {}
     }
-    perm.uint("overflow_pointers", &mut o.overflow_pointers)?;
-    perm.boolean("data_append_mode", &mut o.data_append_mode)?;
     Ok(())
 }
 
@@ -775,7 +702,10 @@ data_append_mode = true
     #[test]
     fn every_key_of_every_section() {
         // The text above names every key the loader knows.
-        for key in RUN_KEYS.iter().chain(PERMANENT_KEYS) {
+        for key in section_keys(RUN)
+            .unwrap()
+            .chain(section_keys(PERMANENT).unwrap())
+        {
             assert!(
                 EVERY_KEY.contains(&format!("\n{key} = ")),
                 "{key} missing from the test"

@@ -1,25 +1,31 @@
 //! Engine configuration: upstream's `KvOptions`, its start-up checks
 //! (`EloqStore::ValidateOptions`) and its INI loader (see [`ini`]).
 //!
-//! Field names, integer types, defaults and declaration order follow
-//! upstream's `include/kv_options.h` (ca395ee). The comparator is a
-//! [`ComparatorRef`] instead of a raw pointer and the partition filter an
-//! optional shared closure instead of an empty-able `std::function`.
+//! Every field is defined once, by a row of `options/table.rs` (see there
+//! for what a row generates). Field names, integer types, defaults and
+//! declaration order follow upstream's `include/kv_options.h` (ca395ee).
+//! The comparator is a
+//! [`ComparatorRef`](crate::format::comparator::ComparatorRef) instead of a
+//! raw pointer and the partition filter an optional shared closure instead
+//! of an empty-able `std::function`.
+
+#![warn(missing_docs)]
 
 pub mod cloud;
 pub mod fields;
 pub mod ini;
+mod rules;
+mod table;
 
-use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::format::comparator::{ComparatorRef, default_comparator};
-use crate::format::page::PAGE_ALIGN;
 use crate::format::table_ident::TableIdent;
 
 pub use ini::IniError;
+use rules::Phase;
+pub use table::KvOptions;
 
 /// One kibibyte.
 pub const KB: u64 = 1 << 10;
@@ -42,267 +48,6 @@ pub const NUM_RESERVED_FD: u32 = 100;
 /// Decides whether this instance owns a table partition; see
 /// [`KvOptions::partition_filter`].
 pub type PartitionFilter = Arc<dyn Fn(&TableIdent) -> bool + Send + Sync>;
-
-/// Everything that configures a store. Build it with `Default` and struct
-/// update syntax, or load it from an INI file with [`KvOptions::from_ini_file`].
-#[derive(Clone)]
-pub struct KvOptions {
-    /// Number of shards, each served by one worker thread.
-    pub num_threads: u16,
-    /// Key order used by every page and search; never persisted.
-    pub comparator: ComparatorRef,
-    /// Entries between two restart points in a data page.
-    pub data_page_restart_interval: u16,
-    /// Entries between two restart points in an index page.
-    pub index_page_restart_interval: u16,
-    /// Initial capacity reserved in a partition's page mapping table.
-    pub init_page_count: u32,
-    /// Do not verify page checksums on read (benchmarks only).
-    pub skip_verify_checksum: bool,
-    /// Bytes of index pages cached per shard.
-    pub buffer_pool_size: u64,
-    /// Bytes of partition root metadata cached by the whole store.
-    pub root_meta_cache_size: u64,
-    /// Manifest size at which a fresh snapshot replaces the log.
-    pub manifest_limit: u32,
-    /// Budget of open files, less those already open at start; clamped at
-    /// start to what `RLIMIT_NOFILE` leaves (see `io::fd_budget`).
-    pub fd_limit: u32,
-    /// io_uring submission queue entries per shard.
-    pub io_queue_size: u32,
-    /// Page writes in flight per shard (non-append mode only).
-    pub max_inflight_write: u32,
-    /// Most pages a write task submits in one batch.
-    pub max_write_batch_pages: u32,
-    /// Entries of the io_uring provided-buffer ring (a power of two, <= 32768).
-    pub buf_ring_size: u16,
-    /// Stack bytes of each task coroutine (a multiple of the OS page size).
-    pub coroutine_stack_size: u32,
-    /// Archives kept per partition; non-zero enables the archiver (append mode).
-    pub num_retained_archives: u32,
-    /// Minimum seconds between automatic archives; 0 disables them.
-    pub archive_interval_secs: u32,
-    /// Most partition archive tasks running at once.
-    pub max_archive_tasks: u16,
-    /// Append mode: compact a data file once space / live data exceeds this.
-    pub file_amplify_factor: u8,
-    /// Cloud mode: bytes the local file cache may occupy.
-    pub local_space_limit: usize,
-    /// Cloud mode: at most `local_space_limit / reserve_space_ratio` bytes are
-    /// reserved for files being created or downloaded.
-    pub reserve_space_ratio: u16,
-    /// Cloud mode: files uploaded concurrently in one batch.
-    pub max_upload_batch: u32,
-    /// Cloud mode: concurrent HTTP requests per shard.
-    pub max_cloud_concurrency: u32,
-    /// Cloud mode: threads serving HTTP requests for all shards.
-    pub cloud_request_threads: u16,
-    /// Cloud mode: direct-I/O buffers cached per shard.
-    pub direct_io_buffer_pool_size: u32,
-    /// Cloud mode: reuse files already in the local cache at start-up.
-    pub allow_reuse_local_caches: bool,
-    /// Data directories, one per disk, partitions spread over them; empty
-    /// means an in-memory store. Must not change for an existing store.
-    pub store_path: Vec<String>,
-    /// `bucket[/prefix]` of the cloud copy; empty keeps all data local.
-    pub cloud_store_path: String,
-    /// Cloud backend implementation (for example "aws", "gcs").
-    pub cloud_provider: String,
-    /// Cloud endpoint URL override; empty uses the provider's default.
-    pub cloud_endpoint: String,
-    /// Cloud region or zone.
-    pub cloud_region: String,
-    /// Cloud access key id.
-    pub cloud_access_key: String,
-    /// Cloud secret key.
-    pub cloud_secret_key: String,
-    /// Verify the cloud endpoint's TLS certificate.
-    pub cloud_verify_ssl: bool,
-    /// Bytes per B+tree page (a multiple of the OS page size); persistent.
-    pub data_page_size: u16,
-    /// A data file holds `1 << pages_per_file_shift` pages; persistent.
-    pub pages_per_file_shift: u8,
-    /// Page pointers kept per overflow group (1..=128); persistent.
-    pub overflow_pointers: u8,
-    /// Write data pages append-only into fresh files; persistent.
-    pub data_append_mode: bool,
-    /// Compress values with zstd (may be toggled between runs).
-    pub enable_compression: bool,
-    /// Cloud mode: download recent files into the local cache at start-up.
-    pub prewarm_cloud_cache: bool,
-    /// Cloud mode: prewarm tasks per shard.
-    pub prewarm_task_count: u16,
-    /// Mapping tables kept pooled per shard for reuse.
-    pub mapping_arena_size: usize,
-    /// Partitions owned by this instance (prewarm, global archive); `None`
-    /// means every partition.
-    pub partition_filter: Option<PartitionFilter>,
-}
-
-impl Default for KvOptions {
-    fn default() -> KvOptions {
-        KvOptions {
-            num_threads: 1,
-            comparator: default_comparator(),
-            data_page_restart_interval: 16,
-            index_page_restart_interval: 16,
-            init_page_count: 1 << 15,
-            skip_verify_checksum: false,
-            buffer_pool_size: 32 * MB,
-            root_meta_cache_size: GB,
-            manifest_limit: (8 * MB) as u32,
-            fd_limit: 10000,
-            io_queue_size: 4096,
-            max_inflight_write: 32 << 10,
-            max_write_batch_pages: 256,
-            buf_ring_size: 1 << 12,
-            coroutine_stack_size: (32 * KB) as u32,
-            num_retained_archives: 0,
-            archive_interval_secs: 86400,
-            max_archive_tasks: 256,
-            file_amplify_factor: 2,
-            local_space_limit: TB as usize,
-            reserve_space_ratio: 100,
-            max_upload_batch: 5,
-            max_cloud_concurrency: 20,
-            cloud_request_threads: 1,
-            direct_io_buffer_pool_size: 4,
-            allow_reuse_local_caches: false,
-            store_path: Vec::new(),
-            cloud_store_path: String::new(),
-            cloud_provider: "aws".to_owned(),
-            cloud_endpoint: String::new(),
-            cloud_region: "us-east-1".to_owned(),
-            cloud_access_key: "minioadmin".to_owned(),
-            cloud_secret_key: "minioadmin".to_owned(),
-            cloud_verify_ssl: false,
-            data_page_size: (4 * KB) as u16,
-            pages_per_file_shift: 18,
-            overflow_pointers: 16,
-            data_append_mode: false,
-            enable_compression: false,
-            prewarm_cloud_cache: false,
-            prewarm_task_count: 3,
-            mapping_arena_size: 128,
-            partition_filter: None,
-        }
-    }
-}
-
-impl fmt::Debug for KvOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KvOptions")
-            .field("num_threads", &self.num_threads)
-            .field("comparator", &self.comparator.name())
-            .field(
-                "data_page_restart_interval",
-                &self.data_page_restart_interval,
-            )
-            .field(
-                "index_page_restart_interval",
-                &self.index_page_restart_interval,
-            )
-            .field("init_page_count", &self.init_page_count)
-            .field("skip_verify_checksum", &self.skip_verify_checksum)
-            .field("buffer_pool_size", &self.buffer_pool_size)
-            .field("root_meta_cache_size", &self.root_meta_cache_size)
-            .field("manifest_limit", &self.manifest_limit)
-            .field("fd_limit", &self.fd_limit)
-            .field("io_queue_size", &self.io_queue_size)
-            .field("max_inflight_write", &self.max_inflight_write)
-            .field("max_write_batch_pages", &self.max_write_batch_pages)
-            .field("buf_ring_size", &self.buf_ring_size)
-            .field("coroutine_stack_size", &self.coroutine_stack_size)
-            .field("num_retained_archives", &self.num_retained_archives)
-            .field("archive_interval_secs", &self.archive_interval_secs)
-            .field("max_archive_tasks", &self.max_archive_tasks)
-            .field("file_amplify_factor", &self.file_amplify_factor)
-            .field("local_space_limit", &self.local_space_limit)
-            .field("reserve_space_ratio", &self.reserve_space_ratio)
-            .field("max_upload_batch", &self.max_upload_batch)
-            .field("max_cloud_concurrency", &self.max_cloud_concurrency)
-            .field("cloud_request_threads", &self.cloud_request_threads)
-            .field(
-                "direct_io_buffer_pool_size",
-                &self.direct_io_buffer_pool_size,
-            )
-            .field("allow_reuse_local_caches", &self.allow_reuse_local_caches)
-            .field("store_path", &self.store_path)
-            .field("cloud_store_path", &self.cloud_store_path)
-            .field("cloud_provider", &self.cloud_provider)
-            .field("cloud_endpoint", &self.cloud_endpoint)
-            .field("cloud_region", &self.cloud_region)
-            .field("cloud_access_key", &self.cloud_access_key)
-            .field("cloud_secret_key", &self.cloud_secret_key)
-            .field("cloud_verify_ssl", &self.cloud_verify_ssl)
-            .field("data_page_size", &self.data_page_size)
-            .field("pages_per_file_shift", &self.pages_per_file_shift)
-            .field("overflow_pointers", &self.overflow_pointers)
-            .field("data_append_mode", &self.data_append_mode)
-            .field("enable_compression", &self.enable_compression)
-            .field("prewarm_cloud_cache", &self.prewarm_cloud_cache)
-            .field("prewarm_task_count", &self.prewarm_task_count)
-            .field("mapping_arena_size", &self.mapping_arena_size)
-            .field(
-                "partition_filter",
-                &if self.partition_filter.is_some() {
-                    "set"
-                } else {
-                    "unset"
-                },
-            )
-            .finish()
-    }
-}
-
-/// Compares exactly the fields upstream's `operator==` compares: everything
-/// except `comparator`, `enable_compression`, `mapping_arena_size` and
-/// `partition_filter`.
-impl PartialEq for KvOptions {
-    fn eq(&self, o: &KvOptions) -> bool {
-        self.num_threads == o.num_threads
-            && self.data_page_restart_interval == o.data_page_restart_interval
-            && self.index_page_restart_interval == o.index_page_restart_interval
-            && self.init_page_count == o.init_page_count
-            && self.skip_verify_checksum == o.skip_verify_checksum
-            && self.buffer_pool_size == o.buffer_pool_size
-            && self.root_meta_cache_size == o.root_meta_cache_size
-            && self.manifest_limit == o.manifest_limit
-            && self.fd_limit == o.fd_limit
-            && self.io_queue_size == o.io_queue_size
-            && self.max_inflight_write == o.max_inflight_write
-            && self.max_write_batch_pages == o.max_write_batch_pages
-            && self.buf_ring_size == o.buf_ring_size
-            && self.coroutine_stack_size == o.coroutine_stack_size
-            && self.num_retained_archives == o.num_retained_archives
-            && self.archive_interval_secs == o.archive_interval_secs
-            && self.max_archive_tasks == o.max_archive_tasks
-            && self.file_amplify_factor == o.file_amplify_factor
-            && self.local_space_limit == o.local_space_limit
-            && self.reserve_space_ratio == o.reserve_space_ratio
-            && self.max_upload_batch == o.max_upload_batch
-            && self.max_cloud_concurrency == o.max_cloud_concurrency
-            && self.cloud_request_threads == o.cloud_request_threads
-            && self.direct_io_buffer_pool_size == o.direct_io_buffer_pool_size
-            && self.allow_reuse_local_caches == o.allow_reuse_local_caches
-            && self.prewarm_cloud_cache == o.prewarm_cloud_cache
-            && self.prewarm_task_count == o.prewarm_task_count
-            && self.store_path == o.store_path
-            && self.cloud_store_path == o.cloud_store_path
-            && self.cloud_provider == o.cloud_provider
-            && self.cloud_endpoint == o.cloud_endpoint
-            && self.cloud_region == o.cloud_region
-            && self.cloud_access_key == o.cloud_access_key
-            && self.cloud_secret_key == o.cloud_secret_key
-            && self.cloud_verify_ssl == o.cloud_verify_ssl
-            && self.data_page_size == o.data_page_size
-            && self.pages_per_file_shift == o.pages_per_file_shift
-            && self.overflow_pointers == o.overflow_pointers
-            && self.data_append_mode == o.data_append_mode
-    }
-}
-
-impl Eq for KvOptions {}
 
 impl KvOptions {
     /// Mask selecting a page's position inside its data file from a file page
@@ -366,19 +111,19 @@ impl KvOptions {
     /// adjusts a few others, logging a warning for each adjustment.
     ///
     /// Checks, in this order (the first failure is returned as `InvalidArgs`
-    /// and leaves `self` untouched):
+    /// and leaves `self` untouched), each group in the options table's row
+    /// order:
     /// 1. `data_page_size` and `coroutine_stack_size` are multiples of the OS
     ///    page size (upstream asks `sysconf(_SC_PAGESIZE)`; we use the 4 KiB
-    ///    [`PAGE_ALIGN`] of every supported platform);
-    /// 2. `overflow_pointers` is in `1..=MAX_OVERFLOW_POINTERS`;
-    /// 3. `max_write_batch_pages > 0`;
-    /// 4. cloud mode only: `cloud_store_path` parses (no `:`, a bucket; see
+    ///    `PAGE_ALIGN` of every supported platform), `overflow_pointers` is
+    ///    in `1..=MAX_OVERFLOW_POINTERS`, `max_write_batch_pages > 0`;
+    /// 2. cloud mode only: `cloud_store_path` parses (no `:`, a bucket; see
     ///    [`cloud::parse_cloud_path`]; upstream aborts at start), a
     ///    `store_path` holds the local cache (upstream silently runs in
     ///    memory), `max_cloud_concurrency`, `cloud_request_threads` and
     ///    `max_upload_batch` are non-zero, `max_upload_batch <
     ///    max_cloud_concurrency`, and the data file size is non-zero;
-    /// 5. our extensions (upstream accepts these, then misbehaves or divides
+    /// 3. our extensions (upstream accepts these, then misbehaves or divides
     ///    by zero): `num_threads`, `data_page_size`,
     ///    `data_page_restart_interval` and `index_page_restart_interval` are
     ///    non-zero. They come after upstream's checks so that options upstream
@@ -395,78 +140,33 @@ impl KvOptions {
         Ok(())
     }
 
-    /// The failing half of [`KvOptions::validate`].
+    /// The failing half of [`KvOptions::validate`]: the rows' rules of
+    /// each phase in turn, with upstream's cross-field cloud checks after
+    /// the cloud phase.
     fn check(&self) -> Result<()> {
-        let fail = |msg: String| Err(Error::invalid_args(msg));
-        if !(self.data_page_size as usize).is_multiple_of(PAGE_ALIGN) {
-            return fail(format!(
-                "data_page_size {} is not a multiple of the OS page size {PAGE_ALIGN}",
-                self.data_page_size
-            ));
-        }
-        if !(self.coroutine_stack_size as usize).is_multiple_of(PAGE_ALIGN) {
-            return fail(format!(
-                "coroutine_stack_size {} is not a multiple of the OS page size {PAGE_ALIGN}",
-                self.coroutine_stack_size
-            ));
-        }
-        if self.overflow_pointers == 0 || self.overflow_pointers > MAX_OVERFLOW_POINTERS {
-            return fail(format!(
-                "overflow_pointers {} is outside 1..={MAX_OVERFLOW_POINTERS}",
-                self.overflow_pointers
-            ));
-        }
-        if self.max_write_batch_pages == 0 {
-            return fail("max_write_batch_pages 0 must be greater than 0".to_owned());
-        }
+        self.check_rules(Phase::Upstream)?;
         if self.is_cloud() {
             cloud::parse_cloud_path(&self.cloud_store_path)?;
             if self.store_path.is_empty() {
-                return fail(
-                    "cloud_store_path needs a store_path for the local cache (in-memory stores cannot use the cloud tier)"
-                        .into(),
-                );
+                return Err(Error::invalid_args(
+                    "cloud_store_path needs a store_path for the local cache (in-memory stores cannot use the cloud tier)",
+                ));
             }
-            if self.max_cloud_concurrency == 0 {
-                return fail("max_cloud_concurrency 0 must be greater than 0 in cloud mode".into());
-            }
-            if self.cloud_request_threads == 0 {
-                return fail("cloud_request_threads 0 must be greater than 0 in cloud mode".into());
-            }
-            if self.max_upload_batch == 0 {
-                return fail("max_upload_batch 0 must be greater than 0 in cloud mode".into());
-            }
+            self.check_rules(Phase::Cloud)?;
             if self.max_upload_batch >= self.max_cloud_concurrency {
-                return fail(format!(
+                return Err(Error::invalid_args(format!(
                     "max_upload_batch {} must be smaller than max_cloud_concurrency {} in cloud mode",
                     self.max_upload_batch, self.max_cloud_concurrency
-                ));
+                )));
             }
             if self.data_file_size() == 0 {
-                return fail(format!(
+                return Err(Error::invalid_args(format!(
                     "data file size 0 (data_page_size {} << pages_per_file_shift {}) is invalid in cloud mode",
                     self.data_page_size, self.pages_per_file_shift
-                ));
+                )));
             }
         }
-        // Our extensions.
-        for (name, value) in [
-            ("num_threads", self.num_threads),
-            ("data_page_size", self.data_page_size),
-            (
-                "data_page_restart_interval",
-                self.data_page_restart_interval,
-            ),
-            (
-                "index_page_restart_interval",
-                self.index_page_restart_interval,
-            ),
-        ] {
-            if value == 0 {
-                return fail(format!("{name} {value} must be greater than 0"));
-            }
-        }
-        Ok(())
+        self.check_rules(Phase::Ours)
     }
 
     /// The adjusting half of [`KvOptions::validate`]; runs only on options

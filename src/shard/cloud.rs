@@ -1318,7 +1318,7 @@ async fn prewarm_task(ctx: &ShardCtx) {
 /// it as is).
 pub fn scan_reused_cache(opts: &KvOptions, shards: usize) -> Result<Vec<Vec<(PathBuf, u64)>>> {
     let mut out: Vec<Vec<(std::time::SystemTime, PathBuf, u64)>> = vec![Vec::new(); shards];
-    let io = |e: std::io::Error, p: &Path| Error::from_io(&e, p.display());
+    let io = |e: std::io::Error, p: &Path| Error::from_io(e, p.display());
     for root in &opts.store_path {
         let root = Path::new(root);
         let rd = match std::fs::read_dir(root) {

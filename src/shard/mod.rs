@@ -251,7 +251,7 @@ pub fn spawn_shard(setup: ShardSetup, cfg: RuntimeConfig) -> crate::Result<Shard
             let _ = ready_tx.send(Ok((rt.remote(), rt.backend_name())));
             run_shard(setup, rt, &inbox.rx);
         })
-        .map_err(|e| crate::Error::from_io(&e, "spawning a shard thread"))?;
+        .map_err(|e| crate::Error::from_io(e, "spawning a shard thread"))?;
     match ready_rx.recv() {
         Ok(Ok((waker, backend))) => Ok(ShardThread {
             tx,

@@ -1,4 +1,6 @@
-// Catch2 v3 header name mapped onto the single Catch2 v2 header (Debian's
-// catch2 package); see cpp-compat/README.md.
+// Catch2 v3's <catch2/catch_message.hpp> over the single Catch2 v2 header (Debian's
+// catch2 package): v2 defines the same names. Only the headers whose v3
+// names v2 provides are mapped; the others stop the build with #error
+// naming what v2 lacks. See cpp-compat/README.md.
 #pragma once
 #include <catch2/catch.hpp>

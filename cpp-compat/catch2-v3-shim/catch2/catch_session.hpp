@@ -1,9 +1,5 @@
-// Catch2 v3 header name mapped onto Catch2 v2: a file that runs Catch2
-// itself (Catch::Session) must be the one translation unit that compiles
-// v2's implementation, so this defines CATCH_CONFIG_RUNNER first. Such a
-// program does not link Catch2's main library.
+// Catch2 v3's <catch2/catch_session.hpp>: not provided over Catch2 v2, which lacks
+// v3's Catch::Session with a separately linked main (v2 needs CATCH_CONFIG_RUNNER defined in exactly one file).
+// Install Catch2 v3 to build tests that include it; see cpp-compat/README.md.
 #pragma once
-#ifndef CATCH_CONFIG_RUNNER
-#define CATCH_CONFIG_RUNNER
-#endif
-#include <catch2/catch.hpp>
+#error "<catch2/catch_session.hpp> needs Catch2 v3: the Catch2 v2 found lacks v3's Catch::Session with a separately linked main (v2 needs CATCH_CONFIG_RUNNER defined in exactly one file); install Catch2 v3 (cpp-compat/README.md)"

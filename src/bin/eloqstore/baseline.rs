@@ -23,7 +23,7 @@ pub struct Baseline {
 }
 
 pub fn measure(dir: &std::path::Path, size_mib: u64, secs: u64, depth: usize) -> Result<Baseline> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::from_io(&e, dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::from_io(e, dir.display()))?;
     let path = dir.join(format!("eloqstore-baseline-{}", std::process::id()));
     let cfg = RuntimeConfig::default();
     let res = block_on_runtime(&cfg, move |io| {

@@ -831,7 +831,7 @@ fn tempfile_dir() -> Result<TempDirGuard> {
     let base = std::env::var_os("ELOQSTORE_BENCH_DIR")
         .map_or_else(std::env::temp_dir, std::path::PathBuf::from);
     let dir = base.join(format!("eloqstore-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| Error::from_io(&e, dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|e| Error::from_io(e, dir.display()))?;
     Ok(TempDirGuard(dir, true))
 }
 

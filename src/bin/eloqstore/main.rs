@@ -158,13 +158,12 @@ fn cmd_scan(args: &Args) -> Result<ExitCode> {
             Err(e) => return Err(e.context(&tbl)),
         };
         part.scan(b"", b"", |e| {
-            writeln!(out, "{}", tsv_line(&tbl, &e))
-                .map_err(|err| Error::from_io(&err, "stdout"))?;
+            writeln!(out, "{}", tsv_line(&tbl, &e)).map_err(|err| Error::from_io(err, "stdout"))?;
             Ok(true)
         })
         .map_err(|e| e.context(&tbl))?;
     }
-    out.flush().map_err(|e| Error::from_io(&e, "stdout"))?;
+    out.flush().map_err(|e| Error::from_io(e, "stdout"))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -231,7 +231,7 @@ impl CloudClient {
             .get(&p)
             .await
             .map_err(|e| Error::from(self.err(&e, "GET", rel)))?;
-        let io = |e: std::io::Error| Error::from_io(&e, path.display());
+        let io = |e: std::io::Error| Error::from_io(e, path.display());
         let mut f = std::fs::File::create(path).map_err(io)?;
         let mut n = 0u64;
         let mut stream = r.into_stream();
@@ -529,7 +529,7 @@ impl CloudService {
             .thread_name("eloqstore-cloud")
             .enable_all()
             .build()
-            .map_err(|e| Error::from_io(&e, "starting the cloud request threads"))?;
+            .map_err(|e| Error::from_io(e, "starting the cloud request threads"))?;
         Ok(Arc::new(CloudService {
             client,
             rt: Some(rt),
