@@ -285,6 +285,21 @@ mod tests {
         assert_eq!(NUM_RESERVED_FD, 100);
     }
 
+    /// Found by the c_abi fuzzer: a shift of 64 or more made the page
+    /// allocator's file-id shift overflow (a panic on the shard thread).
+    #[test]
+    fn pages_per_file_shift_is_bounded() {
+        let mut o = KvOptions {
+            pages_per_file_shift: 64,
+            ..KvOptions::default()
+        };
+        let e = o.validate().unwrap_err();
+        assert_eq!(e.code(), KvError::InvalidArgs);
+        assert!(e.message().contains("pages_per_file_shift"), "{e}");
+        o.pages_per_file_shift = 32;
+        o.validate().unwrap();
+    }
+
     #[test]
     fn derived_sizes() {
         let mut o = KvOptions {

@@ -222,7 +222,7 @@ kv_options_table! {
     data_page_size: u16 = (4 * KB) as u16, ini(permanent custom), eq yes,
         check[Upstream page_multiple, Ours nonzero];
     /// A data file holds `1 << pages_per_file_shift` pages; persistent.
-    pages_per_file_shift: u8 = 18, ini(permanent custom), eq yes, check[];
+    pages_per_file_shift: u8 = 18, ini(permanent custom), eq yes, check[Ours range(0, 32)];
     /// Page pointers kept per overflow group (1..=128); persistent.
     overflow_pointers: u8 = 16, ini(permanent uint), eq yes,
         check[Upstream range(1, MAX_OVERFLOW_POINTERS)];
