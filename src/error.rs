@@ -5,7 +5,6 @@
 //! message saying what went wrong, so a caller never has to guess which
 //! argument or which file was at fault.
 
-#![warn(missing_docs)]
 
 use std::ffi::CStr;
 use std::fmt;

@@ -7,19 +7,31 @@
 //! `options`, `error` and `types` are plain definitions every layer uses;
 //! `inspect` is the read-only toolkit behind the `eloqstore` command.
 
-pub mod error;
-pub mod ffi;
-pub mod format;
-pub mod inspect;
-pub mod io;
+// Every item of the public API is documented; the layers opened by the
+// `internals` feature are exempt.
+#![cfg_attr(not(feature = "internals"), warn(missing_docs))]
+
+/// Declares an engine layer: private to the crate, public only with the
+/// `internals` feature, which the project's own tests, fuzzers and benches
+/// turn on to reach the layers directly. Not covered by semver.
+macro_rules! layer {
+    ($($(#[$attr:meta])* $name:ident),* $(,)?) => {$(
+        $(#[$attr])*
+        #[cfg(feature = "internals")]
+        pub mod $name;
+        $(#[$attr])*
+        #[cfg(not(feature = "internals"))]
+        pub(crate) mod $name;
+    )*};
+}
+
+layer!(format, mapping, tree, io, shard, store, ffi, logging);
 mod killpoint;
-pub mod logging;
-pub mod mapping;
+
+pub mod error;
+pub mod inspect;
 pub mod options;
 pub mod request;
-pub mod shard;
-pub mod store;
-pub mod tree;
 pub mod types;
 
 pub use error::{Error, KvError, Result};

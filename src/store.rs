@@ -2,7 +2,6 @@
 //! Requests may be submitted from any thread; each runs on the shard that
 //! owns its partition.
 
-#![warn(missing_docs)]
 
 use std::collections::HashSet;
 use std::fs::{File, TryLockError};
@@ -83,12 +82,21 @@ impl EloqStore {
     /// otherwise; upstream aborts the process instead). Nothing is touched
     /// on disk until `start`.
     pub fn new(opts: KvOptions) -> Result<EloqStore> {
-        EloqStore::with_io(opts, Backend::Auto, None)
+        EloqStore::build(opts, Backend::Auto, None)
     }
 
     /// Like `new`, choosing the disk driver and optionally injecting I/O
     /// faults (for tests).
+    #[cfg(feature = "internals")]
     pub fn with_io(
+        opts: KvOptions,
+        backend: Backend,
+        faults: Option<Arc<dyn FaultInjector>>,
+    ) -> Result<EloqStore> {
+        EloqStore::build(opts, backend, faults)
+    }
+
+    fn build(
         mut opts: KvOptions,
         backend: Backend,
         faults: Option<Arc<dyn FaultInjector>>,

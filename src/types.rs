@@ -1,6 +1,5 @@
 //! Plain data types of the public API (upstream's `types.h`).
 
-#![warn(missing_docs)]
 
 pub use crate::format::table_ident::TableIdent;
 

@@ -25,21 +25,27 @@ use std::ffi::{CStr, CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 pub use options::*;
+#[cfg(feature = "internals")]
 pub use request::*;
+#[cfg(feature = "internals")]
 pub use store::*;
 
 use crate::error::{Error, KvError};
 
 /// Major version of this library (`Cargo.toml` version).
+#[allow(dead_code)] // for the C header (cbindgen); C callers use it
 pub const ELOQSTORE_VERSION_MAJOR: u32 = 0;
 /// Minor version of this library.
+#[allow(dead_code)] // for the C header (cbindgen); C callers use it
 pub const ELOQSTORE_VERSION_MINOR: u32 = 1;
 /// Patch version of this library.
+#[allow(dead_code)] // for the C header (cbindgen); C callers use it
 pub const ELOQSTORE_VERSION_PATCH: u32 = 0;
 
 /// Error codes, with upstream `KvError`'s numbers.
 #[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, bytemuck::CheckedBitPattern)]
+#[allow(dead_code)] // variants are made from `KvError` codes by a checked cast
 pub enum eloqstore_error {
     ELOQSTORE_OK = 0,
     ELOQSTORE_INVALID_ARGS = 1,

@@ -15,6 +15,7 @@ use crate::types::{KvEntry, TableIdent, WriteDataEntry, WriteOp};
 /// Request kinds, with upstream `RequestType`'s numbers.
 #[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(dead_code)] // for the C header (cbindgen): the values of a `uint8_t` field
 pub enum eloqstore_request_type {
     ELOQSTORE_REQ_READ = 0,
     ELOQSTORE_REQ_FLOOR = 1,
@@ -32,6 +33,7 @@ pub enum eloqstore_request_type {
 /// Batch entry operations, with upstream `WriteOp`'s numbers.
 #[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(dead_code)] // for the C header (cbindgen): the values of a `uint8_t` field
 pub enum eloqstore_write_op {
     ELOQSTORE_UPSERT = 0,
     ELOQSTORE_DELETE = 1,

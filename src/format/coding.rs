@@ -14,11 +14,6 @@ pub fn put_fixed32(dst: &mut Vec<u8>, v: u32) {
     dst.extend_from_slice(&v.to_le_bytes());
 }
 
-/// Appends a little-endian u64.
-pub fn put_fixed64(dst: &mut Vec<u8>, v: u64) {
-    dst.extend_from_slice(&v.to_le_bytes());
-}
-
 /// Reads a little-endian u16 at `off`, `None` if out of bounds.
 pub fn fixed16_at(buf: &[u8], off: usize) -> Option<u16> {
     let b = buf.get(off..off.checked_add(2)?)?;

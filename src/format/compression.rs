@@ -177,10 +177,6 @@ pub struct DictSampler {
 }
 
 impl DictSampler {
-    pub fn sample_bytes(&self) -> usize {
-        self.data.len()
-    }
-
     fn add(&mut self, v: &[u8]) {
         self.data.extend_from_slice(v);
         self.sizes.push(v.len());

@@ -143,6 +143,7 @@ impl<'a> DataPage<'a> {
         Ok(p)
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn bytes(&self) -> &'a [u8] {
         self.page
     }
@@ -169,6 +170,7 @@ impl<'a> DataPage<'a> {
     }
 
     /// End offset of the entries (start of the restart array).
+    #[cfg(any(test, feature = "internals"))]
     pub fn entries_end(&self) -> usize {
         self.restarts.off
     }
@@ -194,6 +196,7 @@ impl<'a> DataPage<'a> {
 
     /// Every entry with a flag telling whether it starts a restart region,
     /// enough to rebuild this page byte for byte.
+    #[cfg(any(test, feature = "internals"))]
     pub fn entries_with_restarts(&self) -> Result<Vec<(DataEntry, bool)>> {
         let mut it = self.iter();
         let mut out = Vec::new();
@@ -329,11 +332,13 @@ impl<'a> DataPageIter<'a> {
         }
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn page(&self) -> &DataPage<'a> {
         &self.page
     }
 
     /// Whether the cursor is on an entry.
+    #[cfg(any(test, feature = "internals"))]
     pub fn valid(&self) -> bool {
         self.valid
     }
@@ -342,27 +347,28 @@ impl<'a> DataPageIter<'a> {
         &self.key
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn value(&self) -> &'a [u8] {
         self.value
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn timestamp(&self) -> u64 {
         self.timestamp
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn expire_ts(&self) -> u64 {
         self.expire_ts
     }
 
-    pub fn is_overflow(&self) -> bool {
-        self.overflow
-    }
-
+    #[cfg(any(test, feature = "internals"))]
     pub fn compression(&self) -> Compression {
         self.compression
     }
 
     /// Whether the current entry starts a restart region.
+    #[cfg(any(test, feature = "internals"))]
     pub fn is_restart(&self) -> bool {
         self.is_restart
     }
@@ -379,6 +385,7 @@ impl<'a> DataPageIter<'a> {
     }
 
     /// Whether another entry follows the current position.
+    #[cfg(any(test, feature = "internals"))]
     pub fn has_next(&self) -> bool {
         self.offset < self.page.restarts.off
     }
@@ -552,6 +559,7 @@ impl DataPageBuilder {
     }
 
     /// Number of entries added since the last reset.
+    #[cfg(any(test, feature = "internals"))]
     pub fn len(&self) -> usize {
         self.count
     }
@@ -561,6 +569,7 @@ impl DataPageBuilder {
         self.buf.len() + 2 * self.restarts.len() + 2
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn last_key(&self) -> &[u8] {
         &self.last_key
     }
@@ -616,6 +625,7 @@ impl DataPageBuilder {
     /// interval (pages upstream assembled from whole regions of two pages
     /// have such irregular regions). The first entry of a page always starts
     /// region 0.
+    #[cfg(any(test, feature = "internals"))]
     pub fn add_restart(&mut self, e: &EntryRef<'_>) -> bool {
         let restart = self.count > 0;
         self.add_inner(e, restart)
@@ -652,6 +662,7 @@ impl DataPageBuilder {
     /// entry, so it is position independent), as upstream does when it moves
     /// regions between pages. The next `add` continues this region's
     /// counting from zero, as upstream's fast builder leaves it.
+    #[cfg(any(test, feature = "internals"))]
     pub fn add_region(
         &mut self,
         region: &[u8],

@@ -43,6 +43,7 @@ impl<'a> IndexPage<'a> {
         Ok(p)
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn bytes(&self) -> &'a [u8] {
         self.page
     }
@@ -108,6 +109,7 @@ impl<'a> IndexPage<'a> {
         self.leaf
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn page_type(&self) -> PageType {
         if self.leaf {
             PageType::LeafIndex
@@ -116,6 +118,7 @@ impl<'a> IndexPage<'a> {
         }
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn content_len(&self) -> usize {
         self.restarts.content_len()
     }
@@ -124,6 +127,7 @@ impl<'a> IndexPage<'a> {
         fixed32_at(self.page, LEFTMOST_OFFSET).expect("header validated")
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn num_restarts(&self) -> usize {
         self.restarts.count
     }
@@ -154,6 +158,7 @@ impl<'a> IndexPage<'a> {
     }
 
     /// Every child id: the leftmost pointer then each entry's.
+    #[cfg(any(test, feature = "internals"))]
     pub fn children(&self) -> Result<Vec<PageId>> {
         let mut out = vec![self.leftmost()];
         let mut it = self.iter();
@@ -182,6 +187,7 @@ impl<'a> IndexPage<'a> {
 
     /// The child whose key range holds `key`: the entry with the greatest
     /// key `<= key`, or the leftmost child when `key` is below every entry.
+    #[cfg(any(test, feature = "internals"))]
     pub fn find_child(&self, key: &[u8], cmp: &dyn Comparator) -> Result<PageId> {
         // Last region whose restart key is <= key.
         let lo = self.regions_at_most(key, cmp)?;
@@ -339,6 +345,7 @@ impl IndexPageIter<'_> {
         self.child
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn is_restart(&self) -> bool {
         self.is_restart
     }
@@ -435,6 +442,7 @@ impl IndexPageBuilder {
     }
 
     /// Pointers added so far, the leftmost included.
+    #[cfg(any(test, feature = "internals"))]
     pub fn len(&self) -> usize {
         self.count
     }
@@ -485,6 +493,7 @@ impl IndexPageBuilder {
     }
 
     /// Adds a keyed entry that opens a new restart region.
+    #[cfg(any(test, feature = "internals"))]
     pub fn add_restart(&mut self, key: &[u8], child: PageId) -> bool {
         let restart = self.count > 1;
         self.add_inner(key, child, restart)

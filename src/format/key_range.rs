@@ -58,6 +58,7 @@ impl KeyRange {
         self.lo.is_none() && self.hi.is_none()
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn contains(&self, key: &[u8], cmp: &dyn Comparator) -> bool {
         self.lo().is_none_or(|lo| cmp.compare(key, lo).is_ge())
             && self.hi().is_none_or(|hi| cmp.compare(key, hi).is_lt())

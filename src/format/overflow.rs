@@ -108,10 +108,12 @@ impl<'a> OverflowPage<'a> {
 
 impl OverflowPage<'_> {
     /// Value bytes this page holds.
+    #[cfg(any(test, feature = "internals"))]
     pub fn value_len(&self) -> usize {
         self.value_len
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn num_pointers(&self) -> usize {
         self.num_pointers
     }

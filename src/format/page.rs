@@ -12,11 +12,8 @@ pub type PageId = u32;
 pub const MAX_PAGE_ID: PageId = u32::MAX;
 /// Physical page slot: `(file_id << pages_per_file_shift) | slot`.
 pub type FilePageId = u64;
-/// "Unmapped".
-pub const MAX_FILE_PAGE_ID: FilePageId = u64::MAX;
 /// Data file number.
 pub type FileId = u64;
-pub const MAX_FILE_ID: FileId = u64::MAX;
 
 /// Alignment of manifest records and of every page buffer (the OS page size
 /// on x86-64 and aarch64 Linux; upstream uses `sysconf(_SC_PAGESIZE)`).
@@ -184,6 +181,7 @@ impl AlignedBuf {
         self.blocks.len() * PAGE_ALIGN
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn is_empty(&self) -> bool {
         self.blocks.is_empty()
     }

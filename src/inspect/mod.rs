@@ -2,15 +2,22 @@
 //! partition's manifest, rebuild its mapping, look keys up, walk it in
 //! order, and verify every page. The `eloqstore` tool is built on this.
 
+pub mod baseline;
 pub mod check;
 pub mod cloud;
+
+/// What the `eloqstore manifest` command shows of a replayed manifest.
+pub use crate::format::manifest::{ManifestState, ReplayEnd, TERM_KEY_MANIFEST, mapping_value};
+/// The `eloqstore` command restores the default SIGPIPE action, as a Unix
+/// filter should (`eloqstore scan | head` ends quietly).
+pub use crate::io::restore_default_sigpipe;
 
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, KvError, Result};
 use crate::format::comparator::BytewiseComparator;
 use crate::format::compression::{Dictionary, ValueCodec};
-use crate::format::manifest::{self, ManifestState};
+use crate::format::manifest;
 use crate::format::names::{PartitionFile, classify, manifest_file_name};
 use crate::format::page::PageId;
 use crate::io::blocking::{BlockingPageReader, read_file};
@@ -260,10 +267,12 @@ impl PartitionReader {
         &self.state
     }
 
+    #[cfg(feature = "internals")]
     pub fn mapping(&self) -> &MappingTable {
         &self.mapping
     }
 
+    #[cfg(feature = "internals")]
     pub fn source(&self) -> &BlockingPageReader {
         &self.source
     }
@@ -321,6 +330,7 @@ impl PartitionReader {
         })
     }
 
+    #[cfg(feature = "internals")]
     /// Every entry of the TTL tree (keys are `BE64(expire) ++ key`,
     /// ordered bytewise whatever the store's comparator).
     pub fn ttl_entries(&self) -> Result<Vec<TreeEntry>> {

@@ -188,13 +188,8 @@ impl IoFile {
         self.read_only
     }
 
-    /// The underlying `std::fs::File` (for metadata and the like; do not
-    /// read or write through it while the runtime uses the file).
-    pub fn std_file(&self) -> &File {
-        &self.file
-    }
-
     /// The file's current length.
+    #[cfg(any(test, feature = "internals"))]
     pub fn len(&self) -> Result<u64> {
         self.file
             .metadata()
@@ -203,6 +198,7 @@ impl IoFile {
     }
 
     /// Whether the file is empty.
+    #[cfg(any(test, feature = "internals"))]
     pub fn is_empty(&self) -> Result<bool> {
         self.len().map(|l| l == 0)
     }
@@ -210,6 +206,7 @@ impl IoFile {
     /// Reserves `len` bytes from offset 0 (`fallocate(fd, 0, 0, len)`,
     /// never shrinking). Where fallocate is unsupported it extends the file
     /// with `set_len` instead (only if shorter).
+    #[cfg(any(test, feature = "internals"))]
     pub fn allocate(&self, len: u64) -> Result<()> {
         let Ok(off_len) = libc::off_t::try_from(len) else {
             return Err(Error::invalid_args(format!(
@@ -344,6 +341,7 @@ impl FdCache {
         }
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn capacity(&self) -> usize {
         self.capacity
     }
@@ -421,6 +419,7 @@ impl FdCache {
     }
 
     /// The cached file for `path`, if any (marks it recently used).
+    #[cfg(any(test, feature = "internals"))]
     pub fn get(&self, path: &Path) -> Option<Rc<IoFile>> {
         self.state.borrow_mut().touch(path)
     }
@@ -470,16 +469,19 @@ impl FdCache {
     }
 
     /// Forgets every cached file.
+    #[cfg(any(test, feature = "internals"))]
     pub fn clear(&self) {
         let st = std::mem::take(&mut *self.state.borrow_mut());
         drop(st);
     }
 
     /// How many files are cached.
+    #[cfg(any(test, feature = "internals"))]
     pub fn len(&self) -> usize {
         self.state.borrow().files.len()
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

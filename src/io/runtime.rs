@@ -161,6 +161,7 @@ impl Default for RuntimeConfig {
 }
 
 impl RuntimeConfig {
+    #[cfg(any(test, feature = "internals"))]
     pub fn with_backend(backend: Backend) -> RuntimeConfig {
         RuntimeConfig {
             backend,
@@ -1447,6 +1448,7 @@ impl IoHandle {
     }
 
     /// Adds a task to the runtime (usable from inside a task).
+    #[cfg(any(test, feature = "internals"))]
     pub fn spawn(&self, fut: impl Future<Output = ()> + 'static) {
         self.inner.spawn(Box::pin(fut), false);
     }
@@ -1457,12 +1459,14 @@ impl IoHandle {
     }
 
     /// Operations handed to the driver and not yet completed.
+    #[cfg(any(test, feature = "internals"))]
     pub fn inflight_io(&self) -> usize {
         self.inner.inflight.get()
     }
 
     /// One read of up to `buf.len()` bytes at `offset` (may be short; 0 at
     /// end of file). The buffer comes back in every case.
+    #[cfg(any(test, feature = "internals"))]
     pub async fn read_at(
         &self,
         file: &Rc<IoFile>,
@@ -1690,6 +1694,7 @@ impl IoHandle {
     }
 
     /// Opens a directory (read-only, `O_DIRECTORY`), e.g. to sync it.
+    #[cfg(any(test, feature = "internals"))]
     pub async fn open_dir(&self, path: &Path) -> Result<IoFile> {
         let flags = libc::O_CLOEXEC | libc::O_RDONLY | libc::O_DIRECTORY;
         let done = self
@@ -1705,12 +1710,14 @@ impl IoHandle {
 
     /// `fsync` of a directory, so that entries created, renamed or removed
     /// in it persist.
+    #[cfg(any(test, feature = "internals"))]
     pub async fn sync_dir(&self, path: &Path) -> Result<()> {
         let dir = Rc::new(self.open_dir(path).await?);
         self.fsync(&dir).await
     }
 
     /// `mkdirat` (mode 0777 less the umask); an existing entry is an error.
+    #[cfg(any(test, feature = "internals"))]
     pub async fn mkdir(&self, path: &Path) -> Result<()> {
         let res = self.mkdir_raw(path).await?;
         if res < 0 {
@@ -1774,6 +1781,7 @@ impl IoHandle {
     }
 
     /// Removes an empty directory (`unlinkat` with `AT_REMOVEDIR`).
+    #[cfg(any(test, feature = "internals"))]
     pub async fn remove_dir(&self, path: &Path) -> Result<()> {
         let done = self
             .run(Op::unlink(c_path(path)?, FileKind::Dir, true))
@@ -1799,6 +1807,7 @@ impl IoHandle {
 
     /// `fallocate(file, 0, offset, len)`: reserves the range (the file
     /// grows to cover it, never shrinks).
+    #[cfg(any(test, feature = "internals"))]
     pub async fn fallocate(&self, file: &Rc<IoFile>, offset: u64, len: u64) -> Result<()> {
         let done = self.run(Op::fallocate(file.clone(), offset, len)).await;
         if done.res < 0 {
@@ -1954,15 +1963,6 @@ impl IoHandle {
         Sleep {
             inner: self.inner.clone(),
             deadline: Instant::now().checked_add(d),
-            key: None,
-        }
-    }
-
-    /// Resolves at `deadline`.
-    pub fn sleep_until(&self, deadline: Instant) -> Sleep {
-        Sleep {
-            inner: self.inner.clone(),
-            deadline: Some(deadline),
             key: None,
         }
     }

@@ -56,6 +56,7 @@ impl UnusedBelow {
         None
     }
 
+    #[cfg(any(test, feature = "internals"))]
     fn len(&self) -> u64 {
         self.top - self.used.len() as u64
     }
@@ -152,6 +153,7 @@ impl PageMapper {
         &self.terms
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn term(&self) -> u64 {
         self.term
     }
@@ -162,6 +164,7 @@ impl PageMapper {
     }
 
     /// File pages ready for reuse (pooled mode).
+    #[cfg(any(test, feature = "internals"))]
     pub fn pooled_free(&self) -> u64 {
         match &self.alloc {
             FileAllocator::Pooled { free, unused } => free.len() as u64 + unused.len(),
@@ -312,6 +315,7 @@ impl PageMapper {
 
     /// Moves the append point to the start of the next file (so the next
     /// page goes to a fresh file).
+    #[cfg(any(test, feature = "internals"))]
     pub fn skip_to_next_file(&mut self) {
         let next = ((self.max_fp_id >> self.shift) + 1) << self.shift;
         if self.max_fp_id & ((1u64 << self.shift) - 1) != 0 {
@@ -325,18 +329,6 @@ impl PageMapper {
         let mut t = self.terms.clone();
         t.insert(TERM_KEY_MANIFEST, self.term);
         t
-    }
-
-    /// Frees every mapped page (full truncate) and returns their file pages.
-    pub fn free_all(&mut self) -> Vec<FilePageId> {
-        let mut fps = Vec::new();
-        for id in 0..self.table.len() as PageId {
-            if let Some(fp) = self.table.file_page(id) {
-                fps.push(fp);
-                self.free_page(id);
-            }
-        }
-        fps
     }
 
     /// Approximate memory held, for the partition metadata budget.

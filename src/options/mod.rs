@@ -9,7 +9,6 @@
 //! raw pointer and the partition filter an optional shared closure instead
 //! of an empty-able `std::function`.
 
-#![warn(missing_docs)]
 
 pub mod cloud;
 pub mod fields;

@@ -155,6 +155,7 @@ impl LocalCache {
     }
 
     /// Whether the file is local (present, not being evicted).
+    #[cfg(any(test, feature = "internals"))]
     pub fn contains(&self, path: &Path) -> bool {
         self.files
             .borrow()
@@ -163,10 +164,12 @@ impl LocalCache {
     }
 
     /// How many files the cache holds.
+    #[cfg(any(test, feature = "internals"))]
     pub fn len(&self) -> usize {
         self.files.borrow().len()
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -76,24 +76,29 @@ impl PageCache {
         }
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn capacity(&self) -> usize {
         self.inner.borrow().capacity
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn len(&self) -> usize {
         self.inner.borrow().map.len()
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Cached data pages.
+    #[cfg(any(test, feature = "internals"))]
     pub fn data_pages(&self) -> usize {
         self.inner.borrow().data_pages
     }
 
     /// (hits, misses) since creation.
+    #[cfg(any(test, feature = "internals"))]
     pub fn stats(&self) -> (u64, u64) {
         let i = self.inner.borrow();
         (i.hits, i.misses)

@@ -73,7 +73,6 @@ pub async fn compact<S: PageSource>(
             changes.push((id, mapping_value::file_page(new_fp)));
             released.push(fp);
             writes.push(PageWrite {
-                id,
                 fp: new_fp,
                 page,
                 is_index,

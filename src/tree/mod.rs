@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::format::page::{AlignedBuf, FilePageId};
 
 pub use cache::{PageCache, PageRef, page_ref};
-pub use read::{ReadCtx, ScanCursor, TreeEntry};
+pub use read::{ReadCtx, TreeEntry};
 
 /// Supplier of raw page bytes by file page id. Implementations may suspend
 /// (asynchronous disk I/O) or answer at once (memory, blocking reads).

@@ -105,6 +105,7 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
     }
 
     /// `load_index_in` without a range (a root, or a caller that checks).
+    #[cfg(any(test, feature = "internals"))]
     pub async fn load_index(&self, id: PageId) -> Result<PageRef> {
         self.load_index_in(id, &KeyRange::full()).await
     }
@@ -162,6 +163,7 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
     }
 
     /// The data page whose key range holds `key` (root must not be empty).
+    #[cfg(any(test, feature = "internals"))]
     pub async fn find_leaf(&self, root: PageId, key: &[u8]) -> Result<PageId> {
         Ok(self.find_leaf_in(root, key).await?.0)
     }
@@ -170,17 +172,6 @@ impl<'a, S: PageSource> ReadCtx<'a, S> {
     pub async fn find_leaf_in(&self, root: PageId, key: &[u8]) -> Result<(PageId, KeyRange)> {
         self.descend(root, |p, r| p.find_child_in(key, self.cmp, r))
             .await
-    }
-
-    /// The first data page of the tree.
-    pub async fn leftmost_leaf(&self, root: PageId) -> Result<PageId> {
-        let first = |p: &IndexPage<'_>, r: &mut KeyRange| {
-            if let Some(k) = p.first_key()? {
-                r.set_hi(k);
-            }
-            Ok(p.leftmost())
-        };
-        Ok(self.descend(root, first).await?.0)
     }
 
     async fn descend(
@@ -858,6 +849,7 @@ impl ScanCursor {
     }
 
     /// Looks at the next entry without consuming it.
+    #[cfg(any(test, feature = "internals"))]
     pub async fn peek<S: PageSource>(
         &mut self,
         ctx: &ReadCtx<'_, S>,

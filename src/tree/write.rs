@@ -58,7 +58,6 @@ pub struct TreeConfig<'a> {
 
 /// A page to write at commit.
 pub struct PageWrite {
-    pub id: PageId,
     pub fp: FilePageId,
     pub page: AlignedBuf,
     pub is_index: bool,
@@ -1116,7 +1115,6 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
         for (id, mut page, is_index) in pages {
             let fp = self.place(id, &mut page);
             writes.push(PageWrite {
-                id,
                 fp,
                 page,
                 is_index,

@@ -8,7 +8,6 @@
 //! ```
 //! Relative `store_path` entries in FILE are taken relative to FILE's folder.
 
-mod baseline;
 mod bench;
 
 use std::io::Write;
@@ -221,7 +220,7 @@ fn cmd_manifest(args: &Args) -> Result<ExitCode> {
     let mapped: Vec<u64> = st
         .mapping
         .iter()
-        .filter_map(|&v| eloqstore::format::manifest::mapping_value::as_file_page(v))
+        .filter_map(|&v| eloqstore::inspect::mapping_value::as_file_page(v))
         .collect();
     let max_file = mapped.iter().map(|fp| fp >> shift).max();
     println!("file:            {}", path.display());
@@ -237,13 +236,13 @@ fn cmd_manifest(args: &Args) -> Result<ExitCode> {
     );
     let term = st
         .term_map
-        .get(&eloqstore::format::manifest::TERM_KEY_MANIFEST)
+        .get(&eloqstore::inspect::TERM_KEY_MANIFEST)
         .map_or("absent".to_string(), |t| t.to_string());
     println!("manifest term:   {term}");
     let files: Vec<String> = st
         .term_map
         .iter()
-        .filter(|(f, _)| **f != eloqstore::format::manifest::TERM_KEY_MANIFEST)
+        .filter(|(f, _)| **f != eloqstore::inspect::TERM_KEY_MANIFEST)
         .map(|(f, t)| format!("{f}:{t}"))
         .collect();
     println!("file terms:      {}", files.join(" "));
@@ -256,8 +255,8 @@ fn cmd_manifest(args: &Args) -> Result<ExitCode> {
     );
     println!("logical size:    {}", st.file_size);
     let end = match &st.end {
-        eloqstore::format::manifest::ReplayEnd::Clean => "clean".to_string(),
-        eloqstore::format::manifest::ReplayEnd::TornPadding { offset } => {
+        eloqstore::inspect::ReplayEnd::Clean => "clean".to_string(),
+        eloqstore::inspect::ReplayEnd::TornPadding { offset } => {
             format!("padding of the record at offset {offset} cut short (record applied)")
         }
         other => other.discarded().unwrap_or_default(),
@@ -325,7 +324,7 @@ fn cmd_baseline(args: &Args) -> Result<ExitCode> {
         .get("dir")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(std::env::temp_dir);
-    let b = baseline::measure(
+    let b = eloqstore::inspect::baseline::measure(
         &dir,
         num("size-mb", 1024)?,
         num("secs", 10)?,
@@ -380,7 +379,7 @@ fn run(argv: &[String]) -> Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
-    eloqstore::io::restore_default_sigpipe();
+    eloqstore::inspect::restore_default_sigpipe();
     let argv: Vec<String> = std::env::args().skip(1).collect();
     match run(&argv) {
         Ok(code) => code,

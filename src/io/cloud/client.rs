@@ -139,6 +139,7 @@ impl CloudClient {
         })
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn config(&self) -> &CloudConfig {
         &self.cfg
     }
@@ -302,6 +303,7 @@ impl CloudClient {
 
     /// Server-side copy (tests and tools; upstream's tests move files this
     /// way).
+    #[cfg(any(test, feature = "internals"))]
     pub async fn copy(&self, from: &str, to: &str) -> CloudResult<()> {
         let (f, t) = (self.path(from)?, self.path(to)?);
         self.s3
@@ -646,6 +648,7 @@ impl CloudHandle {
         }
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn service(&self) -> &Arc<CloudService> {
         &self.svc
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::options::KvOptions;
-pub use crate::options::cloud::{Provider, check_key_segment, parse_cloud_path};
+pub use crate::options::cloud::{Provider, parse_cloud_path};
 
 /// Environment variable overriding the retry schedule, for tests only:
 /// `init_ms,max_ms,retries` (for example `200,1000,2`).

@@ -8,9 +8,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 
-pub use client::{
-    CloudClient, CloudHandle, CloudService, CondPut, Download, Fetched, ListPage, ListedObject,
-    MultipartWriter, PART_SIZE, SINGLE_PUT_MAX,
-};
-pub use config::{CloudConfig, Provider, RetrySchedule, parse_cloud_path};
-pub use error::{CloudError, Failure};
+pub use client::{CloudClient, CloudHandle, CloudService, CondPut, PART_SIZE, SINGLE_PUT_MAX};
+pub use config::CloudConfig;
+#[cfg(feature = "internals")]
+pub use config::RetrySchedule;
