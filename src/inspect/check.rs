@@ -196,7 +196,7 @@ fn check_replayed(
         .map_err(|e| problem_at(manifest_path.clone(), e))?;
     let st = reader.manifest();
     let shift = store.options().pages_per_file_shift;
-    verify_mapping(reader.mapping(), st.max_fp_id, shift, false)
+    verify_mapping(&reader.mapping, st.max_fp_id, shift, false)
         .map_err(|e| problem_at(manifest_path.clone(), e))?;
     // Free-list links are checked in the snapshot record alone.
     let snapshot = crate::format::manifest::first_snapshot(bytes)
@@ -205,11 +205,11 @@ fn check_replayed(
     verify_mapping(&snap_table, snapshot.max_fp_id, shift, true)
         .map_err(|e| problem_at(manifest_path.clone(), e.context("snapshot record")))?;
     for fp in reader
-        .mapping()
+        .mapping
         .iter()
         .filter_map(crate::format::manifest::mapping_value::as_file_page)
     {
-        if let Err(e) = reader.source().locate(fp) {
+        if let Err(e) = reader.source.locate(fp) {
             return Err(problem_at(manifest_path.clone(), e));
         }
     }
@@ -230,10 +230,10 @@ fn check_replayed(
     w.report.entries = main;
     let ttl = w.walk_tree(st.ttl_root, true)?;
     w.report.ttl_entries = ttl;
-    if let Some(id) = (0..reader.mapping().len() as PageId)
-        .find(|id| reader.mapping().file_page(*id).is_some() && !w.visited.contains(id))
+    if let Some(id) = (0..reader.mapping.len() as PageId)
+        .find(|id| reader.mapping.file_page(*id).is_some() && !w.visited.contains(id))
     {
-        let fp = reader.mapping().file_page(id);
+        let fp = reader.mapping.file_page(id);
         return Err(Problem {
             file: manifest_path,
             offset: None,
@@ -283,8 +283,8 @@ struct Leaf {
 
 impl Walker<'_> {
     fn problem(&self, id: PageId, error: Error) -> Problem {
-        let fp = self.reader.mapping().file_page(id);
-        match fp.map(|fp| self.reader.source().locate(fp)) {
+        let fp = self.reader.mapping.file_page(id);
+        match fp.map(|fp| self.reader.source.locate(fp)) {
             Some(Ok((file, offset))) => Problem {
                 file,
                 offset: Some(offset),
@@ -308,10 +308,10 @@ impl Walker<'_> {
         if !self.visited.insert(id) {
             return Err(self.problem(id, Error::corrupted("page is referenced more than once")));
         }
-        let fp = self.reader.mapping().file_page(id).ok_or_else(|| {
+        let fp = self.reader.mapping.file_page(id).ok_or_else(|| {
             self.problem(id, Error::corrupted("page is referenced but not mapped"))
         })?;
-        let buf = block_on(self.reader.source().read_page(fp)).map_err(|e| self.problem(id, e))?;
+        let buf = block_on(self.reader.source.read_page(fp)).map_err(|e| self.problem(id, e))?;
         // The check always verifies checksums, whatever the options say.
         verify_page(&buf, expected, false).map_err(|e| self.problem(id, e))?;
         Ok(buf)

@@ -100,6 +100,7 @@ impl MappingTable {
         self.chunks.iter().flat_map(|c| c.iter().copied())
     }
 
+    #[cfg(any(test, feature = "internals"))]
     pub fn to_vec(&self) -> Vec<u64> {
         self.iter().collect()
     }
