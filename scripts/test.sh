@@ -20,6 +20,12 @@ cargo fmt --all -- --check
 cargo fmt --manifest-path fuzz/Cargo.toml --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets -- -D warnings
+# The library as users build it (no `internals`): dead code and missing
+# docs of the public API are only visible here.
+cargo clippy --lib -- -D warnings
+cargo clippy --lib --no-default-features -- -D warnings
+echo "== cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
 cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
 echo "== cargo test (io_uring)"
 # (the test targets build the crate with its `kill-points` feature through

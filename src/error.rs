@@ -5,7 +5,6 @@
 //! message saying what went wrong, so a caller never has to guess which
 //! argument or which file was at fault.
 
-
 use std::ffi::CStr;
 use std::fmt;
 use std::io;

@@ -19,16 +19,27 @@ use crate::types::{KvEntry, TableIdent, WriteDataEntry, WriteOp};
 #[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RequestType {
+    /// A point read ([`ReadRequest`]).
     Read = 0,
+    /// The greatest key at or below a key ([`FloorRequest`]).
     Floor = 1,
+    /// A range scan ([`ScanRequest`]).
     Scan = 2,
+    /// A listing of cloud objects ([`ListObjectRequest`]).
     ListObject = 3,
+    /// A batch of upserts and deletes ([`BatchWriteRequest`]).
     BatchWrite = 4,
+    /// Deletion of a key suffix ([`TruncateRequest`]).
     Truncate = 5,
+    /// Deletion of a table's partitions ([`DropTableRequest`]).
     DropTable = 6,
+    /// An archive of a partition ([`ArchiveRequest`]).
     Archive = 7,
+    /// Compaction of a partition ([`CompactRequest`]).
     Compact = 8,
+    /// Removal of expired keys ([`CleanExpiredRequest`]).
     CleanExpired = 9,
+    /// An archive of every partition ([`GlobalArchiveRequest`]).
     GlobalArchive = 10,
 }
 
@@ -80,14 +91,18 @@ struct ScanItem {
 /// One scanned entry, borrowed from its [`ScanResult`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KvEntryRef<'a> {
+    /// The key.
     pub key: &'a [u8],
+    /// The value.
     pub value: &'a [u8],
+    /// The entry's timestamp, as written.
     pub timestamp: u64,
     /// Milliseconds since the epoch; 0 never expires.
     pub expire_ts: u64,
 }
 
 impl KvEntryRef<'_> {
+    /// Copies the entry out of its scan result.
     pub fn to_owned(&self) -> KvEntry {
         KvEntry {
             key: self.key.to_vec(),
@@ -104,6 +119,7 @@ impl ScanResult {
         self.items.len()
     }
 
+    /// No entry found.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
@@ -318,6 +334,7 @@ impl std::fmt::Debug for Request {
 }
 
 impl Request {
+    /// A request of type `ty`, with empty arguments (done until submitted).
     pub fn new(ty: RequestType) -> Request {
         Request {
             inner: Arc::new(Inner {
@@ -341,10 +358,12 @@ impl Request {
         }
     }
 
+    /// The request's type.
     pub fn request_type(&self) -> RequestType {
         self.inner.ty
     }
 
+    /// Whether the request only reads ([`RequestType::is_read_only`]).
     pub fn is_read_only(&self) -> bool {
         self.inner.ty.is_read_only()
     }
@@ -355,10 +374,12 @@ impl Request {
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The partition the request addresses.
     pub fn table_id(&self) -> TableIdent {
         self.state().tbl.clone()
     }
 
+    /// Sets the partition the request addresses.
     pub fn set_table_id(&self, tbl: TableIdent) {
         self.state().tbl = tbl;
     }
@@ -372,6 +393,7 @@ impl Request {
         self.state().rejected = message.map(Error::invalid_args);
     }
 
+    /// The error code of the last execution (`NoError` on success or before any).
     pub fn error(&self) -> KvError {
         self.state().err
     }
@@ -397,10 +419,12 @@ impl Request {
         }
     }
 
+    /// Whether the last error is worth retrying ([`KvError::is_retryable`]).
     pub fn retryable(&self) -> bool {
         self.error().is_retryable()
     }
 
+    /// The value passed with the request to `exec_async`.
     pub fn user_data(&self) -> u64 {
         self.inner.user_data.load(Ordering::Relaxed)
     }
@@ -501,6 +525,7 @@ impl Request {
 
 /// Access to the untyped request behind a typed one.
 pub trait KvRequest {
+    /// The untyped handle.
     fn request(&self) -> &Request;
 }
 
@@ -523,30 +548,39 @@ macro_rules! typed_request {
         }
 
         impl $name {
+            /// A request with empty arguments.
             pub fn new() -> Self {
                 Self::default()
             }
+            /// The error code of the last execution.
             pub fn error(&self) -> KvError {
                 self.0.error()
             }
+            /// A message naming what failed (empty on success).
             pub fn error_message(&self) -> String {
                 self.0.error_message()
             }
+            /// The error as a `Result`.
             pub fn result(&self) -> Result<(), Error> {
                 self.0.result()
             }
+            /// Whether the last error is worth retrying.
             pub fn retryable(&self) -> bool {
                 self.0.retryable()
             }
+            /// True when not in flight (including never submitted).
             pub fn is_done(&self) -> bool {
                 self.0.is_done()
             }
+            /// Blocks until the request completes.
             pub fn wait(&self) {
                 self.0.wait()
             }
+            /// The partition the request addresses.
             pub fn table_id(&self) -> TableIdent {
                 self.0.table_id()
             }
+            /// The value passed with the request to `exec_async`.
             pub fn user_data(&self) -> u64 {
                 self.0.user_data()
             }
@@ -629,6 +663,7 @@ typed_request!(
 );
 
 impl ReadRequest {
+    /// Reads `key` of partition `tbl`.
     pub fn set_args(&self, tbl: TableIdent, key: impl Into<Vec<u8>>) {
         let mut s = self.0.state();
         s.tbl = tbl;
@@ -638,6 +673,7 @@ impl ReadRequest {
         };
     }
 
+    /// The key to read.
     pub fn key(&self) -> Vec<u8> {
         match &self.0.state().body {
             Body::Read { key, .. } => key.clone(),
@@ -657,10 +693,12 @@ impl ReadRequest {
         self.out().map(|e| e.value).unwrap_or_default()
     }
 
+    /// The timestamp of the value found.
     pub fn timestamp(&self) -> u64 {
         self.out().map_or(0, |e| e.timestamp)
     }
 
+    /// The expiry of the value found (ms since the epoch; 0 never expires).
     pub fn expire_ts(&self) -> u64 {
         self.out().map_or(0, |e| e.expire_ts)
     }
@@ -672,6 +710,7 @@ impl ReadRequest {
 }
 
 impl FloorRequest {
+    /// Finds the greatest key at or below `key` in partition `tbl`.
     pub fn set_args(&self, tbl: TableIdent, key: impl Into<Vec<u8>>) {
         let mut s = self.0.state();
         s.tbl = tbl;
@@ -681,6 +720,7 @@ impl FloorRequest {
         };
     }
 
+    /// The key searched from.
     pub fn key(&self) -> Vec<u8> {
         match &self.0.state().body {
             Body::Floor { key, .. } => key.clone(),
@@ -696,18 +736,22 @@ impl FloorRequest {
         }
     }
 
+    /// The key found (empty when none).
     pub fn floor_key(&self) -> Vec<u8> {
         self.entry().map(|e| e.key).unwrap_or_default()
     }
 
+    /// The value found.
     pub fn value(&self) -> Vec<u8> {
         self.entry().map(|e| e.value).unwrap_or_default()
     }
 
+    /// The timestamp of the entry found.
     pub fn timestamp(&self) -> u64 {
         self.entry().map_or(0, |e| e.timestamp)
     }
 
+    /// The expiry of the entry found (0 never expires).
     pub fn expire_ts(&self) -> u64 {
         self.entry().map_or(0, |e| e.expire_ts)
     }
@@ -767,6 +811,7 @@ impl ScanRequest {
         }
     }
 
+    /// Leaf pages read ahead per batch.
     pub fn prefetch_page_num(&self) -> usize {
         match &self.0.state().body {
             Body::Scan { prefetch, .. } => *prefetch,
@@ -774,6 +819,7 @@ impl ScanRequest {
         }
     }
 
+    /// The first key of the range.
     pub fn begin_key(&self) -> Vec<u8> {
         match &self.0.state().body {
             Body::Scan { begin, .. } => begin.clone(),
@@ -781,6 +827,7 @@ impl ScanRequest {
         }
     }
 
+    /// The end of the range (empty: open).
     pub fn end_key(&self) -> Vec<u8> {
         match &self.0.state().body {
             Body::Scan { end, .. } => end.clone(),
@@ -804,6 +851,7 @@ impl ScanRequest {
         self.results().to_entries()
     }
 
+    /// The scan stopped at a pagination limit with more entries in range.
     pub fn has_remaining(&self) -> bool {
         self.results().has_remaining
     }
@@ -822,6 +870,7 @@ pub struct CloudObjectInfo {
     pub name: String,
     /// The key relative to the listed path.
     pub path: String,
+    /// Object size in bytes (0 for directories).
     pub size: u64,
     /// A common prefix ("directory") of a non-recursive listing.
     pub is_dir: bool,
@@ -849,6 +898,7 @@ impl ListObjectRequest {
         }
     }
 
+    /// Lists everything under the path (`true`) or one level (`false`, directories as common prefixes).
     pub fn set_recursive(&self, r: bool) {
         if let Body::ListObject { recursive, .. } = &mut self.0.state().body {
             *recursive = r;
@@ -863,6 +913,7 @@ impl ListObjectRequest {
         }
     }
 
+    /// The path to list.
     pub fn remote_path(&self) -> String {
         match &self.0.state().body {
             Body::ListObject { remote_path, .. } => remote_path.clone(),
@@ -870,6 +921,7 @@ impl ListObjectRequest {
         }
     }
 
+    /// Whether the listing is recursive.
     pub fn recursive(&self) -> bool {
         match &self.0.state().body {
             Body::ListObject { recursive, .. } => *recursive,
@@ -877,6 +929,7 @@ impl ListObjectRequest {
         }
     }
 
+    /// The continuation token the listing starts from.
     pub fn continuation_token(&self) -> String {
         match &self.0.state().body {
             Body::ListObject { continuation, .. } => continuation.clone(),
@@ -901,6 +954,7 @@ impl ListObjectRequest {
             .collect()
     }
 
+    /// The listed objects and directories, with their details.
     pub fn details(&self) -> Vec<CloudObjectInfo> {
         self.results().details.clone()
     }
@@ -910,6 +964,7 @@ impl ListObjectRequest {
         self.results().next_continuation_token.clone()
     }
 
+    /// Whether another page follows ([`next_continuation_token`](Self::next_continuation_token) is not empty).
     pub fn has_more_results(&self) -> bool {
         !self.results().next_continuation_token.is_empty()
     }
@@ -937,12 +992,14 @@ impl BatchWriteRequest {
         self.add_entry(WriteDataEntry::new(key, value, ts, op, 0));
     }
 
+    /// Appends an entry to the batch (keep keys ascending).
     pub fn add_entry(&self, e: WriteDataEntry) {
         if let Body::BatchWrite { batch } = &mut self.0.state().body {
             Arc::make_mut(batch).push(e);
         }
     }
 
+    /// Sets the partition the batch writes to.
     pub fn set_table_id(&self, tbl: TableIdent) {
         self.0.set_table_id(tbl);
     }
@@ -954,6 +1011,7 @@ impl BatchWriteRequest {
         }
     }
 
+    /// The batch (shared, cheap to clone).
     pub fn batch(&self) -> Arc<Vec<WriteDataEntry>> {
         match &self.0.state().body {
             Body::BatchWrite { batch } => batch.clone(),
@@ -972,6 +1030,7 @@ impl TruncateRequest {
         };
     }
 
+    /// The first key deleted.
     pub fn position(&self) -> Vec<u8> {
         match &self.0.state().body {
             Body::Truncate { position } => position.clone(),
@@ -981,6 +1040,7 @@ impl TruncateRequest {
 }
 
 impl DropTableRequest {
+    /// Drops every partition of `table`.
     pub fn set_args(&self, table: impl Into<Vec<u8>>) {
         let table = table.into();
         let mut s = self.0.state();
@@ -992,6 +1052,7 @@ impl DropTableRequest {
         s.body = Body::DropTable { table };
     }
 
+    /// The table to drop.
     pub fn table_name(&self) -> Vec<u8> {
         match &self.0.state().body {
             Body::DropTable { table } => table.clone(),
@@ -1001,6 +1062,7 @@ impl DropTableRequest {
 }
 
 impl ArchiveRequest {
+    /// Sets the partition to archive.
     pub fn set_table_id(&self, tbl: TableIdent) {
         self.0.set_table_id(tbl);
     }
@@ -1012,6 +1074,7 @@ impl ArchiveRequest {
         }
     }
 
+    /// The archive timestamp (0 = now).
     pub fn snapshot_timestamp(&self) -> u64 {
         match &self.0.state().body {
             Body::Archive { snapshot_ts } => *snapshot_ts,
@@ -1021,12 +1084,14 @@ impl ArchiveRequest {
 }
 
 impl GlobalArchiveRequest {
+    /// Archive timestamp (0 = now, in microseconds), the same for every partition.
     pub fn set_snapshot_timestamp(&self, ts: u64) {
         if let Body::GlobalArchive { snapshot_ts } = &mut self.0.state().body {
             *snapshot_ts = ts;
         }
     }
 
+    /// The archive timestamp (0 = now).
     pub fn snapshot_timestamp(&self) -> u64 {
         match &self.0.state().body {
             Body::GlobalArchive { snapshot_ts } => *snapshot_ts,
@@ -1036,12 +1101,14 @@ impl GlobalArchiveRequest {
 }
 
 impl CompactRequest {
+    /// Sets the partition to compact.
     pub fn set_table_id(&self, tbl: TableIdent) {
         self.0.set_table_id(tbl);
     }
 }
 
 impl CleanExpiredRequest {
+    /// Sets the partition to clean.
     pub fn set_table_id(&self, tbl: TableIdent) {
         self.0.set_table_id(tbl);
     }

@@ -1,7 +1,6 @@
 //! Plain data types of the public API (upstream's `types.h`).
 
-
-pub use crate::format::table_ident::TableIdent;
+pub use crate::format::table_ident::{NAME_MAX, TableIdent};
 
 /// A key-value entry as returned by scans.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]

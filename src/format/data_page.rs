@@ -92,7 +92,7 @@ impl DataEntry {
 }
 
 impl EntryRef<'_> {
-    pub fn to_owned(&self) -> DataEntry {
+    pub fn to_owned(self) -> DataEntry {
         DataEntry {
             key: self.key.to_vec(),
             value: self.value.to_vec(),

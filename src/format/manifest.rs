@@ -29,17 +29,23 @@ pub const TERM_KEY_MANIFEST: FileId = u64::MAX - 1;
 pub mod mapping_value {
     use super::{FilePageId, PageId};
 
+    /// Bits of the type tag at the bottom of a mapping value.
     pub const TYPE_BITS: u32 = 3;
+    /// Mask of the type tag.
     pub const TYPE_MASK: u64 = 7;
+    /// Tag of a value holding a file page id.
     pub const TYPE_FILE_PAGE: u64 = 1;
+    /// Tag of a value holding the next free page id (free list).
     pub const TYPE_FREE_LINK: u64 = 2;
     /// Unmapped, freed, or the end of the free list.
     pub const INVALID: u64 = 7;
 
+    /// The mapping value of file page `fp`.
     pub fn file_page(fp: FilePageId) -> u64 {
         (fp << TYPE_BITS) | TYPE_FILE_PAGE
     }
 
+    /// The mapping value linking to the next free page id.
     pub fn free_link(next: PageId) -> u64 {
         ((next as u64) << TYPE_BITS) | TYPE_FREE_LINK
     }
@@ -231,12 +237,20 @@ pub enum ReplayEnd {
     /// The file ended exactly after a record.
     Clean,
     /// The last record lost part of its padding; it was applied in full.
-    TornPadding { offset: usize },
+    TornPadding {
+        /// Byte offset of that record.
+        offset: usize,
+    },
     /// The bytes from `offset` to the end of the file (`len` of them) hold
     /// a damaged or cut-short record and no complete valid record after it:
     /// a torn write or damage, which cannot be told apart. They were
     /// ignored; the next log record overwrites them.
-    DiscardedTail { offset: usize, len: usize },
+    DiscardedTail {
+        /// Where the ignored bytes start.
+        offset: usize,
+        /// How many bytes were ignored.
+        len: usize,
+    },
 }
 
 impl ReplayEnd {
@@ -254,29 +268,40 @@ impl ReplayEnd {
 /// One record as found in the file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordInfo {
+    /// Byte offset of the record in the manifest.
     pub offset: usize,
+    /// Root of the data tree after the record.
     pub root: PageId,
+    /// Root of the TTL tree after the record.
     pub ttl_root: PageId,
+    /// Payload bytes of the record.
     pub payload_len: usize,
+    /// Whether it is the snapshot (the first record).
     pub is_snapshot: bool,
 }
 
 /// The state a manifest describes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ManifestState {
+    /// Root page of the data tree (`MAX_PAGE_ID`: empty).
     pub root: PageId,
+    /// Root page of the TTL tree (`MAX_PAGE_ID`: empty).
     pub ttl_root: PageId,
     /// Next unallocated file page (after replay of every log record).
     pub max_fp_id: FilePageId,
     /// Offset of the record that set `max_fp_id` last.
     pub max_fp_record: usize,
+    /// The compression dictionary (empty: none).
     pub dict: Vec<u8>,
+    /// Mapping value per page id.
     pub mapping: Vec<u64>,
+    /// Term per data file id (and the manifest's own).
     pub term_map: TermMap,
     /// Logical size: where the next log record goes.
     pub file_size: usize,
     /// Records applied, the snapshot included.
     pub records: Vec<RecordInfo>,
+    /// Why replay stopped.
     pub end: ReplayEnd,
 }
 

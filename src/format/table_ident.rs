@@ -15,7 +15,9 @@ use crate::error::{Error, Result};
 /// Identifies one partition of one table.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TableIdent {
+    /// The table name (bytes, as upstream).
     pub tbl_name: Vec<u8>,
+    /// The partition number within the table.
     pub partition_id: u32,
 }
 
@@ -26,8 +28,10 @@ pub struct TableIdent {
 pub const NAME_MAX: usize = 255;
 
 impl TableIdent {
+    /// Between the table name and the partition number in directory names.
     pub const SEPARATOR: char = '.';
 
+    /// Partition `partition_id` of table `tbl_name`.
     pub fn new(tbl_name: impl Into<Vec<u8>>, partition_id: u32) -> TableIdent {
         TableIdent {
             tbl_name: tbl_name.into(),

@@ -27,10 +27,15 @@ use crate::types::TableIdent;
 /// The first thing found wrong in a partition.
 #[derive(Clone, Debug)]
 pub struct Problem {
+    /// The file where it was found.
     pub file: PathBuf,
+    /// Byte offset in that file, when known.
     pub offset: Option<u64>,
+    /// The logical page, when a page is at fault.
     pub page: Option<PageId>,
+    /// Its file page, when mapped.
     pub file_page: Option<FilePageId>,
+    /// What is wrong (`Corrupted` for damage).
     pub error: Error,
     /// What the manifest replay noted before the problem (`Warning`).
     pub warnings: Vec<Warning>,
@@ -41,7 +46,9 @@ pub struct Problem {
 /// damage does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Warning {
+    /// The file the warning is about.
     pub file: PathBuf,
+    /// What was noticed.
     pub message: String,
 }
 
@@ -70,14 +77,23 @@ impl fmt::Display for Problem {
 /// What a clean partition holds.
 #[derive(Clone, Debug, Default)]
 pub struct PartitionReport {
+    /// The partition.
     pub table: TableIdent,
+    /// The manifest checked.
     pub manifest: PathBuf,
+    /// Manifest records replayed (snapshot included).
     pub records: usize,
+    /// Index pages reached from the roots.
     pub index_pages: usize,
+    /// Data pages (leaves) reached.
     pub data_pages: usize,
+    /// Overflow pages reached.
     pub overflow_pages: usize,
+    /// Entries of the data tree.
     pub entries: usize,
+    /// Entries of the TTL tree.
     pub ttl_entries: usize,
+    /// What the check noted without calling the partition damaged.
     pub warnings: Vec<Warning>,
 }
 

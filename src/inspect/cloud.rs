@@ -34,6 +34,7 @@ impl LocalCopy {
         Ok(LocalCopy { path })
     }
 
+    /// The local directory the files were downloaded to.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -15,7 +15,6 @@ pub use crate::io::restore_default_sigpipe;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, KvError, Result};
-use crate::format::comparator::BytewiseComparator;
 use crate::format::compression::{Dictionary, ValueCodec};
 use crate::format::manifest;
 use crate::format::names::{PartitionFile, classify, manifest_file_name};
@@ -78,6 +77,7 @@ impl StoreReader {
         })
     }
 
+    /// The options the store is read with.
     pub fn options(&self) -> &KvOptions {
         &self.opts
     }
@@ -251,18 +251,22 @@ impl PartitionReader {
         })
     }
 
+    /// The partition.
     pub fn table(&self) -> &TableIdent {
         &self.tbl
     }
 
+    /// The partition's directory.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
+    /// The manifest (or archive) replayed.
     pub fn manifest_path(&self) -> &Path {
         &self.manifest_path
     }
 
+    /// The replayed manifest.
     pub fn manifest(&self) -> &ManifestState {
         &self.state
     }
@@ -277,11 +281,12 @@ impl PartitionReader {
         &self.source
     }
 
+    /// The options the partition is read with.
     pub fn options(&self) -> &KvOptions {
         &self.opts
     }
 
-    pub fn dictionary(&self) -> Option<&Dictionary> {
+    pub(crate) fn dictionary(&self) -> Option<&Dictionary> {
         self.dict.as_ref()
     }
 
@@ -335,7 +340,7 @@ impl PartitionReader {
     /// ordered bytewise whatever the store's comparator).
     pub fn ttl_entries(&self) -> Result<Vec<TreeEntry>> {
         let mut ctx = self.ctx();
-        ctx.cmp = &BytewiseComparator;
+        ctx.cmp = &crate::format::comparator::BytewiseComparator;
         let mut out = Vec::new();
         block_on(async {
             let mut cur = ctx.seek(self.state.ttl_root, b"", true, 1).await?;

@@ -56,6 +56,8 @@ pub enum IoOpKind {
 
 /// The operation a [`FaultInjector`] is asked about.
 #[derive(Clone, Copy, Debug)]
+// Read and built only by injectors, which exist in test builds.
+#[cfg_attr(not(any(test, feature = "internals")), allow(dead_code))]
 pub struct IoOpInfo<'a> {
     pub kind: IoOpKind,
     /// The file or directory operated on (for a rename, the old name).
@@ -71,6 +73,7 @@ pub struct IoOpInfo<'a> {
 
 /// What to do to an operation instead of running it normally.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(not(any(test, feature = "internals")), allow(dead_code))]
 pub enum Fault {
     /// Fail with this errno (e.g. `libc::EIO`) without touching the disk.
     Errno(i32),

@@ -4,11 +4,9 @@
 //! Every field is defined once, by a row of `options/table.rs` (see there
 //! for what a row generates). Field names, integer types, defaults and
 //! declaration order follow upstream's `include/kv_options.h` (ca395ee).
-//! The comparator is a
-//! [`ComparatorRef`](crate::format::comparator::ComparatorRef) instead of a
+//! The comparator is a [`ComparatorRef`] instead of a
 //! raw pointer and the partition filter an optional shared closure instead
 //! of an empty-able `std::function`.
-
 
 pub mod cloud;
 pub mod fields;
@@ -22,6 +20,8 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::format::table_ident::TableIdent;
 
+/// Key order: implement [`Comparator`] for a custom one.
+pub use crate::format::comparator::{BytewiseComparator, Comparator, ComparatorRef};
 pub use ini::IniError;
 use rules::Phase;
 pub use table::KvOptions;
