@@ -11,22 +11,16 @@
 // `internals` feature are exempt.
 #![cfg_attr(not(feature = "internals"), warn(missing_docs))]
 
-/// Declares an engine layer: private to the crate, public only with the
-/// `internals` feature, which the project's own tests, fuzzers and benches
-/// turn on to reach the layers directly. Not covered by semver.
-macro_rules! layer {
-    ($($(#[$attr:meta])* $name:ident),* $(,)?) => {$(
-        $(#[$attr])*
-        #[cfg(feature = "internals")]
-        pub mod $name;
-        $(#[$attr])*
-        #[cfg(not(feature = "internals"))]
-        pub(crate) mod $name;
-    )*};
-}
-
-layer!(format, mapping, tree, io, shard, store, ffi, logging);
+// The engine's layers: private to the crate (see `internals`).
+mod ffi;
+mod format;
+mod io;
 mod killpoint;
+mod logging;
+mod mapping;
+mod shard;
+mod store;
+mod tree;
 
 pub mod error;
 pub mod inspect;
@@ -39,3 +33,36 @@ pub use options::KvOptions;
 pub use request::*;
 pub use store::EloqStore;
 pub use types::{KvEntry, TableIdent, WriteDataEntry, WriteOp};
+
+/// The engine's layers, for this project's own integration tests, fuzzers
+/// and benches, which reach below the public API: compiled only with the
+/// `internals` cargo feature. Not a supported interface and not covered by
+/// semver; users never need it.
+#[cfg(feature = "internals")]
+pub mod internals {
+    #![allow(missing_docs)]
+    pub mod ffi {
+        pub use crate::ffi::*;
+    }
+    pub mod format {
+        pub use crate::format::*;
+    }
+    pub mod io {
+        pub use crate::io::*;
+    }
+    pub mod logging {
+        pub use crate::logging::*;
+    }
+    pub mod mapping {
+        pub use crate::mapping::*;
+    }
+    pub mod shard {
+        pub use crate::shard::*;
+    }
+    pub mod store {
+        pub use crate::store::*;
+    }
+    pub mod tree {
+        pub use crate::tree::*;
+    }
+}

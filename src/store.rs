@@ -2,7 +2,6 @@
 //! Requests may be submitted from any thread; each runs on the shard that
 //! owns its partition.
 
-
 use std::collections::HashSet;
 use std::fs::{File, TryLockError};
 use std::os::unix::fs::MetadataExt;

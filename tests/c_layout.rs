@@ -1,7 +1,7 @@
 //! The C header and the Rust definitions agree on layout: bindgen reads
 //! `include/eloqstore.h` (with libclang, as a C11 compiler and as a C++17
 //! compiler sees it) and its computed sizes, alignments, field offsets and
-//! enum values are compared with `eloqstore::ffi`'s.
+//! enum values are compared with `eloqstore::internals::ffi`'s.
 //!
 //! bindgen's layout tests are `const` assertions of the form
 //! `["Size of T"][size_of::<T>() - 48usize]`; the numbers are read from the
@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::mem::{align_of, offset_of, size_of};
 use std::path::{Path, PathBuf};
 
-use eloqstore::ffi::*;
+use eloqstore::internals::ffi::*;
 
 fn header() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("include/eloqstore.h")

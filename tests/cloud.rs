@@ -352,13 +352,19 @@ fn prewarm_fills_the_cache_within_budget_and_filter() {
 
 /// A client of the test's bucket (for moving and deleting objects as
 /// upstream's tests do, with CopyObject and DeleteObject).
-fn bucket_client(server: &S3Server, prefix: &str) -> std::sync::Arc<io::cloud::CloudService> {
+fn bucket_client(
+    server: &S3Server,
+    prefix: &str,
+) -> std::sync::Arc<eloqstore::internals::io::cloud::CloudService> {
     let tmp = tempfile::tempdir().unwrap();
-    let cfg = io::cloud::CloudConfig::from_options(&server.options(prefix, tmp.path())).unwrap();
-    io::cloud::CloudService::new(cfg).unwrap()
+    let cfg = eloqstore::internals::io::cloud::CloudConfig::from_options(
+        &server.options(prefix, tmp.path()),
+    )
+    .unwrap();
+    eloqstore::internals::io::cloud::CloudService::new(cfg).unwrap()
 }
 
-fn move_object(svc: &io::cloud::CloudService, from: &str, to: &str) {
+fn move_object(svc: &eloqstore::internals::io::cloud::CloudService, from: &str, to: &str) {
     let c = svc.client().clone();
     let (f, t) = (from.to_owned(), to.to_owned());
     svc.block_on(async move {

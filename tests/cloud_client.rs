@@ -13,10 +13,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::s3::S3Server;
 use eloqstore::KvError;
-use eloqstore::io::cloud::{
+use eloqstore::internals::io::cloud::{
     CloudClient, CloudConfig, CloudHandle, CloudService, CondPut, PART_SIZE, RetrySchedule,
 };
-use eloqstore::io::runtime::{RuntimeConfig, block_on_runtime};
+use eloqstore::internals::io::runtime::{RuntimeConfig, block_on_runtime};
 
 fn config(server: &S3Server, prefix: &str) -> CloudConfig {
     let dir = tempfile::tempdir().unwrap();

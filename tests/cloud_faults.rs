@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use common::engine::{check_clean, get, write};
 use common::s3::S3Server;
-use eloqstore::io::cloud::config::RETRY_ENV;
+use eloqstore::internals::io::cloud::config::RETRY_ENV;
 use eloqstore::*;
 
 /// Runs the named test in a child process with `retry` as the schedule;

@@ -9,11 +9,11 @@ use std::path::Path;
 
 use common::*;
 use eloqstore::KvError;
-use eloqstore::format::data_page::CONTENT_LEN_OFFSET;
-use eloqstore::format::manifest;
 use eloqstore::inspect::check::check_store;
 use eloqstore::inspect::{ManifestChoice, StoreReader};
-use eloqstore::tree::{ReadCtx, block_on};
+use eloqstore::internals::format::data_page::CONTENT_LEN_OFFSET;
+use eloqstore::internals::format::manifest;
+use eloqstore::internals::tree::{ReadCtx, block_on};
 use eloqstore::types::TableIdent;
 
 fn flip(path: &Path, offset: u64) {

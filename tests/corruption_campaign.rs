@@ -56,11 +56,11 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use eloqstore::format::manifest;
-use eloqstore::format::names::{PartitionFile, classify};
-use eloqstore::format::page::{PageType, page_type};
 use eloqstore::inspect::check::check_store;
 use eloqstore::inspect::{ManifestChoice, StoreReader};
+use eloqstore::internals::format::manifest;
+use eloqstore::internals::format::names::{PartitionFile, classify};
+use eloqstore::internals::format::page::{PageType, page_type};
 use eloqstore::options::KvOptions;
 use eloqstore::*;
 use rand::rngs::StdRng;
@@ -1220,9 +1220,9 @@ fn reader_reads(
 /// Keys whose overflow chains hold any of the pages `ids` (read before
 /// the damage).
 fn overflow_owners(opts: &KvOptions, tbl: &TableIdent, ids: &[u32]) -> BTreeSet<Vec<u8>> {
-    use eloqstore::format::data_page::DataPage;
-    use eloqstore::format::overflow::{OverflowPage, decode_pointers};
-    use eloqstore::tree::{PageSource, block_on};
+    use eloqstore::internals::format::data_page::DataPage;
+    use eloqstore::internals::format::overflow::{OverflowPage, decode_pointers};
+    use eloqstore::internals::tree::{PageSource, block_on};
     let reader = StoreReader::new(opts.clone()).unwrap();
     let part = reader
         .open_partition(tbl, &ManifestChoice::Current)

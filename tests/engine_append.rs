@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use common::engine::*;
-use eloqstore::format::names::{PartitionFile, classify};
 use eloqstore::inspect::{ManifestChoice, StoreReader};
+use eloqstore::internals::format::names::{PartitionFile, classify};
 use eloqstore::*;
 
 fn append_opts(dir: &Path, shift: u8) -> KvOptions {
@@ -55,7 +55,9 @@ fn live_bytes(opts: &KvOptions, tbl: &TableIdent) -> u64 {
     let mapped = p
         .mapping()
         .iter()
-        .filter(|&v| eloqstore::format::manifest::mapping_value::as_file_page(v).is_some())
+        .filter(|&v| {
+            eloqstore::internals::format::manifest::mapping_value::as_file_page(v).is_some()
+        })
         .count();
     mapped as u64 * opts.data_page_size as u64
 }

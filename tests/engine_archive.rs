@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use common::engine::*;
 use common::{copy_fixture, fixtures, name, options_at, read_tsv};
-use eloqstore::format::names::{PartitionFile, classify};
+use eloqstore::internals::format::names::{PartitionFile, classify};
 use eloqstore::*;
 
 fn append_opts(dir: &Path) -> KvOptions {

@@ -8,9 +8,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use common::engine::*;
-use eloqstore::io::fault::{Fault, FaultInjector, FaultRule, FaultRules, IoOpInfo, IoOpKind};
-use eloqstore::io::file::FileKind;
-use eloqstore::io::runtime::Backend;
+use eloqstore::internals::io::fault::{
+    Fault, FaultInjector, FaultRule, FaultRules, IoOpInfo, IoOpKind,
+};
+use eloqstore::internals::io::file::FileKind;
+use eloqstore::internals::io::runtime::Backend;
 use eloqstore::*;
 
 struct Fixture {

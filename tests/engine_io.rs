@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::engine::*;
-use eloqstore::io::fault::{Fault, FaultInjector, IoOpInfo, IoOpKind};
-use eloqstore::io::file::FileKind;
-use eloqstore::io::runtime::Backend;
+use eloqstore::internals::io::fault::{Fault, FaultInjector, IoOpInfo, IoOpKind};
+use eloqstore::internals::io::file::FileKind;
+use eloqstore::internals::io::runtime::Backend;
 use eloqstore::*;
 
 /// Counts data-file reads.

@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::engine::*;
-use eloqstore::io::runtime::Backend;
+use eloqstore::internals::io::runtime::Backend;
 use eloqstore::*;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};

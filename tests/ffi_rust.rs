@@ -4,7 +4,7 @@
 use std::ffi::{CStr, c_char};
 use std::ptr;
 
-use eloqstore::ffi::*;
+use eloqstore::internals::ffi::*;
 
 fn cs(s: &str) -> std::ffi::CString {
     std::ffi::CString::new(s).unwrap()

@@ -6,12 +6,12 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::*;
-use eloqstore::format::data_page::{DataPage, DataPageBuilder};
-use eloqstore::format::index_page::{IndexPage, IndexPageBuilder};
-use eloqstore::format::page::{PageType, page_type};
 use eloqstore::inspect::check::check_store;
 use eloqstore::inspect::{ManifestChoice, hex};
-use eloqstore::tree::{PageSource, block_on};
+use eloqstore::internals::format::data_page::{DataPage, DataPageBuilder};
+use eloqstore::internals::format::index_page::{IndexPage, IndexPageBuilder};
+use eloqstore::internals::format::page::{PageType, page_type};
+use eloqstore::internals::tree::{PageSource, block_on};
 use eloqstore::types::KvEntry;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -205,7 +205,7 @@ fn pages_rebuild_byte_identical() {
                                 assert!(ok, "{} page {id}: entry does not fit", name(&fx));
                             }
                             let mut out = b.finish();
-                            eloqstore::format::data_page::set_links(
+                            eloqstore::internals::format::data_page::set_links(
                                 &mut out,
                                 p.prev_page_id(),
                                 p.next_page_id(),
@@ -239,7 +239,7 @@ fn pages_rebuild_byte_identical() {
                     );
                     if page[content_len..size].iter().all(|&b| b == 0) {
                         let mut r = rebuilt;
-                        eloqstore::format::checksum::set_page_checksum(&mut r[..size]);
+                        eloqstore::internals::format::checksum::set_page_checksum(&mut r[..size]);
                         assert_eq!(
                             &r[..size],
                             &page[..size],

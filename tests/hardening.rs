@@ -12,13 +12,13 @@ use std::process::{Command, Output};
 
 use common::engine::{disk_opts, floor, get, put, scan, started};
 use common::*;
-use eloqstore::format::checksum::verify_page_checksum;
-use eloqstore::format::manifest::{self, ManifestState, TermMap, mapping_value};
-use eloqstore::format::overflow::{OverflowPage, decode_pointers};
-use eloqstore::format::page::{FilePageId, PageId};
 use eloqstore::inspect::check::check_store;
 use eloqstore::inspect::{ManifestChoice, PartitionReader, StoreReader, hex};
-use eloqstore::tree::{PageSource, ReadCtx, TreeEntry, block_on};
+use eloqstore::internals::format::checksum::verify_page_checksum;
+use eloqstore::internals::format::manifest::{self, ManifestState, TermMap, mapping_value};
+use eloqstore::internals::format::overflow::{OverflowPage, decode_pointers};
+use eloqstore::internals::format::page::{FilePageId, PageId};
+use eloqstore::internals::tree::{PageSource, ReadCtx, TreeEntry, block_on};
 use eloqstore::{KvError, KvOptions, TableIdent, WriteDataEntry};
 
 fn eloqstore(args: &[&str]) -> Output {
@@ -476,7 +476,7 @@ fn swapped_leaf_index_pages() {
             .read_page(part.mapping().file_page(root).unwrap()),
     )
     .unwrap();
-    let idx = eloqstore::format::index_page::IndexPage::parse(&buf).unwrap();
+    let idx = eloqstore::internals::format::index_page::IndexPage::parse(&buf).unwrap();
     assert!(!idx.is_leaf_index());
     let children = idx.children().unwrap();
     let (a, b) = (children[0], children[children.len() - 1]);

@@ -3,13 +3,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use eloqstore::format::comparator::BytewiseComparator;
-use eloqstore::format::compression::ValueCodec;
-use eloqstore::format::data_page::{Compression, DataEntry, DataPage, DataPageBuilder};
-use eloqstore::format::index_page::{IndexPage, IndexPageBuilder};
-use eloqstore::format::manifest::{self, TermMap, mapping_value};
-use eloqstore::format::overflow::{OverflowLayout, OverflowPage, build_value_pages};
-use eloqstore::format::{coding, names, page::verify_page};
+use eloqstore::internals::format::comparator::BytewiseComparator;
+use eloqstore::internals::format::compression::ValueCodec;
+use eloqstore::internals::format::data_page::{Compression, DataEntry, DataPage, DataPageBuilder};
+use eloqstore::internals::format::index_page::{IndexPage, IndexPageBuilder};
+use eloqstore::internals::format::manifest::{self, TermMap, mapping_value};
+use eloqstore::internals::format::overflow::{OverflowLayout, OverflowPage, build_value_pages};
+use eloqstore::internals::format::{coding, names, page::verify_page};
 use eloqstore::types::TableIdent;
 use proptest::prelude::*;
 
@@ -195,7 +195,7 @@ proptest! {
         bytes[8] = t;
         bytes[9..11].copy_from_slice(&len.to_le_bytes());
         let cmp = BytewiseComparator;
-        let _ = verify_page(&bytes, &[eloqstore::format::page::PageType::Data], false);
+        let _ = verify_page(&bytes, &[eloqstore::internals::format::page::PageType::Data], false);
         if let Ok(p) = DataPage::parse(&bytes) {
             let _ = p.entries();
             let mut it = p.iter();
@@ -226,7 +226,7 @@ proptest! {
         let s = String::from_utf8_lossy(&bytes);
         let _ = names::classify(&s);
         let _ = TableIdent::parse(&s);
-        let _ = eloqstore::format::overflow::decode_pointers(&bytes, 128);
+        let _ = eloqstore::internals::format::overflow::decode_pointers(&bytes, 128);
         // Structured garbage: a manifest record with a valid checksum but a
         // random payload must fail cleanly too.
         let rec = manifest::encode_record(1, 2, &bytes);
@@ -244,8 +244,12 @@ fn random_keys_set_is_sorted_by_bytewise_order() {
     let v: Vec<_> = set.into_iter().collect();
     for w in v.windows(2) {
         assert!(
-            eloqstore::format::comparator::Comparator::compare(&BytewiseComparator, &w[0], &w[1])
-                .is_lt()
+            eloqstore::internals::format::comparator::Comparator::compare(
+                &BytewiseComparator,
+                &w[0],
+                &w[1]
+            )
+            .is_lt()
         );
     }
 }

@@ -44,7 +44,7 @@ fn in_child(test: &str, soft: u64, hard: Option<u64>) -> bool {
         let (s, h) = spec.split_once(':').expect("soft:hard");
         set_nofile(s.parse().unwrap(), h.parse().unwrap());
         // ELOQSTORE_LOG=info shows the store's budget.
-        eloqstore::logging::init_from_env();
+        eloqstore::internals::logging::init_from_env();
         return true;
     }
     let hard = hard.unwrap_or(nofile().1);

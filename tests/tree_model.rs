@@ -10,17 +10,17 @@ mod common;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
-use eloqstore::format::comparator::BytewiseComparator;
-use eloqstore::format::compression::ValueCodec;
-use eloqstore::format::manifest::{self, mapping_value};
-use eloqstore::format::names::data_file_name;
-use eloqstore::format::page::{AlignedBuf, FilePageId, MAX_PAGE_ID, PageId};
 use eloqstore::inspect::StoreReader;
 use eloqstore::inspect::check::check_store;
-use eloqstore::mapping::PageMapper;
+use eloqstore::internals::format::comparator::BytewiseComparator;
+use eloqstore::internals::format::compression::ValueCodec;
+use eloqstore::internals::format::manifest::{self, mapping_value};
+use eloqstore::internals::format::names::data_file_name;
+use eloqstore::internals::format::page::{AlignedBuf, FilePageId, MAX_PAGE_ID, PageId};
+use eloqstore::internals::mapping::PageMapper;
+use eloqstore::internals::tree::write::{Change, TreeConfig, TreeWriter};
+use eloqstore::internals::tree::{PageSource, ReadCtx, block_on};
 use eloqstore::options::KvOptions;
-use eloqstore::tree::write::{Change, TreeConfig, TreeWriter};
-use eloqstore::tree::{PageSource, ReadCtx, block_on};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -146,7 +146,7 @@ impl Harness {
         while id != MAX_PAGE_ID {
             h += 1;
             let page = block_on(ctx.load_index(id)).unwrap();
-            let p = eloqstore::format::index_page::IndexPage::parse(&page).unwrap();
+            let p = eloqstore::internals::format::index_page::IndexPage::parse(&page).unwrap();
             id = if p.is_leaf_index() {
                 MAX_PAGE_ID
             } else {

@@ -12,17 +12,17 @@
 
 use std::path::{Path, PathBuf};
 
-use eloqstore::format::checksum::set_page_checksum;
-use eloqstore::format::compression::ValueCodec;
-use eloqstore::format::data_page::{Compression, DataPage, set_links};
-use eloqstore::format::index_page::{IndexPage, IndexPageBuilder};
-use eloqstore::format::manifest;
-use eloqstore::format::overflow::decode_pointers;
-use eloqstore::format::page::{AlignedBuf, MAX_PAGE_ID, PageType, page_type};
 use eloqstore::inspect::{ManifestChoice, PartitionReader, StoreReader};
+use eloqstore::internals::format::checksum::set_page_checksum;
+use eloqstore::internals::format::compression::ValueCodec;
+use eloqstore::internals::format::data_page::{Compression, DataPage, set_links};
+use eloqstore::internals::format::index_page::{IndexPage, IndexPageBuilder};
+use eloqstore::internals::format::manifest;
+use eloqstore::internals::format::overflow::decode_pointers;
+use eloqstore::internals::format::page::{AlignedBuf, MAX_PAGE_ID, PageType, page_type};
+use eloqstore::internals::tree::{PageSource, block_on};
 use eloqstore::options::KvOptions;
 use eloqstore::options::fields::FIELD_NAMES;
-use eloqstore::tree::{PageSource, block_on};
 use eloqstore::types::TableIdent;
 
 struct Out {
@@ -221,7 +221,7 @@ fn main() {
             }
             let group: Vec<AlignedBuf> = ids.iter().map(|&id| page(&p, id)).collect();
             if group.iter().any(|g| {
-                !eloqstore::format::overflow::OverflowPage::parse(g)
+                !eloqstore::internals::format::overflow::OverflowPage::parse(g)
                     .unwrap()
                     .pointers()
                     .is_empty()

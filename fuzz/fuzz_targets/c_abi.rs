@@ -16,7 +16,7 @@ use std::ptr::{null, null_mut};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arbitrary::{Result, Unstructured};
-use eloqstore::ffi::*;
+use eloqstore::internals::ffi::*;
 use libfuzzer_sys::fuzz_target;
 
 use eloqstore_error::*;

@@ -10,11 +10,11 @@
 use std::collections::BTreeMap;
 
 use arbitrary::{Result, Unstructured};
-use eloqstore::format::checksum::set_page_checksum;
-use eloqstore::format::data_page::{
+use eloqstore::internals::format::checksum::set_page_checksum;
+use eloqstore::internals::format::data_page::{
     Compression, DataEntry, DataPage, DataPageBuilder, redistribute, set_links,
 };
-use eloqstore::format::page::{PageType, verify_page};
+use eloqstore::internals::format::page::{PageType, verify_page};
 use eloqstore_fuzz::{check_data_page, clamp_ts};
 use libfuzzer_sys::fuzz_target;
 

@@ -11,9 +11,9 @@
 #![no_main]
 
 use eloqstore::KvError;
-use eloqstore::format::coding::get_varint32;
-use eloqstore::format::compression::{Dictionary, ValueCodec};
-use eloqstore::format::data_page::Compression;
+use eloqstore::internals::format::coding::get_varint32;
+use eloqstore::internals::format::compression::{Dictionary, ValueCodec};
+use eloqstore::internals::format::data_page::Compression;
 use libfuzzer_sys::fuzz_target;
 
 fn check(got: eloqstore::Result<Vec<u8>>, stored: &[u8]) {

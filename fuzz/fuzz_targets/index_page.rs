@@ -17,14 +17,14 @@ use std::collections::BTreeMap;
 
 use arbitrary::{Result, Unstructured};
 use eloqstore::KvError;
-use eloqstore::format::checksum::set_page_checksum;
-use eloqstore::format::compression::ValueCodec;
-use eloqstore::format::data_page::{DataEntry, DataPageBuilder, set_links};
-use eloqstore::format::index_page::IndexPageBuilder;
-use eloqstore::format::manifest::mapping_value;
-use eloqstore::format::page::{AlignedBuf, MAX_PAGE_ID, PageId, PageType, verify_page};
-use eloqstore::mapping::MappingTable;
-use eloqstore::tree::{ReadCtx, block_on};
+use eloqstore::internals::format::checksum::set_page_checksum;
+use eloqstore::internals::format::compression::ValueCodec;
+use eloqstore::internals::format::data_page::{DataEntry, DataPageBuilder, set_links};
+use eloqstore::internals::format::index_page::IndexPageBuilder;
+use eloqstore::internals::format::manifest::mapping_value;
+use eloqstore::internals::format::page::{AlignedBuf, MAX_PAGE_ID, PageId, PageType, verify_page};
+use eloqstore::internals::mapping::MappingTable;
+use eloqstore::internals::tree::{ReadCtx, block_on};
 use eloqstore_fuzz::{CMP, MemSource, check_index_page, cmp, probes};
 use libfuzzer_sys::fuzz_target;
 
@@ -89,7 +89,8 @@ fn built(u: &mut Unstructured) -> Result<()> {
     assert_eq!(left, leftmost);
     assert_eq!(got, added);
     // Rebuild from the decoded restart structure: same bytes.
-    let p = eloqstore::format::index_page::IndexPage::parse(&page).expect("parsed above");
+    let p =
+        eloqstore::internals::format::index_page::IndexPage::parse(&page).expect("parsed above");
     let mut rb = IndexPageBuilder::new(page_size, interval);
     rb.add_leftmost(p.leftmost(), p.is_leaf_index());
     let mut it = p.iter();

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use eloqstore::KvError;
-use eloqstore::ffi::{
+use eloqstore::internals::ffi::{
     eloqstore_options_free, eloqstore_options_get_uint, eloqstore_options_load_ini,
     eloqstore_options_new,
 };

@@ -19,13 +19,13 @@ use std::collections::BTreeMap;
 
 use arbitrary::{Result, Unstructured};
 use eloqstore::KvError;
-use eloqstore::format::compression::Dictionary;
-use eloqstore::format::manifest::{
+use eloqstore::internals::format::compression::Dictionary;
+use eloqstore::internals::format::manifest::{
     self, HEADER_BYTES, LogPayload, ManifestLimits, ManifestState, TERM_KEY_MANIFEST, TermMap,
     mapping_value, padded_len,
 };
-use eloqstore::format::page::{FilePageId, MAX_PAGE_ID, PAGE_ALIGN, PageId};
-use eloqstore::mapping::{MappingTable, PageMapper, verify_mapping};
+use eloqstore::internals::format::page::{FilePageId, MAX_PAGE_ID, PAGE_ALIGN, PageId};
+use eloqstore::internals::mapping::{MappingTable, PageMapper, verify_mapping};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -11,15 +11,15 @@
 
 use arbitrary::{Result, Unstructured};
 use eloqstore::KvError;
-use eloqstore::format::checksum::set_page_checksum;
-use eloqstore::format::manifest::mapping_value;
-use eloqstore::format::overflow::{
+use eloqstore::internals::format::checksum::set_page_checksum;
+use eloqstore::internals::format::manifest::mapping_value;
+use eloqstore::internals::format::overflow::{
     OVERFLOW_HEADER_SIZE, OverflowLayout, OverflowPage, build_value_pages, capacity,
     decode_pointers, encode_pointers,
 };
-use eloqstore::format::page::{AlignedBuf, PageId, PageType, verify_page};
-use eloqstore::mapping::MappingTable;
-use eloqstore::tree::{ReadCtx, block_on};
+use eloqstore::internals::format::page::{AlignedBuf, PageId, PageType, verify_page};
+use eloqstore::internals::mapping::MappingTable;
+use eloqstore::internals::tree::{ReadCtx, block_on};
 use eloqstore_fuzz::{CMP, MemSource};
 use libfuzzer_sys::fuzz_target;
 

@@ -10,11 +10,11 @@
 use std::cmp::Ordering;
 use std::future::Future;
 
-use eloqstore::format::comparator::{BytewiseComparator, Comparator};
-use eloqstore::format::data_page::{DataEntry, DataPage};
-use eloqstore::format::index_page::IndexPage;
-use eloqstore::format::page::{AlignedBuf, FilePageId, PageId};
-use eloqstore::tree::PageSource;
+use eloqstore::internals::format::comparator::{BytewiseComparator, Comparator};
+use eloqstore::internals::format::data_page::{DataEntry, DataPage};
+use eloqstore::internals::format::index_page::IndexPage;
+use eloqstore::internals::format::page::{AlignedBuf, FilePageId, PageId};
+use eloqstore::internals::tree::PageSource;
 use eloqstore::{Error, KvError, Result};
 
 /// Pages held in memory, indexed by file page id.

@@ -1114,11 +1114,7 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
             .collect();
         for (id, mut page, is_index) in pages {
             let fp = self.place(id, &mut page);
-            writes.push(PageWrite {
-                fp,
-                page,
-                is_index,
-            });
+            writes.push(PageWrite { fp, page, is_index });
         }
         WritePlan {
             mapper: self.mapper,
