@@ -69,90 +69,158 @@ fn verify(s: &EloqStore, tbl: &TableIdent, model: &BTreeMap<Vec<u8>, Vec<u8>>) {
     }
 }
 
+/// A new model of keys `from..to`, written as [`write_range`] does.
+fn written(
+    s: &EloqStore,
+    tbl: &TableIdent,
+    from: u32,
+    to: u32,
+    round: u32,
+    len: usize,
+) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    let mut model = BTreeMap::new();
+    write_range(s, tbl, from, to, round, len, &mut model);
+    model
+}
+
 fn wipe(dir: &Path) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// A test's own S3 server and local cache, and the options of a store
+/// under the bucket prefix `prefix` caching there (tests adjust `opts`).
+struct Cloud {
+    server: S3Server,
+    cache: tempfile::TempDir,
+    prefix: String,
+    opts: KvOptions,
+}
+
+impl Cloud {
+    fn new(prefix: &str) -> Cloud {
+        let server = S3Server::start();
+        let cache = tempfile::tempdir().unwrap();
+        let opts = server.options(prefix, cache.path());
+        Cloud {
+            server,
+            cache,
+            prefix: prefix.to_owned(),
+            opts,
+        }
+    }
+
+    fn cache(&self) -> &Path {
+        self.cache.path()
+    }
+
+    /// A store over `opts`, started with `term`.
+    fn start(&self, term: u64) -> EloqStore {
+        start(&self.opts, term)
+    }
+
+    fn wipe_cache(&self) {
+        wipe(self.cache());
+    }
+
+    /// Keys of the objects under `prefix/under` (relative to it).
+    fn keys(&self, under: &str) -> Vec<String> {
+        self.server.keys(&self.object_key(under))
+    }
+
+    /// The file holding the object `prefix/key`.
+    fn object_path(&self, key: &str) -> std::path::PathBuf {
+        self.server.object_path(&self.object_key(key))
+    }
+
+    fn object(&self, key: &str) -> Vec<u8> {
+        std::fs::read(self.object_path(key)).unwrap_or_else(|e| panic!("{key}: {e}"))
+    }
+
+    fn object_len(&self, key: &str) -> u64 {
+        std::fs::metadata(self.object_path(key))
+            .unwrap_or_else(|e| panic!("{key}: {e}"))
+            .len()
+    }
+
+    /// Bytes of every object under the prefix.
+    fn bucket_bytes(&self) -> u64 {
+        self.keys("").iter().map(|k| self.object_len(k)).sum()
+    }
+
+    fn object_key(&self, key: &str) -> String {
+        if key.is_empty() {
+            self.prefix.clone()
+        } else {
+            format!("{}/{key}", self.prefix)
+        }
+    }
+}
+
 #[test]
 fn upload_then_read_with_the_cache_wiped() {
-    let server = S3Server::start();
-    let cache = tempfile::tempdir().unwrap();
-    let opts = server.options("up", cache.path());
+    let f = Cloud::new("up");
     let tbl = TableIdent::new("t0", 0);
-    let mut model = BTreeMap::new();
+    let mut model;
     let uploaded;
     {
-        let s = start(&opts, 0);
-        write_range(&s, &tbl, 0, 2000, 0, 300, &mut model);
+        let s = f.start(0);
+        model = written(&s, &tbl, 0, 2000, 0, 300);
         verify(&s, &tbl, &model);
         uploaded = s.cloud_traffic().unwrap().0;
         s.stop();
     }
-    let keys = server.keys("up");
+    let keys = f.keys("");
     // Every object went up at least once (appended data files and the
     // manifest more than once).
-    let bucket_bytes: u64 = keys
-        .iter()
-        .map(|k| {
-            std::fs::metadata(server.object_path(&format!("up/{k}")))
-                .unwrap()
-                .len()
-        })
-        .sum();
+    let bucket_bytes = f.bucket_bytes();
     assert!(uploaded >= bucket_bytes, "{uploaded} < {bucket_bytes}");
     assert!(keys.contains(&"t0.0/manifest_0".to_string()), "{keys:?}");
     assert!(keys.contains(&"t0.0/CURRENT_TERM".to_string()), "{keys:?}");
     assert!(keys.iter().any(|k| k.starts_with("t0.0/data_")), "{keys:?}");
-    assert_eq!(
-        std::fs::read(server.object_path("up/t0.0/CURRENT_TERM")).unwrap(),
-        b"0"
-    );
+    assert_eq!(f.object("t0.0/CURRENT_TERM"), b"0");
     // Every byte of the bucket equals the local file it came from.
     for k in keys.iter().filter(|k| !k.ends_with("CURRENT_TERM")) {
-        let local = std::fs::read(cache.path().join(k));
+        let local = std::fs::read(f.cache().join(k));
         if let Ok(local) = local {
-            let remote = std::fs::read(server.object_path(&format!("up/{k}"))).unwrap();
-            assert!(local == remote, "{k}: local and bucket copies differ");
+            assert!(local == f.object(k), "{k}: local and bucket copies differ");
         }
     }
-    wipe(cache.path());
-    let s = start(&opts, 0);
+    f.wipe_cache();
+    let s = f.start(0);
     verify(&s, &tbl, &model);
     // Reads from a cold cache download and upload nothing.
     let (up, down) = s.cloud_traffic().unwrap();
     assert_eq!(up, 0);
-    let manifest = std::fs::metadata(server.object_path("up/t0.0/manifest_0"))
-        .unwrap()
-        .len();
+    let manifest = f.object_len("t0.0/manifest_0");
     assert!(down > manifest, "{down} <= {manifest}");
     write_range(&s, &tbl, 1000, 2500, 1, 300, &mut model);
     verify(&s, &tbl, &model);
     s.stop();
-    wipe(cache.path());
-    let s = start(&opts, 0);
+    f.wipe_cache();
+    let s = f.start(0);
     verify(&s, &tbl, &model);
 }
 
 #[test]
 fn a_nonempty_cache_needs_reuse() {
-    let server = S3Server::start();
-    let cache = tempfile::tempdir().unwrap();
-    let opts = server.options("reuse", cache.path());
+    let f = Cloud::new("reuse");
     let tbl = TableIdent::new("t0", 0);
-    let mut model = BTreeMap::new();
-    let s = start(&opts, 0);
-    write_range(&s, &tbl, 0, 500, 0, 100, &mut model);
+    let s = f.start(0);
+    let model = written(&s, &tbl, 0, 500, 0, 100);
     s.stop();
-    let e = EloqStore::new(opts.clone()).unwrap().start(0).unwrap_err();
+    let e = EloqStore::new(f.opts.clone())
+        .unwrap()
+        .start(0)
+        .unwrap_err();
     assert_eq!(e.code(), KvError::InvalidArgs);
     assert!(e.message().contains("allow_reuse_local_caches"), "{e}");
-    let mut reuse = opts.clone();
+    let mut reuse = f.opts.clone();
     reuse.allow_reuse_local_caches = true;
     let s = start(&reuse, 0);
     verify(&s, &tbl, &model);
     s.stop();
     // A temporary file left behind is refused, as upstream.
-    std::fs::write(cache.path().join("t0.0/manifest_0.tmp"), b"x").unwrap();
+    std::fs::write(f.cache().join("t0.0/manifest_0.tmp"), b"x").unwrap();
     let e = EloqStore::new(reuse.clone()).unwrap().start(0).unwrap_err();
     assert_eq!(e.code(), KvError::InvalidArgs);
     assert!(e.message().contains("temporary"), "{e}");
@@ -160,18 +228,15 @@ fn a_nonempty_cache_needs_reuse() {
 
 #[test]
 fn truncate_leaves_only_the_term_file() {
-    let server = S3Server::start();
-    let cache = tempfile::tempdir().unwrap();
-    let opts = server.options("gc", cache.path());
+    let f = Cloud::new("gc");
     let tbl = TableIdent::new("t0", 0);
-    let s = start(&opts, 0);
+    let s = f.start(0);
     for round in 0..2 {
-        let mut model = BTreeMap::new();
-        write_range(&s, &tbl, 0, 100, round, 1000, &mut model);
+        written(&s, &tbl, 0, 100, round, 1000);
         assert_eq!(truncate(&s, &tbl, b""), KvError::NoError);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
-            let keys = server.keys("gc");
+            let keys = f.keys("");
             if keys == vec!["t0.0/CURRENT_TERM".to_string()] {
                 break;
             }
@@ -212,16 +277,13 @@ fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
 
 #[test]
 fn eviction_under_a_small_budget_keeps_reads_exact() {
-    let server = S3Server::start();
-    let cache = tempfile::tempdir().unwrap();
-    let mut opts = server.options("evict", cache.path());
+    let mut f = Cloud::new("evict");
     // Ten 1 MiB data files' worth of cache (upstream's "cloud reopen waits
     // on evicting cached file").
-    opts.local_space_limit = 10 << 20;
+    f.opts.local_space_limit = 10 << 20;
     let tbl = TableIdent::new("t0", 0);
-    let mut model = BTreeMap::new();
-    let s = std::sync::Arc::new(start(&opts, 0));
-    write_range(&s, &tbl, 0, 200, 0, 32 << 10, &mut model);
+    let s = std::sync::Arc::new(f.start(0));
+    let mut model = written(&s, &tbl, 0, 200, 0, 32 << 10);
     let first = model
         .first_key_value()
         .map(|(k, v)| (k.clone(), v.clone()))
@@ -256,17 +318,9 @@ fn eviction_under_a_small_budget_keeps_reads_exact() {
     verify(&s, &tbl, &model);
     // 70 MB went to the bucket; the cache stayed near its budget (files in
     // use at that moment may be on top).
-    let bucket: u64 = server
-        .keys("evict")
-        .iter()
-        .map(|k| {
-            std::fs::metadata(server.object_path(&format!("evict/{k}")))
-                .unwrap()
-                .len()
-        })
-        .sum();
+    let bucket = f.bucket_bytes();
     assert!(bucket > 60 << 20, "bucket holds {bucket} bytes");
-    let local = dir_size(cache.path());
+    let local = dir_size(f.cache());
     assert!(local <= (10 << 20) + (2 << 20), "cache holds {local} bytes");
     s.stop();
 }
@@ -283,43 +337,39 @@ fn count_data_files(dir: &Path) -> usize {
 
 #[test]
 fn prewarm_fills_the_cache_within_budget_and_filter() {
-    let server = S3Server::start();
-    let cache = tempfile::tempdir().unwrap();
-    let mut opts = server.options("prewarm", cache.path());
-    opts.num_threads = 2;
+    let mut f = Cloud::new("prewarm");
+    f.opts.num_threads = 2;
     let mut models = Vec::new();
     {
-        let s = start(&opts, 0);
+        let s = f.start(0);
         for p in 0..3 {
             let tbl = TableIdent::new("t0", p);
-            let mut m = BTreeMap::new();
-            write_range(&s, &tbl, 0, 1500, 0, 3000, &mut m);
+            let m = written(&s, &tbl, 0, 1500, 0, 3000);
             models.push((tbl, m));
         }
         s.stop();
     }
     let bucket_data = |p: u32| {
-        server
-            .keys(&format!("prewarm/t0.{p}"))
+        f.keys(&format!("t0.{p}"))
             .iter()
             .filter(|k| k.starts_with("data_"))
             .count()
     };
     assert!(bucket_data(0) >= 4);
     // Filter: partitions 0 and 1 only; a budget holding everything.
-    wipe(cache.path());
-    let mut o = opts.clone();
+    f.wipe_cache();
+    let mut o = f.opts.clone();
     o.prewarm_cloud_cache = true;
     o.partition_filter = Some(std::sync::Arc::new(|t: &TableIdent| t.partition_id < 2));
     let s = start(&o, 0);
     wait_until("prewarm", 30, || s.prewarm_finished());
     for p in 0..2 {
-        let dir = cache.path().join(format!("t0.{p}"));
+        let dir = f.cache().join(format!("t0.{p}"));
         assert_eq!(count_data_files(&dir), bucket_data(p), "t0.{p}");
         assert!(dir.join("manifest_0").exists());
     }
     assert!(
-        !cache.path().join("t0.2").exists(),
+        !f.cache().join("t0.2").exists(),
         "a filtered-out partition is never touched"
     );
     for (tbl, m) in &models {
@@ -328,17 +378,17 @@ fn prewarm_fills_the_cache_within_budget_and_filter() {
     s.stop();
 
     // A budget of 5 data files on one shard: prewarm stops there.
-    wipe(cache.path());
-    let mut o = opts.clone();
+    f.wipe_cache();
+    let mut o = f.opts.clone();
     o.num_threads = 1;
     o.prewarm_cloud_cache = true;
     o.local_space_limit = 5 << 20;
     let s = start(&o, 0);
     wait_until("prewarm", 30, || s.prewarm_finished());
-    let local = dir_size(cache.path());
+    let local = dir_size(f.cache());
     assert!(local <= 5 << 20, "prewarm went over the budget: {local}");
     let fetched: usize = (0..3)
-        .map(|p| count_data_files(&cache.path().join(format!("t0.{p}"))))
+        .map(|p| count_data_files(&f.cache().join(format!("t0.{p}"))))
         .sum();
     assert!(
         fetched >= 1 && local >= 1 << 20,
@@ -396,22 +446,19 @@ fn list_request(s: &EloqStore, path: &str, recursive: bool) -> (usize, Vec<Cloud
 
 #[test]
 fn list_objects_with_continuation_over_thousands_of_files_and_prewarm_them() {
-    let server = S3Server::start();
-    let cache = tempfile::tempdir().unwrap();
-    let mut opts = server.options("many", cache.path());
+    let mut f = Cloud::new("many");
     // Two pages per data file: 2,400 values of 3 KB make 1,200+ files.
-    opts.pages_per_file_shift = 1;
-    opts.fd_limit = 1000;
+    f.opts.pages_per_file_shift = 1;
+    f.opts.fd_limit = 1000;
     let tbl = TableIdent::new("t0", 0);
-    let mut model = BTreeMap::new();
-    let s = start(&opts, 0);
-    write_range(&s, &tbl, 0, 2400, 0, 3000, &mut model);
+    let s = f.start(0);
+    let model = written(&s, &tbl, 0, 2400, 0, 3000);
     // Background compaction and GC (of files holding only replaced index
     // pages) end before the bucket is compared with the listing.
     let c = CompactRequest::new();
     c.set_table_id(tbl.clone());
     assert_eq!(s.exec_sync(&c), KvError::NoError);
-    let keys = server.keys("many/t0.0");
+    let keys = f.keys("t0.0");
     assert!(keys.len() > 1200, "{} objects", keys.len());
     let (pages, listed) = list_request(&s, "t0.0", false);
     assert!(pages >= 2, "{} objects in {pages} page(s)", listed.len());
@@ -428,9 +475,7 @@ fn list_objects_with_continuation_over_thousands_of_files_and_prewarm_them() {
     for d in &listed {
         assert!(!d.is_dir);
         assert_eq!(d.path, d.name);
-        let len = std::fs::metadata(server.object_path(&format!("many/t0.0/{}", d.name)))
-            .unwrap()
-            .len();
+        let len = f.object_len(&format!("t0.0/{}", d.name));
         assert_eq!(d.size, len, "{}", d.name);
         assert!(d.mod_time.ends_with('Z'), "{}", d.mod_time);
     }
@@ -445,14 +490,14 @@ fn list_objects_with_continuation_over_thousands_of_files_and_prewarm_them() {
     s.stop();
 
     // Prewarm fetches every one of them (two or more listing pages).
-    wipe(cache.path());
-    let mut o = opts.clone();
+    f.wipe_cache();
+    let mut o = f.opts.clone();
     o.prewarm_cloud_cache = true;
     o.prewarm_task_count = 4;
     let s = start(&o, 0);
     wait_until("prewarm", 120, || s.prewarm_finished());
     let bucket_data = keys.iter().filter(|k| k.starts_with("data_")).count();
-    assert_eq!(count_data_files(&cache.path().join("t0.0")), bucket_data);
+    assert_eq!(count_data_files(&f.cache().join("t0.0")), bucket_data);
     verify(&s, &tbl, &model);
 
     // ListObject outside cloud mode is refused.
@@ -464,21 +509,18 @@ fn list_objects_with_continuation_over_thousands_of_files_and_prewarm_them() {
 
 #[test]
 fn archives_restore_and_global_archive() {
-    let server = S3Server::start();
-    let cache = tempfile::tempdir().unwrap();
-    let mut opts = server.options("arch", cache.path());
-    opts.num_retained_archives = 1;
-    opts.archive_interval_secs = 0;
-    opts.file_amplify_factor = 2;
+    let mut f = Cloud::new("arch");
+    f.opts.num_retained_archives = 1;
+    f.opts.archive_interval_secs = 0;
+    f.opts.file_amplify_factor = 2;
     let tbl = TableIdent::new("t0", 0);
-    let mut archived = BTreeMap::new();
-    let s = start(&opts, 0);
-    write_range(&s, &tbl, 0, 600, 0, 2000, &mut archived);
+    let s = f.start(0);
+    let archived = written(&s, &tbl, 0, 600, 0, 2000);
     let a = ArchiveRequest::new();
     a.set_table_id(tbl.clone());
     assert_eq!(s.exec_sync(&a), KvError::NoError, "{}", a.error_message());
-    let archive = server
-        .keys("arch/t0.0")
+    let archive = f
+        .keys("t0.0")
         .into_iter()
         .find(|k| k.starts_with("manifest_0_"))
         .expect("an archive object");
@@ -495,36 +537,35 @@ fn archives_restore_and_global_archive() {
 
     // Roll back: the archive becomes manifest_0 (upstream's test moves
     // objects the same way), the cache is wiped.
-    let svc = bucket_client(&server, "arch");
+    let svc = bucket_client(&f.server, &f.prefix);
     move_object(&svc, "t0.0/manifest_0", "t0.0/manifest_0_1");
     move_object(&svc, &format!("t0.0/{archive}"), "t0.0/manifest_0");
-    wipe(cache.path());
-    let s = start(&opts, 0);
+    f.wipe_cache();
+    let s = f.start(0);
     verify(&s, &tbl, &archived);
     s.stop();
     // And forward again.
     move_object(&svc, "t0.0/manifest_0", &format!("t0.0/{archive}"));
     move_object(&svc, "t0.0/manifest_0_1", "t0.0/manifest_0");
-    wipe(cache.path());
-    let s = start(&opts, 0);
+    f.wipe_cache();
+    let s = f.start(0);
     verify(&s, &tbl, &latest);
     s.stop();
 
     // GlobalArchive over partitions that exist only in the bucket, with
     // the filter: exactly the accepted ones get an archive with the
     // given timestamp.
-    let mut o = opts.clone();
+    let mut o = f.opts.clone();
     o.num_threads = 2;
-    wipe(cache.path());
+    f.wipe_cache();
     {
         let s = start(&o, 0);
         for p in 1..5 {
-            let mut m = BTreeMap::new();
-            write_range(&s, &TableIdent::new("t0", p), 0, 50, 0, 100, &mut m);
+            written(&s, &TableIdent::new("t0", p), 0, 50, 0, 100);
         }
         s.stop();
     }
-    wipe(cache.path());
+    f.wipe_cache();
     o.partition_filter = Some(std::sync::Arc::new(|t: &TableIdent| {
         t.partition_id == 1 || t.partition_id == 4
     }));
@@ -533,8 +574,8 @@ fn archives_restore_and_global_archive() {
     g.set_snapshot_timestamp(987654321);
     assert_eq!(s.exec_sync(&g), KvError::NoError, "{}", g.error_message());
     for p in 0..5 {
-        let has = server
-            .keys(&format!("arch/t0.{p}"))
+        let has = f
+            .keys(&format!("t0.{p}"))
             .contains(&"manifest_0_987654321".to_string());
         assert_eq!(has, p == 1 || p == 4, "t0.{p}");
     }
@@ -542,22 +583,19 @@ fn archives_restore_and_global_archive() {
 
 #[test]
 fn drop_table_clears_every_partition_in_the_bucket() {
-    let server = S3Server::start();
-    let cache = tempfile::tempdir().unwrap();
-    let mut opts = server.options("drop", cache.path());
-    opts.num_threads = 2;
+    let mut f = Cloud::new("drop");
+    f.opts.num_threads = 2;
     for round in 0..3 {
-        let s = start(&opts, 0);
+        let s = f.start(0);
         for p in 0..3 {
             let tbl = TableIdent::new("t1", p);
-            let mut m = BTreeMap::new();
-            write_range(&s, &tbl, 0, 16, round, 50, &mut m);
+            let m = written(&s, &tbl, 0, 16, round, 50);
             verify(&s, &tbl, &m);
         }
         s.stop();
         // From a cold cache: the partitions are found in the bucket.
-        wipe(cache.path());
-        let s = start(&opts, 0);
+        f.wipe_cache();
+        let s = f.start(0);
         let d = DropTableRequest::new();
         d.set_args("t1");
         assert_eq!(s.exec_sync(&d), KvError::NoError, "{}", d.error_message());
@@ -570,7 +608,7 @@ fn drop_table_clears_every_partition_in_the_bucket() {
             );
         }
         s.stop();
-        wipe(cache.path());
+        f.wipe_cache();
     }
 }
 
@@ -588,16 +626,14 @@ fn read_code(s: &EloqStore, tbl: &TableIdent, i: u32) -> KvError {
 /// see them).
 #[test]
 fn terms_promote_expire_and_fence() {
-    let server = S3Server::start();
-    let cache = tempfile::tempdir().unwrap();
-    let opts = server.options("term", cache.path());
+    let f = Cloud::new("term");
     let tbl = TableIdent::new("t0", 0);
     let mut model = BTreeMap::new();
-    let run = |term: u64, f: &mut dyn FnMut(&EloqStore)| {
-        wipe(cache.path());
-        let s = start(&opts, term);
+    let run = |term: u64, body: &mut dyn FnMut(&EloqStore)| {
+        f.wipe_cache();
+        let s = f.start(term);
         assert_eq!(s.term(), term);
-        f(&s);
+        body(&s);
         s.stop();
     };
     // Upstream's value size: 100 values fill several 1 MiB files, so no
@@ -605,15 +641,12 @@ fn terms_promote_expire_and_fence() {
     run(1, &mut |s| {
         write_range(s, &tbl, 0, 100, 0, 40960, &mut model)
     });
-    assert_eq!(
-        std::fs::read(server.object_path("term/t0.0/CURRENT_TERM")).unwrap(),
-        b"1"
-    );
+    assert_eq!(f.object("t0.0/CURRENT_TERM"), b"1");
     run(5, &mut |s| {
         verify(s, &tbl, &model);
         write_range(s, &tbl, 100, 200, 0, 40960, &mut model);
     });
-    let keys = server.keys("term/t0.0");
+    let keys = f.keys("t0.0");
     assert!(
         keys.contains(&"manifest_5".to_string()),
         "promoted: {keys:?}"
@@ -623,10 +656,7 @@ fn terms_promote_expire_and_fence() {
             .any(|k| k.starts_with("data_") && k.ends_with("_5")),
         "{keys:?}"
     );
-    assert_eq!(
-        std::fs::read(server.object_path("term/t0.0/CURRENT_TERM")).unwrap(),
-        b"5"
-    );
+    assert_eq!(f.object("t0.0/CURRENT_TERM"), b"5");
     // An older term without a manifest of its own is refused.
     run(3, &mut |s| {
         assert_eq!(read_code(s, &tbl, 50), KvError::ExpiredTerm)
@@ -643,22 +673,21 @@ fn terms_promote_expire_and_fence() {
         verify(s, &tbl, &model);
         assert_eq!(read_code(s, &tbl, 450), KvError::NotFound);
     });
-    assert_eq!(
-        std::fs::read(server.object_path("term/t0.0/CURRENT_TERM")).unwrap(),
-        b"7"
-    );
+    assert_eq!(f.object("t0.0/CURRENT_TERM"), b"7");
 }
 
 #[test]
 fn a_newer_owner_fences_the_running_older_one() {
-    let server = S3Server::start();
-    let (ca, cb) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // Two stores on one bucket prefix, each with its own cache: A is the
+    // fixture's, B caches in `cb`.
+    let f = Cloud::new("fence");
+    let cb = tempfile::tempdir().unwrap();
+    let b_opts = f.server.options(&f.prefix, cb.path());
     let tbl = TableIdent::new("t0", 0);
-    let mut model = BTreeMap::new();
-    let a = start(&server.options("fence", ca.path()), 1);
-    write_range(&a, &tbl, 0, 100, 0, 100, &mut model);
+    let a = f.start(1);
+    let mut model = written(&a, &tbl, 0, 100, 0, 100);
     // B takes the partition over with term 2 (its first access).
-    let b = start(&server.options("fence", cb.path()), 2);
+    let b = start(&b_opts, 2);
     verify(&b, &tbl, &model);
     // A's next writes fail, and nothing of them becomes visible to B.
     for i in 0..3 {
@@ -674,19 +703,16 @@ fn a_newer_owner_fences_the_running_older_one() {
     b.stop();
     a.stop();
     wipe(cb.path());
-    let b = start(&server.options("fence", cb.path()), 2);
+    let b = start(&b_opts, 2);
     verify(&b, &tbl, &model);
 }
 
 #[test]
 fn files_without_a_manifest_are_cloud_no_manifest() {
-    let server = S3Server::start();
-    let cache = tempfile::tempdir().unwrap();
-    let opts = server.options("nomani", cache.path());
-    let s = start(&opts, 0);
+    let f = Cloud::new("nomani");
+    let s = f.start(0);
     for p in 0..3 {
-        let mut m = BTreeMap::new();
-        write_range(&s, &TableIdent::new("t0", p), 0, 100, 0, 100, &mut m);
+        written(&s, &TableIdent::new("t0", p), 0, 100, 0, 100);
     }
     let a = ArchiveRequest::new();
     a.set_table_id(TableIdent::new("t0", 1));
@@ -695,15 +721,15 @@ fn files_without_a_manifest_are_cloud_no_manifest() {
     // t0.0: data files only; t0.1: data files and an archive; t0.2: only
     // CURRENT_TERM left.
     for p in 0..3 {
-        for k in server.keys(&format!("nomani/t0.{p}")) {
+        for k in f.keys(&format!("t0.{p}")) {
             let drop = k == "manifest_0" || (p == 2 && k.starts_with("data_"));
             if drop {
-                std::fs::remove_file(server.object_path(&format!("nomani/t0.{p}/{k}"))).unwrap();
+                std::fs::remove_file(f.object_path(&format!("t0.{p}/{k}"))).unwrap();
             }
         }
     }
-    wipe(cache.path());
-    let s = start(&opts, 0);
+    f.wipe_cache();
+    let s = f.start(0);
     for p in 0..2 {
         let e = get(&s, &TableIdent::new("t0", p), &key(1)).unwrap_err();
         assert_eq!(e.code(), KvError::CloudNoManifest, "t0.{p}: {e}");
@@ -711,23 +737,21 @@ fn files_without_a_manifest_are_cloud_no_manifest() {
     // An object named like a manifest that is not one: Corrupted
     // (upstream aborts the process).
     let t3 = TableIdent::new("t0", 3);
-    let odd = server.object_path("nomani/t0.3/manifest_x");
+    let odd = f.object_path("t0.3/manifest_x");
     std::fs::create_dir_all(odd.parent().unwrap()).unwrap();
     std::fs::write(&odd, b"?").unwrap();
     assert_eq!(read_code(&s, &t3, 1), KvError::Corrupted);
     // An empty prefix is a new, empty partition.
     let t2 = TableIdent::new("t0", 2);
     assert_eq!(read_code(&s, &t2, 1), KvError::NotFound);
-    let mut m = BTreeMap::new();
-    write_range(&s, &t2, 0, 10, 1, 10, &mut m);
+    let m = written(&s, &t2, 0, 10, 1, 10);
     verify(&s, &t2, &m);
 }
 
 #[test]
 fn wrong_credentials_fail_start_clearly() {
-    let server = S3Server::start();
-    let cache = tempfile::tempdir().unwrap();
-    let mut opts = server.options("creds", cache.path());
+    let f = Cloud::new("creds");
+    let mut opts = f.opts.clone();
     opts.cloud_secret_key = "wrong".into();
     let e = EloqStore::new(opts.clone()).unwrap().start(0).unwrap_err();
     assert_eq!(e.code(), KvError::CloudErr, "{e}");
@@ -742,9 +766,8 @@ fn wrong_credentials_fail_start_clearly() {
 
 #[test]
 fn invalid_cloud_options_are_refused() {
-    let server = S3Server::start();
-    let cache = tempfile::tempdir().unwrap();
-    let opts = server.options("opts", cache.path());
+    let fx = Cloud::new("opts");
+    let opts = &fx.opts;
     for (what, f) in [
         (
             "colon",
@@ -774,7 +797,7 @@ fn invalid_cloud_options_are_refused() {
     o.data_append_mode = false;
     assert!(EloqStore::new(o).unwrap().options().data_append_mode);
     // A table name that cannot be an object key.
-    let s = start(&opts, 0);
+    let s = fx.start(0);
     let bad = TableIdent::new(vec![0xffu8, 0xfe], 0);
     let e = write(
         &s,
@@ -875,8 +898,7 @@ fn tools_read_a_cloud_store_from_its_ini_and_bench_runs_against_one() {
         let s = start(&opts, 0);
         for p in 0..2 {
             let tbl = TableIdent::new("t0", p);
-            let mut m = BTreeMap::new();
-            write_range(&s, &tbl, 0, 300, 0, 500, &mut m);
+            let m = written(&s, &tbl, 0, 300, 0, 500);
             models.push((tbl, m));
         }
         s.stop();
@@ -960,17 +982,14 @@ fn tools_read_a_cloud_store_from_its_ini_and_bench_runs_against_one() {
 /// dropped in a way tokio forbids there).
 #[test]
 fn a_cloud_store_inside_a_host_tokio_runtime() {
-    let server = S3Server::start();
-    let cache = tempfile::tempdir().unwrap();
-    let opts = server.options("host-tokio", cache.path());
+    let f = Cloud::new("host-tokio");
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
     rt.block_on(async {
         let tbl = TableIdent::new("t0", 0);
-        let mut model = BTreeMap::new();
-        let s = start(&opts, 0);
-        write_range(&s, &tbl, 0, 50, 0, 100, &mut model);
+        let s = f.start(0);
+        let model = written(&s, &tbl, 0, 50, 0, 100);
         verify(&s, &tbl, &model);
         s.stop();
         drop(s);
@@ -981,29 +1000,26 @@ fn a_cloud_store_inside_a_host_tokio_runtime() {
 /// exactly the local bytes and a cold cache reads them back.
 #[test]
 fn big_data_files_upload_in_parts() {
-    let server = S3Server::start();
-    let cache = tempfile::tempdir().unwrap();
-    let mut opts = server.options("big", cache.path());
-    opts.pages_per_file_shift = 13; // 32 MiB data files
+    let mut f = Cloud::new("big");
+    f.opts.pages_per_file_shift = 13; // 32 MiB data files
     let tbl = TableIdent::new("t0", 0);
-    let mut model = BTreeMap::new();
-    let s = start(&opts, 0);
-    write_range(&s, &tbl, 0, 300, 0, 64 << 10, &mut model);
+    let s = f.start(0);
+    let mut model = written(&s, &tbl, 0, 300, 0, 64 << 10);
     write_range(&s, &tbl, 300, 600, 0, 64 << 10, &mut model);
     s.stop();
-    let data: Vec<String> = server
-        .keys("big/t0.0")
+    let data: Vec<String> = f
+        .keys("t0.0")
         .into_iter()
         .filter(|k| k.starts_with("data_"))
         .collect();
     assert!(!data.is_empty());
     for k in &data {
-        let remote = std::fs::read(server.object_path(&format!("big/t0.0/{k}"))).unwrap();
+        let remote = f.object(&format!("t0.0/{k}"));
         assert_eq!(remote.len(), 32 << 20, "{k} uploaded whole");
-        let local = std::fs::read(cache.path().join("t0.0").join(k)).unwrap();
+        let local = std::fs::read(f.cache().join("t0.0").join(k)).unwrap();
         assert!(remote == local, "{k}: bucket and cache differ");
     }
-    wipe(cache.path());
-    let s = start(&opts, 0);
+    f.wipe_cache();
+    let s = f.start(0);
     verify(&s, &tbl, &model);
 }

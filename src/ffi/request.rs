@@ -231,6 +231,23 @@ fn kind_is(r: &eloqstore_request, kinds: &[RequestType]) -> bool {
     kinds.contains(&r.req.request_type())
 }
 
+/// The two byte strings a setter takes, `None` if either is invalid (see
+/// [`bytes`]).
+///
+/// # Safety
+/// `a` and `b` must point at `a_len` and `b_len` readable bytes that stay
+/// valid for `'a`.
+unsafe fn two_bytes<'a>(
+    a: *const u8,
+    a_len: usize,
+    b: *const u8,
+    b_len: usize,
+) -> Option<(&'a [u8], &'a [u8])> {
+    // SAFETY: both valid for their lengths per this function's contract.
+    let (a, b) = unsafe { (bytes(a, a_len), bytes(b, b_len)) };
+    Some((a?, b?))
+}
+
 const BAD: eloqstore_error = eloqstore_error::ELOQSTORE_INVALID_ARGS;
 const OK: eloqstore_error = eloqstore_error::ELOQSTORE_OK;
 
@@ -300,9 +317,7 @@ pub unsafe extern "C" fn eloqstore_scan_set_range(
 ) -> eloqstore_error {
     with_req(req, |r| {
         // SAFETY: valid for their lengths per the contract.
-        let (Some(b), Some(e)) = (unsafe { bytes(begin, begin_len) }, unsafe {
-            bytes(end, end_len)
-        }) else {
+        let Some((b, e)) = (unsafe { two_bytes(begin, begin_len, end, end_len) }) else {
             return BAD;
         };
         if !kind_is(r, &[RequestType::Scan]) {
@@ -376,9 +391,7 @@ pub unsafe extern "C" fn eloqstore_batch_add(
 ) -> eloqstore_error {
     with_req(req, |r| {
         // SAFETY: valid for their lengths per the contract.
-        let (Some(k), Some(v)) = (unsafe { bytes(key, key_len) }, unsafe {
-            bytes(value, value_len)
-        }) else {
+        let Some((k, v)) = (unsafe { two_bytes(key, key_len, value, value_len) }) else {
             return BAD;
         };
         let op = match op {
@@ -650,19 +663,24 @@ fn entry_of(e: &KvEntry) -> eloqstore_entry {
     }
 }
 
-fn scan_result(r: &eloqstore_request) -> Option<Arc<ScanResult>> {
-    if !kind_is(r, &[RequestType::Scan]) || !r.req.is_done() {
+/// The outputs of a completed request of kind `kind`.
+fn done_outputs(
+    r: &eloqstore_request,
+    kind: RequestType,
+) -> Option<std::sync::MutexGuard<'_, Outputs>> {
+    if !kind_is(r, &[kind]) || !r.req.is_done() {
         return None;
     }
-    r.outputs().scan.clone()
+    Some(r.outputs())
+}
+
+fn scan_result(r: &eloqstore_request) -> Option<Arc<ScanResult>> {
+    scan_outputs(r)?.scan.clone()
 }
 
 /// The outputs of a completed Scan request.
 fn scan_outputs(r: &eloqstore_request) -> Option<std::sync::MutexGuard<'_, Outputs>> {
-    if !kind_is(r, &[RequestType::Scan]) || !r.req.is_done() {
-        return None;
-    }
-    Some(r.outputs())
+    done_outputs(r, RequestType::Scan)
 }
 
 /// Entries the last Scan execution returned (0 for NULL, other kinds or
@@ -817,9 +835,7 @@ pub unsafe extern "C" fn eloqstore_list_set_args(
 ) -> eloqstore_error {
     with_req(req, |r| {
         // SAFETY: valid for their lengths per the contract.
-        let (Some(p), Some(t)) = (unsafe { bytes(path, path_len) }, unsafe {
-            bytes(token, token_len)
-        }) else {
+        let Some((p, t)) = (unsafe { two_bytes(path, path_len, token, token_len) }) else {
             return BAD;
         };
         let (Ok(p), Ok(t)) = (std::str::from_utf8(p), std::str::from_utf8(t)) else {
@@ -837,10 +853,7 @@ pub unsafe extern "C" fn eloqstore_list_set_args(
 }
 
 fn list_result(r: &eloqstore_request) -> Option<Arc<ListResult>> {
-    if !kind_is(r, &[RequestType::ListObject]) || !r.req.is_done() {
-        return None;
-    }
-    r.outputs().list.clone()
+    done_outputs(r, RequestType::ListObject)?.list.clone()
 }
 
 /// Objects and directories the last ListObject execution returned

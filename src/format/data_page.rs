@@ -208,14 +208,10 @@ impl<'a> DataPage<'a> {
 
     /// Key of the first entry of region `i` (restart entries store full keys).
     fn restart_key(&self, i: usize) -> Result<&'a [u8]> {
-        let off = self.restart(i);
-        let h = decode_entry_header(self.page, off, self.restarts.off)?;
-        if h.shared != 0 {
-            return Err(Error::corrupted(format!(
-                "data page restart entry at {off} shares a key prefix"
-            )));
-        }
-        Ok(&self.page[h.key_off..h.key_off + h.non_shared])
+        self.restarts.whole_key(self.page, "data", i, |off| {
+            let h = decode_entry_header(self.page, off, self.restarts.off)?;
+            Ok((h.shared, h.key_off, h.non_shared))
+        })
     }
 
     /// The smallest key (a restart entry's key is stored whole).
@@ -251,16 +247,16 @@ impl<'a> DataPage<'a> {
     /// Binary search over restart keys: `(exact, idx)` where `idx` is the
     /// first region whose start key is `>= key` (`num_restarts` if none).
     fn search_region(&self, key: &[u8], cmp: &dyn Comparator) -> Result<(bool, usize)> {
-        let (mut lo, mut hi) = (0usize, self.restarts.count);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            match cmp.compare(self.restart_key(mid)?, key) {
-                Ordering::Equal => return Ok((true, mid)),
-                Ordering::Less => lo = mid + 1,
-                Ordering::Greater => hi = mid,
-            }
+        let at_most = self
+            .restarts
+            .regions_at_most(key, cmp, |i| self.restart_key(i))?;
+        // Restart keys ascend, so only the last one `<= key` can equal it.
+        if let Some(last) = at_most.checked_sub(1)
+            && cmp.compare(self.restart_key(last)?, key) == Ordering::Equal
+        {
+            return Ok((true, last));
         }
-        Ok((false, lo))
+        Ok((false, at_most))
     }
 }
 
@@ -398,8 +394,10 @@ impl<'a> DataPageIter<'a> {
             return Ok(false);
         }
         let off = self.offset;
-        let restart =
-            self.region < self.page.restarts.count && off == self.page.restart(self.region);
+        let restart = self
+            .page
+            .restarts
+            .opens_region(self.page.page, self.region, off);
         let h = decode_entry_header(self.page.page, off, self.page.restarts.off)?;
         let bad = |what: &str| Error::corrupted(format!("data page entry at offset {off}: {what}"));
         if restart && h.shared != 0 {
@@ -434,17 +432,10 @@ impl<'a> DataPageIter<'a> {
         self.compression = compression;
         self.is_restart = restart;
         self.offset = val_off + h.val_len + (before - cur.len());
-        if self.region + 1 < self.page.restarts.count {
-            // Regions hold whole entries: the next restart point is where
-            // an entry ends, never inside one.
-            let next = self.page.restart(self.region + 1);
-            if self.offset > next {
-                return Err(bad("runs past the next restart point"));
-            }
-            if self.offset == next {
-                self.region += 1;
-            }
-        }
+        self.region =
+            self.page
+                .restarts
+                .region_after(page, "data", self.region, off, self.offset)?;
         self.valid = true;
         Ok(true)
     }
@@ -487,11 +478,7 @@ impl<'a> DataPageIter<'a> {
             return Ok(false);
         }
         self.seek_to_restart(ceil - 1);
-        let limit = if ceil < self.page.restarts.count {
-            self.page.restart(ceil)
-        } else {
-            self.page.restarts.off
-        };
+        let limit = self.page.restarts.region_end(self.page.page, ceil - 1);
         let mut best: Option<DataPageIter<'a>> = None;
         while self.offset < limit && self.next()? {
             if cmp.compare(&self.key, key) == Ordering::Greater {

@@ -175,14 +175,11 @@ impl<'a> IndexPage<'a> {
     }
 
     fn restart_key(&self, i: usize) -> Result<&'a [u8]> {
-        let off = self.restart(i);
-        let h = decode_index_header(self.page, off, self.restarts.off)?;
-        if h.0 != 0 {
-            return Err(Error::corrupted(format!(
-                "index page restart entry at {off} shares a key prefix"
-            )));
-        }
-        Ok(&self.page[h.2..h.2 + h.1])
+        self.restarts.whole_key(self.page, "index", i, |off| {
+            let (shared, non_shared, key_off) =
+                decode_index_header(self.page, off, self.restarts.off)?;
+            Ok((shared, key_off, non_shared))
+        })
     }
 
     /// The child whose key range holds `key`: the entry with the greatest
@@ -196,9 +193,7 @@ impl<'a> IndexPage<'a> {
         }
         let region = lo - 1;
         let limit = self.restarts.region_end(self.page, region);
-        let mut it = self.iter();
-        it.region = region;
-        it.offset = self.restart(region);
+        let mut it = self.iter_region(region, Vec::new());
         let mut child = None;
         while it.offset < limit && it.next()? {
             if cmp.compare(it.key(), key) == Ordering::Greater {
@@ -231,9 +226,7 @@ impl<'a> IndexPage<'a> {
         let Some(first) = self.first_key()? else {
             return Ok(());
         };
-        let mut it = self.iter();
-        it.region = self.restarts.count - 1;
-        it.offset = self.restart(it.region);
+        let mut it = self.iter_region(self.restarts.count - 1, Vec::new());
         while it.next()? {}
         range.check_span(first, &it.key, cmp)
     }
@@ -253,10 +246,7 @@ impl<'a> IndexPage<'a> {
             }
             return Ok(self.leftmost());
         }
-        let region = lo - 1;
-        let mut it = self.iter();
-        it.region = region;
-        it.offset = self.restart(region);
+        let mut it = self.iter_region(lo - 1, Vec::new());
         let mut child = None;
         // Walks on past the region's end if needed: the entry after the
         // chosen one bounds the child from above.
@@ -357,8 +347,10 @@ impl IndexPageIter<'_> {
             return Ok(false);
         }
         let off = self.offset;
-        let restart =
-            self.region < self.page.restarts.count && off == self.page.restart(self.region);
+        let restart = self
+            .page
+            .restarts
+            .opens_region(self.page.page, self.region, off);
         let (shared, non_shared, key_off) =
             decode_index_header(self.page.page, off, self.page.restarts.off)?;
         let bad =
@@ -380,17 +372,13 @@ impl IndexPageIter<'_> {
         };
         self.is_restart = restart;
         self.offset = key_off + non_shared + (before - cur.len());
-        if self.region + 1 < self.page.restarts.count {
-            // Regions hold whole entries: the next restart point is where
-            // an entry ends, never inside one.
-            let next = self.page.restart(self.region + 1);
-            if self.offset > next {
-                return Err(bad("runs past the next restart point"));
-            }
-            if self.offset == next {
-                self.region += 1;
-            }
-        }
+        self.region = self.page.restarts.region_after(
+            self.page.page,
+            "index",
+            self.region,
+            off,
+            self.offset,
+        )?;
         Ok(true)
     }
 }

@@ -78,6 +78,56 @@ impl Restarts {
         fixed16_at(page, self.off + 2 * i).expect("restart array validated") as usize
     }
 
+    /// Whether the entry at `off`, reached while decoding region `region`,
+    /// is that region's restart entry (so it stores its key whole).
+    pub fn opens_region(&self, page: &[u8], region: usize, off: usize) -> bool {
+        region < self.count && off == self.point(page, region)
+    }
+
+    /// The region of the entry that follows one of region `region` (a
+    /// `kind` page entry at `off`) ending at `end`. Regions hold whole
+    /// entries: the next restart point is where an entry ends, never
+    /// inside one, else the page is `Corrupted`.
+    pub fn region_after(
+        &self,
+        page: &[u8],
+        kind: &str,
+        region: usize,
+        off: usize,
+        end: usize,
+    ) -> Result<usize> {
+        if region + 1 >= self.count {
+            return Ok(region);
+        }
+        let next = self.point(page, region + 1);
+        if end > next {
+            return Err(Error::corrupted(format!(
+                "{kind} page entry at offset {off}: runs past the next restart point"
+            )));
+        }
+        Ok(if end == next { region + 1 } else { region })
+    }
+
+    /// The key of restart region `i`'s first entry, which a restart entry
+    /// stores whole. `header(off)` decodes the entry at `off` of a `kind`
+    /// page to `(shared prefix length, key offset, key length)`.
+    pub fn whole_key<'p>(
+        &self,
+        page: &'p [u8],
+        kind: &str,
+        i: usize,
+        header: impl FnOnce(usize) -> Result<(usize, usize, usize)>,
+    ) -> Result<&'p [u8]> {
+        let off = self.point(page, i);
+        let (shared, key_off, key_len) = header(off)?;
+        if shared != 0 {
+            return Err(Error::corrupted(format!(
+                "{kind} page restart entry at {off} shares a key prefix"
+            )));
+        }
+        Ok(&page[key_off..key_off + key_len])
+    }
+
     /// End of restart region `i`: the next region's start, or the array.
     pub fn region_end(&self, page: &[u8], i: usize) -> usize {
         if i + 1 < self.count {

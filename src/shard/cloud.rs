@@ -957,6 +957,12 @@ pub async fn list_archives(shard: &ShardCtx, tbl: &TableIdent) -> Result<Vec<(u6
 /// while this process owns the partition's term).
 pub async fn delete_archives(shard: &ShardCtx, tbl: &TableIdent, names: &[String]) -> Result<()> {
     fence(shard, tbl).await?;
+    delete_names(shard, tbl, names).await
+}
+
+/// Deletes the partition's objects `names`, all at once; the first error
+/// is returned after every delete ended.
+async fn delete_names(shard: &ShardCtx, tbl: &TableIdent, names: &[String]) -> Result<()> {
     let h = &cloud_of(shard).handle;
     let futs: Vec<_> = names
         .iter()
@@ -991,15 +997,7 @@ pub async fn delete_objects(shard: &ShardCtx, tbl: &TableIdent, names: &[String]
     if names.is_empty() || !gc_allowed(shard, tbl).await? {
         return Ok(());
     }
-    let h = &cloud_of(shard).handle;
-    let futs: Vec<_> = names
-        .iter()
-        .map(|n| async move {
-            let key = object_key(tbl, n)?;
-            h.delete(&key).await.map_err(Error::from)
-        })
-        .collect();
-    super::util::all_ok(super::util::join_all(futs).await).map(|_| ())
+    delete_names(shard, tbl, names).await
 }
 
 /// The bucket side of file GC, after a compaction: deletes data objects of
@@ -1058,15 +1056,7 @@ pub async fn sweep(shard: &ShardCtx, part: &Partition) -> Result<()> {
         return Ok(());
     }
     log::debug!("{tbl}: cloud GC deletes {doomed:?}");
-    let h = &cloud_of(shard).handle;
-    let futs: Vec<_> = doomed
-        .iter()
-        .map(|n| async move {
-            let key = object_key(tbl, n)?;
-            h.delete(&key).await.map_err(Error::from)
-        })
-        .collect();
-    super::util::all_ok(super::util::join_all(futs).await)?;
+    delete_names(shard, tbl, &doomed).await?;
     if drop_manifest {
         // The partition's next commit writes a whole new manifest (the
         // bucket has none to append to); the local copy goes too.

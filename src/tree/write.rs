@@ -13,6 +13,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
 
 use super::PageSource;
 use super::read::ReadCtx;
@@ -662,24 +663,14 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
         }
         let mut changed = false;
         let mut rebuilt = Vec::with_capacity(entries.len() + 4);
-        let mut start = 0;
-        for i in 0..entries.len() {
-            let end = match entries.get(i + 1) {
-                Some((hi, _)) => {
-                    start
-                        + batch[start..]
-                            .partition_point(|c| cmp.compare(c.key, hi) == Ordering::Less)
-                }
-                None => batch.len(),
-            };
-            if start == end {
+        for (i, part) in split_batch(cmp, &entries, batch).into_iter().enumerate() {
+            if part.is_empty() {
                 rebuilt.push(std::mem::take(&mut entries[i]));
                 continue;
             }
             let sub_range = child_range(range, &entries, i);
             let (sep, child) = std::mem::take(&mut entries[i]);
-            let sub = &batch[start..end];
-            start = end;
+            let sub = &batch[part];
             let out = if leaf {
                 Box::pin(self.apply_leaf(Some(child), sub, &sub_range)).await?
             } else {
@@ -743,22 +734,11 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
         entries: &[(Vec<u8>, PageId)],
         batch: &[Change<'_>],
     ) -> Result<()> {
-        let cmp = self.cmp();
         let mut ids = Vec::new();
-        let mut start = 0;
-        for i in 0..entries.len() {
-            let end = match entries.get(i + 1) {
-                Some((hi, _)) => {
-                    start
-                        + batch[start..]
-                            .partition_point(|c| cmp.compare(c.key, hi) == Ordering::Less)
-                }
-                None => batch.len(),
-            };
-            if end > start && !self.prefetched.contains_key(&entries[i].1) {
+        for (i, part) in split_batch(self.cmp(), entries, batch).iter().enumerate() {
+            if !part.is_empty() && !self.prefetched.contains_key(&entries[i].1) {
                 ids.push(entries[i].1);
             }
-            start = end;
         }
         if ids.len() < 2 {
             return Ok(());
@@ -819,24 +799,11 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
             return Ok(());
         }
         let (leaf, entries) = self.index_entries(id, range).await?;
-        let cmp = self.cmp();
-        let mut children = Vec::new();
-        let mut start = 0;
-        for i in 0..entries.len() {
-            let end = match entries.get(i + 1) {
-                Some((hi, _)) => {
-                    start
-                        + batch[start..]
-                            .partition_point(|c| cmp.compare(c.key, hi) == Ordering::Less)
-                }
-                None => batch.len(),
-            };
-            if end > start {
-                children.push((i, start, end));
+        let parts = split_batch(self.cmp(), &entries, batch);
+        for (i, part) in parts.into_iter().enumerate() {
+            if part.is_empty() {
+                continue;
             }
-            start = end;
-        }
-        for &(i, lo, hi) in &children {
             if out.len() >= PREFETCH_LEAVES {
                 break;
             }
@@ -846,7 +813,7 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
                 let sub_range = child_range(range, &entries, i);
                 Box::pin(self.collect_leaves(
                     entries[i].1,
-                    &batch[lo..hi],
+                    &batch[part],
                     depth + 1,
                     &sub_range,
                     out,
@@ -1125,6 +1092,28 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
             released: self.released,
         }
     }
+}
+
+/// Splits a batch sorted by key over the children of an index page with
+/// `(separator, child)` entries (the leftmost first): one range of `batch`
+/// per child, child `i` taking the changes below separator `i + 1`.
+fn split_batch(
+    cmp: &dyn Comparator,
+    entries: &[(Vec<u8>, PageId)],
+    batch: &[Change<'_>],
+) -> Vec<Range<usize>> {
+    let mut start = 0;
+    let mut parts = Vec::with_capacity(entries.len());
+    for next in entries.iter().skip(1) {
+        let end = start
+            + batch[start..].partition_point(|c| cmp.compare(c.key, &next.0) == Ordering::Less);
+        parts.push(start..end);
+        start = end;
+    }
+    if !entries.is_empty() {
+        parts.push(start..batch.len());
+    }
+    parts
 }
 
 /// The key range of child `i` of an index page with `range`, given its
