@@ -11,25 +11,30 @@ const MANIFEST_MIX: u64 = 0x9e37_79b9_7f4a_7c15;
 const MANIFEST_CHUNK: usize = 1 << 20;
 
 /// The checksum a page should carry: XXH3-64 of everything after the
-/// checksum field, padding included.
+/// checksum field, padding included (of nothing for a shorter buffer).
 pub fn page_checksum(page: &[u8]) -> u64 {
-    xxh3_64(&page[CHECKSUM_BYTES..])
+    xxh3_64(page.get(CHECKSUM_BYTES..).unwrap_or_default())
 }
 
-/// Stores the checksum of `page` in its first eight bytes.
+/// Stores the checksum of `page` in its first eight bytes (a buffer too
+/// short to hold them is left as is: it can never verify).
 pub fn set_page_checksum(page: &mut [u8]) {
-    let sum = page_checksum(page);
-    page[..CHECKSUM_BYTES].copy_from_slice(&sum.to_le_bytes());
+    if let Some((stored, body)) = page.split_first_chunk_mut::<CHECKSUM_BYTES>() {
+        *stored = xxh3_64(body).to_le_bytes();
+    }
 }
 
-/// The checksum stored in the page's first eight bytes.
+/// The checksum stored in the page's first eight bytes (0 if it has none).
 pub fn stored_checksum(page: &[u8]) -> u64 {
-    u64::from_le_bytes(page[..CHECKSUM_BYTES].try_into().expect("8 bytes"))
+    page.first_chunk().map_or(0, |b| u64::from_le_bytes(*b))
 }
 
 /// Whether the stored checksum matches the content.
 pub fn verify_page_checksum(page: &[u8]) -> bool {
-    page.len() > CHECKSUM_BYTES && stored_checksum(page) == page_checksum(page)
+    match page.split_first_chunk::<CHECKSUM_BYTES>() {
+        Some((stored, body)) if !body.is_empty() => u64::from_le_bytes(*stored) == xxh3_64(body),
+        _ => false,
+    }
 }
 
 /// Upstream's manifest record checksum: XXH3 of each 1 MiB chunk folded with
@@ -41,6 +46,7 @@ pub fn manifest_checksum(content: &[u8]) -> u64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -16,42 +16,46 @@ pub fn put_fixed32(dst: &mut Vec<u8>, v: u32) {
 
 /// Reads a little-endian u16 at `off`, `None` if out of bounds.
 pub fn fixed16_at(buf: &[u8], off: usize) -> Option<u16> {
-    let b = buf.get(off..off.checked_add(2)?)?;
-    Some(u16::from_le_bytes([b[0], b[1]]))
+    Some(u16::from_le_bytes(*buf.get(off..)?.first_chunk()?))
 }
 
 /// Reads a little-endian u32 at `off`, `None` if out of bounds.
 pub fn fixed32_at(buf: &[u8], off: usize) -> Option<u32> {
-    let b = buf.get(off..off.checked_add(4)?)?;
-    Some(u32::from_le_bytes(b.try_into().ok()?))
+    Some(u32::from_le_bytes(*buf.get(off..)?.first_chunk()?))
 }
 
 /// Reads a little-endian u64 at `off`, `None` if out of bounds.
 pub fn fixed64_at(buf: &[u8], off: usize) -> Option<u64> {
-    let b = buf.get(off..off.checked_add(8)?)?;
-    Some(u64::from_le_bytes(b.try_into().ok()?))
+    Some(u64::from_le_bytes(*buf.get(off..)?.first_chunk()?))
+}
+
+/// Copies `bytes` to `buf` at `off`: the one unchecked write of the
+/// encoders, which only write into buffers they sized themselves.
+#[allow(clippy::indexing_slicing)] // room at `off` is the caller's contract
+pub fn put_at(buf: &mut [u8], off: usize, bytes: &[u8]) {
+    buf[off..off + bytes.len()].copy_from_slice(bytes);
 }
 
 /// Writes a little-endian u16 at `off` (the caller guarantees room).
 pub fn set_fixed16(buf: &mut [u8], off: usize, v: u16) {
-    buf[off..off + 2].copy_from_slice(&v.to_le_bytes());
+    put_at(buf, off, &v.to_le_bytes());
 }
 
 /// Writes a little-endian u32 at `off` (the caller guarantees room).
 pub fn set_fixed32(buf: &mut [u8], off: usize, v: u32) {
-    buf[off..off + 4].copy_from_slice(&v.to_le_bytes());
+    put_at(buf, off, &v.to_le_bytes());
 }
 
 /// Writes a little-endian u64 at `off` (the caller guarantees room).
 pub fn set_fixed64(buf: &mut [u8], off: usize, v: u64) {
-    buf[off..off + 8].copy_from_slice(&v.to_le_bytes());
+    put_at(buf, off, &v.to_le_bytes());
 }
 
 /// Takes a little-endian u32 from the front of the cursor.
 pub fn get_fixed32(src: &mut &[u8]) -> Option<u32> {
-    let v = fixed32_at(src, 0)?;
-    *src = &src[4..];
-    Some(v)
+    let (v, rest) = src.split_first_chunk()?;
+    *src = rest;
+    Some(u32::from_le_bytes(*v))
 }
 
 /// Number of bytes the varint encoding of `v` takes.
@@ -83,7 +87,7 @@ fn get_varint(src: &mut &[u8], max_bytes: usize) -> Option<u64> {
     for (i, &b) in src.iter().take(max_bytes).enumerate() {
         result |= ((b & 0x7f) as u64) << (7 * i);
         if b & 0x80 == 0 {
-            *src = &src[i + 1..];
+            *src = src.get(i + 1..)?;
             return Some(result);
         }
     }

@@ -51,25 +51,23 @@ impl Comparator for BytewiseComparator {
     fn shortest_separator(&self, left: &[u8], right: &[u8]) -> Vec<u8> {
         let diff = left.iter().zip(right).take_while(|(a, b)| a == b).count();
         // `left < right`, so `right` is longer than the common prefix.
-        right[..(diff + 1).min(right.len())].to_vec()
+        right.get(..diff + 1).unwrap_or(right).to_vec()
     }
 
     fn shorten_start(&self, start: &mut Vec<u8>, limit: &[u8]) {
-        let min_len = start.len().min(limit.len());
         let diff = start.iter().zip(limit).take_while(|(a, b)| a == b).count();
-        if diff >= min_len {
+        let (Some(byte), Some(&bound)) = (start.get_mut(diff), limit.get(diff)) else {
             return; // one is a prefix of the other
-        }
-        let byte = start[diff];
-        if byte < 0xff && byte + 1 < limit[diff] {
-            start[diff] += 1;
+        };
+        if *byte < 0xff && *byte + 1 < bound {
+            *byte += 1;
             start.truncate(diff + 1);
         }
     }
 
     fn short_successor(&self, key: &mut Vec<u8>) {
-        if let Some(i) = key.iter().position(|&b| b != 0xff) {
-            key[i] += 1;
+        if let Some((i, b)) = key.iter_mut().enumerate().find(|(_, b)| **b != 0xff) {
+            *b += 1;
             key.truncate(i + 1);
         }
     }

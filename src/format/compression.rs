@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use rand::RngExt;
+use rand::seq::IndexedRandom;
 use zstd::zstd_safe::{self, CCtx, CDict, DCtx, DDict};
 
 use super::coding::{get_varint32, put_varint32};
@@ -205,7 +205,9 @@ impl DictSampler {
         let mut rng = rand::rng();
         while self.data.len() < SAMPLE_TARGET_BYTES || (need_min && self.sizes.len() < MIN_SAMPLES)
         {
-            let v = eligible[rng.random_range(0..eligible.len())];
+            let Some(&v) = eligible.choose(&mut rng) else {
+                break; // never: `eligible` is not empty
+            };
             self.add(v);
         }
         let dict = train_dictionary(&self.data, &self.sizes);
@@ -216,6 +218,7 @@ impl DictSampler {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -7,8 +7,8 @@
 use std::cmp::Ordering;
 
 use super::coding::{
-    decode_i64_delta, encode_i64_delta, fixed32_at, get_varint32, get_varint64, put_varint32,
-    put_varint64, set_fixed16, set_fixed32, varint_len,
+    decode_i64_delta, encode_i64_delta, fixed32_at, get_varint32, get_varint64, put_at,
+    put_varint32, put_varint64, set_fixed16, set_fixed32, varint_len,
 };
 use super::comparator::Comparator;
 use super::key_range::KeyRange;
@@ -175,9 +175,13 @@ impl<'a> DataPage<'a> {
         self.restarts.off
     }
 
-    /// The raw bytes of restart region `i`.
+    /// The raw bytes of restart region `i` (`i < num_restarts`). Parsing
+    /// checked that the restart points ascend within the entries, so the
+    /// range always lies in the page (it would give an empty region else).
     pub fn region(&self, i: usize) -> &'a [u8] {
-        &self.page[self.restart(i)..self.restarts.region_end(self.page, i)]
+        self.page
+            .get(self.restart(i)..self.restarts.region_end(self.page, i))
+            .unwrap_or_default()
     }
 
     pub fn iter(&self) -> DataPageIter<'a> {
@@ -210,7 +214,7 @@ impl<'a> DataPage<'a> {
     fn restart_key(&self, i: usize) -> Result<&'a [u8]> {
         self.restarts.whole_key(self.page, "data", i, |off| {
             let h = decode_entry_header(self.page, off, self.restarts.off)?;
-            Ok((h.shared, h.key_off, h.non_shared))
+            Ok((h.shared, h.key))
         })
     }
 
@@ -260,35 +264,33 @@ impl<'a> DataPage<'a> {
     }
 }
 
-struct EntryHeader {
+/// An entry's fixed part, split off the page bytes.
+struct EntryHeader<'a> {
     shared: usize,
-    non_shared: usize,
-    val_len: usize,
     flags: u32,
-    key_off: usize,
+    /// The key bytes after the shared prefix.
+    key: &'a [u8],
+    value: &'a [u8],
+    /// The bytes after the value, up to the restart array (the timestamps
+    /// and the following entries).
+    rest: &'a [u8],
 }
 
-fn decode_entry_header(page: &[u8], off: usize, limit: usize) -> Result<EntryHeader> {
+fn decode_entry_header(page: &[u8], off: usize, limit: usize) -> Result<EntryHeader<'_>> {
     let bad = || Error::corrupted(format!("data page entry at offset {off} is malformed"));
     let mut cur = page.get(off..limit).ok_or_else(bad)?;
-    let before = cur.len();
     let shared = get_varint32(&mut cur).ok_or_else(bad)? as usize;
     let non_shared = get_varint32(&mut cur).ok_or_else(bad)? as usize;
     let val_field = get_varint32(&mut cur).ok_or_else(bad)?;
-    let key_off = off + (before - cur.len());
     let val_len = (val_field >> VAL_FLAG_BITS) as usize;
-    if non_shared
-        .checked_add(val_len)
-        .is_none_or(|n| n > cur.len())
-    {
-        return Err(bad());
-    }
+    let (key, cur) = cur.split_at_checked(non_shared).ok_or_else(bad)?;
+    let (value, rest) = cur.split_at_checked(val_len).ok_or_else(bad)?;
     Ok(EntryHeader {
         shared,
-        non_shared,
-        val_len,
         flags: val_field & ((1 << VAL_FLAG_BITS) - 1),
-        key_off,
+        key,
+        value,
+        rest,
     })
 }
 
@@ -408,14 +410,10 @@ impl<'a> DataPageIter<'a> {
         }
         let compression = Compression::from_bits(h.flags >> COMPRESSION_SHIFT)
             .ok_or_else(|| bad("invalid compression type"))?;
-        let page = self.page.page;
         self.key.truncate(h.shared);
-        self.key
-            .extend_from_slice(&page[h.key_off..h.key_off + h.non_shared]);
-        let val_off = h.key_off + h.non_shared;
-        self.value = &page[val_off..val_off + h.val_len];
-        let mut cur = &page[val_off + h.val_len..self.page.restarts.off];
-        let before = cur.len();
+        self.key.extend_from_slice(h.key);
+        self.value = h.value;
+        let mut cur = h.rest;
         self.expire_ts = if h.flags & FLAG_EXPIRE != 0 {
             get_varint64(&mut cur).ok_or_else(|| bad("truncated expire timestamp"))?
         } else {
@@ -431,11 +429,15 @@ impl<'a> DataPageIter<'a> {
         self.overflow = h.flags & FLAG_OVERFLOW != 0;
         self.compression = compression;
         self.is_restart = restart;
-        self.offset = val_off + h.val_len + (before - cur.len());
-        self.region =
-            self.page
-                .restarts
-                .region_after(page, "data", self.region, off, self.offset)?;
+        // `rest` ends at the restart array.
+        self.offset = self.page.restarts.off - cur.len();
+        self.region = self.page.restarts.region_after(
+            self.page.page,
+            "data",
+            self.region,
+            off,
+            self.offset,
+        )?;
         self.valid = true;
         Ok(true)
     }
@@ -532,7 +534,7 @@ impl DataPageBuilder {
     pub fn reset(&mut self) {
         self.buf.clear();
         self.buf.resize(DATA_HEADER_SIZE, 0);
-        self.buf[PAGE_TYPE_OFFSET] = PageType::Data as u8;
+        put_at(&mut self.buf, PAGE_TYPE_OFFSET, &[PageType::Data as u8]);
         self.restarts.clear();
         self.restarts.push(DATA_HEADER_SIZE as u16);
         self.counter = 0;
@@ -620,6 +622,10 @@ impl DataPageBuilder {
 
     fn add_inner(&mut self, e: &EntryRef<'_>, restart: bool) -> bool {
         let (size, shared, ts_field) = self.entry_size(e, restart);
+        // `shared` is a common prefix of the last key and this one.
+        let Some(suffix) = e.key.get(shared..) else {
+            return false;
+        };
         if self.current_size() + size > self.page_size {
             return false;
         }
@@ -629,16 +635,16 @@ impl DataPageBuilder {
             self.last_ts = 0;
         }
         put_varint32(&mut self.buf, shared as u32);
-        put_varint32(&mut self.buf, (e.key.len() - shared) as u32);
+        put_varint32(&mut self.buf, suffix.len() as u32);
         put_varint64(&mut self.buf, e.val_field());
-        self.buf.extend_from_slice(&e.key[shared..]);
+        self.buf.extend_from_slice(suffix);
         self.buf.extend_from_slice(e.value);
         if e.expire_ts != 0 {
             put_varint64(&mut self.buf, e.expire_ts);
         }
         put_varint64(&mut self.buf, ts_field);
         self.last_key.truncate(shared);
-        self.last_key.extend_from_slice(&e.key[shared..]);
+        self.last_key.extend_from_slice(suffix);
         self.last_ts = clamp_ts(e.timestamp);
         self.counter += 1;
         self.count += 1;
@@ -692,8 +698,9 @@ impl DataPageBuilder {
 }
 
 /// Builds a data page from whole restart regions (each starts with a
-/// restart entry, so regions can move between pages verbatim). Links are
-/// `prev`/`next`; no checksum.
+/// restart entry, so regions can move between pages verbatim) that fit in
+/// `page_size` with their restart array. Links are `prev`/`next`; no
+/// checksum.
 pub fn assemble_regions(
     regions: &[&[u8]],
     page_size: usize,
@@ -701,12 +708,12 @@ pub fn assemble_regions(
     next: PageId,
 ) -> AlignedBuf {
     let mut page = AlignedBuf::zeroed(page_size);
-    page[PAGE_TYPE_OFFSET] = PageType::Data as u8;
+    put_at(&mut page, PAGE_TYPE_OFFSET, &[PageType::Data as u8]);
     let mut off = DATA_HEADER_SIZE;
     let mut starts = Vec::with_capacity(regions.len());
     for r in regions {
         starts.push(off as u16);
-        page[off..off + r.len()].copy_from_slice(r);
+        put_at(&mut page, off, r);
         off += r.len();
     }
     for s in &starts {
@@ -785,6 +792,7 @@ pub fn set_links(page: &mut [u8], prev: PageId, next: PageId) {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use crate::format::checksum::set_page_checksum;

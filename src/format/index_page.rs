@@ -6,8 +6,8 @@
 use std::cmp::Ordering;
 
 use super::coding::{
-    decode_i32_delta, encode_i32_delta, fixed32_at, get_varint32, put_varint32, set_fixed32,
-    varint_len,
+    decode_i32_delta, encode_i32_delta, fixed32_at, get_varint32, put_at, put_varint32,
+    set_fixed32, varint_len,
 };
 use super::comparator::Comparator;
 use super::key_range::KeyRange;
@@ -176,9 +176,8 @@ impl<'a> IndexPage<'a> {
 
     fn restart_key(&self, i: usize) -> Result<&'a [u8]> {
         self.restarts.whole_key(self.page, "index", i, |off| {
-            let (shared, non_shared, key_off) =
-                decode_index_header(self.page, off, self.restarts.off)?;
-            Ok((shared, key_off, non_shared))
+            let (shared, key, _) = decode_index_header(self.page, off, self.restarts.off)?;
+            Ok((shared, key))
         })
     }
 
@@ -263,17 +262,16 @@ impl<'a> IndexPage<'a> {
     }
 }
 
-/// `(shared, non_shared, key offset)` of the entry at `off`.
-fn decode_index_header(page: &[u8], off: usize, limit: usize) -> Result<(usize, usize, usize)> {
+/// The entry at `off` split into its shared prefix length, the key bytes
+/// after that prefix, and the bytes after them up to `limit` (the child id
+/// and the following entries).
+fn decode_index_header(page: &[u8], off: usize, limit: usize) -> Result<(usize, &[u8], &[u8])> {
     let bad = || Error::corrupted(format!("index page entry at offset {off} is malformed"));
     let mut cur = page.get(off..limit).ok_or_else(bad)?;
-    let before = cur.len();
     let shared = get_varint32(&mut cur).ok_or_else(bad)? as usize;
     let non_shared = get_varint32(&mut cur).ok_or_else(bad)? as usize;
-    if non_shared > cur.len() {
-        return Err(bad());
-    }
-    Ok((shared, non_shared, off + (before - cur.len())))
+    let (key, rest) = cur.split_at_checked(non_shared).ok_or_else(bad)?;
+    Ok((shared, key, rest))
 }
 
 /// See [`IndexPage::parts`].
@@ -351,7 +349,7 @@ impl IndexPageIter<'_> {
             .page
             .restarts
             .opens_region(self.page.page, self.region, off);
-        let (shared, non_shared, key_off) =
+        let (shared, key, mut cur) =
             decode_index_header(self.page.page, off, self.page.restarts.off)?;
         let bad =
             |what: &str| Error::corrupted(format!("index page entry at offset {off}: {what}"));
@@ -359,10 +357,7 @@ impl IndexPageIter<'_> {
             return Err(bad("invalid shared key prefix"));
         }
         self.key.truncate(shared);
-        self.key
-            .extend_from_slice(&self.page.page[key_off..key_off + non_shared]);
-        let mut cur = &self.page.page[key_off + non_shared..self.page.restarts.off];
-        let before = cur.len();
+        self.key.extend_from_slice(key);
         let delta =
             decode_i32_delta(get_varint32(&mut cur).ok_or_else(|| bad("truncated child id"))?);
         self.child = if restart {
@@ -371,7 +366,8 @@ impl IndexPageIter<'_> {
             (self.child as i32).wrapping_add(delta) as u32
         };
         self.is_restart = restart;
-        self.offset = key_off + non_shared + (before - cur.len());
+        // `cur` ends at the restart array.
+        self.offset = self.page.restarts.off - cur.len();
         self.region = self.page.restarts.region_after(
             self.page.page,
             "index",
@@ -442,11 +438,12 @@ impl IndexPageBuilder {
     /// Sets the leftmost child and the page type; must come first.
     pub fn add_leftmost(&mut self, child: PageId, leaf_index: bool) {
         debug_assert!(self.is_empty());
-        self.buf[PAGE_TYPE_OFFSET] = if leaf_index {
-            PageType::LeafIndex as u8
+        let page_type = if leaf_index {
+            PageType::LeafIndex
         } else {
-            PageType::NonLeafIndex as u8
+            PageType::NonLeafIndex
         };
+        put_at(&mut self.buf, PAGE_TYPE_OFFSET, &[page_type as u8]);
         set_fixed32(&mut self.buf, LEFTMOST_OFFSET, child);
         self.count = 1;
     }
@@ -490,6 +487,10 @@ impl IndexPageBuilder {
     fn add_inner(&mut self, key: &[u8], child: PageId, restart: bool) -> bool {
         debug_assert!(!self.is_empty(), "leftmost pointer first");
         let (size, shared, delta) = self.entry_size(key, child, restart);
+        // `shared` is a common prefix of the last key and this one.
+        let Some(suffix) = key.get(shared..) else {
+            return false;
+        };
         if self.current_size() + size > self.page_size {
             return false;
         }
@@ -498,11 +499,11 @@ impl IndexPageBuilder {
             self.counter = 0;
         }
         put_varint32(&mut self.buf, shared as u32);
-        put_varint32(&mut self.buf, (key.len() - shared) as u32);
-        self.buf.extend_from_slice(&key[shared..]);
+        put_varint32(&mut self.buf, suffix.len() as u32);
+        self.buf.extend_from_slice(suffix);
         put_varint32(&mut self.buf, delta);
         self.last_key.truncate(shared);
-        self.last_key.extend_from_slice(&key[shared..]);
+        self.last_key.extend_from_slice(suffix);
         self.last_child = child as i32;
         self.counter += 1;
         self.count += 1;
@@ -526,6 +527,7 @@ impl IndexPageBuilder {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use crate::format::checksum::set_page_checksum;

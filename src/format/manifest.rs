@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use super::checksum::{CHECKSUM_BYTES, manifest_checksum};
 use super::coding::{
-    fixed32_at, fixed64_at, get_fixed32, get_varint32, get_varint64, put_fixed32, put_varint32,
-    put_varint64, set_fixed32, set_fixed64, varint_len,
+    fixed32_at, fixed64_at, get_fixed32, get_varint32, get_varint64, put_at, put_fixed32,
+    put_varint32, put_varint64, set_fixed32, set_fixed64, varint_len,
 };
 use super::names::data_file_name;
 use super::page::{AlignedBuf, FileId, FilePageId, MAX_PAGE_ID, PAGE_ALIGN, PageId};
@@ -126,18 +126,19 @@ pub fn decode_snapshot(payload: &[u8]) -> Result<SnapshotPayload> {
     let max_fp_id = get_varint64(&mut cur).ok_or_else(|| bad("truncated max file page id"))?;
     let dict_len =
         get_varint32(&mut cur).ok_or_else(|| bad("truncated dictionary length"))? as usize;
-    let dict = cur
-        .get(..dict_len)
-        .ok_or_else(|| bad("truncated dictionary"))?
-        .to_vec();
-    cur = &cur[dict_len..];
+    let (dict, mut cur) = cur
+        .split_at_checked(dict_len)
+        .ok_or_else(|| bad("truncated dictionary"))?;
+    let dict = dict.to_vec();
     let mapping_len =
         get_fixed32(&mut cur).ok_or_else(|| bad("truncated mapping length"))? as usize;
     // Upstream requires the term-map length to follow the mapping.
-    if mapping_len + 4 > cur.len() {
+    let Some((mut m, term_map_bytes)) = cur
+        .split_at_checked(mapping_len)
+        .filter(|(_, rest)| rest.len() >= 4)
+    else {
         return Err(bad("mapping runs past the payload"));
-    }
-    let mut m = &cur[..mapping_len];
+    };
     let mut mapping = Vec::with_capacity(mapping_len / 2);
     while !m.is_empty() {
         let v = get_varint64(&mut m).ok_or_else(|| bad("truncated mapping value"))?;
@@ -147,7 +148,7 @@ pub fn decode_snapshot(payload: &[u8]) -> Result<SnapshotPayload> {
         mapping.push(v);
     }
     let mut term_map = TermMap::new();
-    decode_term_map(&cur[mapping_len..], &mut term_map)?;
+    decode_term_map(term_map_bytes, &mut term_map)?;
     Ok(SnapshotPayload {
         max_fp_id,
         dict,
@@ -196,8 +197,8 @@ pub fn decode_log(payload: &[u8]) -> Result<LogPayload> {
     let bad = |what: &str| Error::corrupted(what.to_string());
     let mut cur = payload;
     let len = get_fixed32(&mut cur).ok_or_else(|| bad("truncated mapping length"))? as usize;
-    let mut m = cur
-        .get(..len)
+    let (mut m, term_map_bytes) = cur
+        .split_at_checked(len)
         .ok_or_else(|| bad("mapping runs past the payload"))?;
     let mut changes = Vec::new();
     while !m.is_empty() {
@@ -209,7 +210,7 @@ pub fn decode_log(payload: &[u8]) -> Result<LogPayload> {
         changes.push((id, v));
     }
     let mut term_map = TermMap::new();
-    decode_term_map(&cur[len..], &mut term_map)?;
+    decode_term_map(term_map_bytes, &mut term_map)?;
     Ok(LogPayload { changes, term_map })
 }
 
@@ -225,8 +226,9 @@ pub fn encode_record(root: PageId, ttl_root: PageId, payload: &[u8]) -> AlignedB
     set_fixed32(&mut buf, ROOT_OFFSET, root);
     set_fixed32(&mut buf, TTL_ROOT_OFFSET, ttl_root);
     set_fixed32(&mut buf, LEN_OFFSET, payload.len() as u32);
-    buf[HEADER_BYTES..len].copy_from_slice(payload);
-    let sum = manifest_checksum(&buf[CHECKSUM_BYTES..len]);
+    put_at(&mut buf, HEADER_BYTES, payload);
+    // The buffer holds `len` bytes at least.
+    let sum = manifest_checksum(buf.get(CHECKSUM_BYTES..len).unwrap_or_default());
     set_fixed64(&mut buf, 0, sum);
     buf
 }
@@ -338,10 +340,13 @@ impl ManifestState {
         }
         for &(id, v) in &log.changes {
             let id = id as usize;
-            if id >= self.mapping.len() {
-                self.mapping.resize(id + 1, mapping_value::INVALID);
+            match self.mapping.get_mut(id) {
+                Some(slot) => *slot = v,
+                None => {
+                    self.mapping.resize(id, mapping_value::INVALID);
+                    self.mapping.push(v);
+                }
             }
-            self.mapping[id] = v;
             if let Some(fp) = mapping_value::as_file_page(v) {
                 self.max_fp_id = self.max_fp_id.max(fp + 1);
             }
@@ -502,7 +507,10 @@ enum Parsed<'a> {
 }
 
 fn parse_record(file: &[u8], off: usize) -> Parsed<'_> {
-    let Some(header) = file.get(off..off + HEADER_BYTES) else {
+    let Some(header) = file
+        .get(off..)
+        .and_then(<[u8]>::first_chunk::<HEADER_BYTES>)
+    else {
         return Parsed::Eof;
     };
     let payload_len = fixed32_at(header, LEN_OFFSET).expect("header length") as usize;
@@ -510,15 +518,19 @@ fn parse_record(file: &[u8], off: usize) -> Parsed<'_> {
     let Some(record) = file.get(off..end) else {
         return Parsed::Eof;
     };
-    let padded = off + padded_len(payload_len);
-    let stored = fixed64_at(record, 0).expect("header length");
-    if manifest_checksum(&record[CHECKSUM_BYTES..]) != stored {
+    // `record` starts with the header: both splits succeed.
+    let (Some(checked), Some(payload)) = (record.get(CHECKSUM_BYTES..), record.get(HEADER_BYTES..))
+    else {
+        return Parsed::Eof;
+    };
+    if manifest_checksum(checked) != fixed64_at(header, 0).expect("header length") {
         return Parsed::BadChecksum;
     }
+    let padded = off + padded_len(payload_len);
     Parsed::Record {
-        root: fixed32_at(record, ROOT_OFFSET).expect("header length"),
-        ttl_root: fixed32_at(record, TTL_ROOT_OFFSET).expect("header length"),
-        payload: &record[HEADER_BYTES..],
+        root: fixed32_at(header, ROOT_OFFSET).expect("header length"),
+        ttl_root: fixed32_at(header, TTL_ROOT_OFFSET).expect("header length"),
+        payload,
         next: (padded <= file.len()).then_some(padded),
     }
 }
@@ -695,6 +707,7 @@ fn valid_record_after(file: &[u8], bad: usize) -> Result<Option<usize>> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use crate::error::KvError;

@@ -1,4 +1,10 @@
 //! The on-disk format: pure encoders and decoders, no I/O.
+//!
+//! Decoders read untrusted bytes and must answer `Corrupted` (or `None`),
+//! never panic, so indexing that can go out of bounds is denied here; the
+//! few encoder functions that index buffers they sized themselves allow it
+//! one by one, saying why.
+#![deny(clippy::indexing_slicing)]
 
 pub mod checksum;
 pub mod coding;

@@ -6,7 +6,7 @@
 //! Layout: `checksum(8) type(1) value_len(2) value...`, and at the very end
 //! of the page `pointers (u32 each) count (u8)`.
 
-use super::coding::{fixed16_at, fixed32_at, set_fixed16, set_fixed32};
+use super::coding::{fixed16_at, put_at, set_fixed16, set_fixed32};
 use super::page::{AlignedBuf, PAGE_TYPE_OFFSET, PageId, PageType};
 use crate::error::{Error, Result};
 
@@ -39,8 +39,10 @@ pub fn decode_pointers(bytes: &[u8], max_pointers: usize) -> Result<Vec<PageId>>
         )));
     }
     Ok(bytes
-        .chunks_exact(4)
-        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .as_chunks()
+        .0
+        .iter()
+        .map(|c| u32::from_le_bytes(*c))
         .collect())
 }
 
@@ -56,10 +58,10 @@ pub fn build_page(page_size: usize, chunk: &[u8], pointers: &[PageId]) -> Aligne
 pub fn write_page(page: &mut [u8], chunk: &[u8], pointers: &[PageId]) {
     let size = page.len();
     debug_assert!(OVERFLOW_HEADER_SIZE + chunk.len() + 4 * pointers.len() < size);
-    page[PAGE_TYPE_OFFSET] = PageType::Overflow as u8;
+    put_at(page, PAGE_TYPE_OFFSET, &[PageType::Overflow as u8]);
     set_fixed16(page, VALUE_LEN_OFFSET, chunk.len() as u16);
-    page[OVERFLOW_HEADER_SIZE..OVERFLOW_HEADER_SIZE + chunk.len()].copy_from_slice(chunk);
-    page[size - 1] = pointers.len() as u8;
+    put_at(page, OVERFLOW_HEADER_SIZE, chunk);
+    put_at(page, size - 1, &[pointers.len() as u8]);
     let start = size - 1 - 4 * pointers.len();
     for (i, p) in pointers.iter().enumerate() {
         set_fixed32(page, start + 4 * i, *p);
@@ -69,9 +71,11 @@ pub fn write_page(page: &mut [u8], chunk: &[u8], pointers: &[PageId]) {
 /// Validated view of an overflow page.
 #[derive(Clone, Copy, Debug)]
 pub struct OverflowPage<'a> {
-    page: &'a [u8],
-    value_len: usize,
-    num_pointers: usize,
+    /// Size of the whole page.
+    page_size: usize,
+    value: &'a [u8],
+    /// The pointer list: `4 * num_pointers` bytes.
+    pointers: &'a [u8],
 }
 
 impl<'a> OverflowPage<'a> {
@@ -81,41 +85,50 @@ impl<'a> OverflowPage<'a> {
         }
         let value_len = fixed16_at(page, VALUE_LEN_OFFSET).unwrap_or(u16::MAX) as usize;
         let num_pointers = page.last().copied().unwrap_or(0) as usize;
-        if OVERFLOW_HEADER_SIZE + value_len + 4 * num_pointers + 1 > page.len() {
+        // Header, value, free space, pointers, their count: fails exactly
+        // when the value and the pointers do not fit.
+        let split = || {
+            let (_, body) = page.split_last()?;
+            let (body, pointers) =
+                body.split_at_checked(body.len().checked_sub(4 * num_pointers)?)?;
+            let value = body.get(OVERFLOW_HEADER_SIZE..)?.get(..value_len)?;
+            Some((value, pointers))
+        };
+        let Some((value, pointers)) = split() else {
             return Err(Error::corrupted(format!(
                 "overflow page holds {value_len} value bytes and {num_pointers} pointers, more than fits"
             )));
-        }
+        };
         Ok(OverflowPage {
-            page,
-            value_len,
-            num_pointers,
+            page_size: page.len(),
+            value,
+            pointers,
         })
     }
 
     pub fn value(&self) -> &'a [u8] {
-        &self.page[OVERFLOW_HEADER_SIZE..OVERFLOW_HEADER_SIZE + self.value_len]
+        self.value
     }
 
     /// Ids of the next group (empty for the value's last page).
     pub fn pointers(&self) -> Vec<PageId> {
-        let start = self.page.len() - 1 - 4 * self.num_pointers;
-        (0..self.num_pointers)
-            .map(|i| fixed32_at(self.page, start + 4 * i).expect("validated"))
+        self.pointers
+            .as_chunks()
+            .0
+            .iter()
+            .map(|c| u32::from_le_bytes(*c))
             .collect()
     }
 }
 
 impl OverflowPage<'_> {
     /// Value bytes this page holds.
-    #[cfg(any(test, feature = "internals"))]
     pub fn value_len(&self) -> usize {
-        self.value_len
+        self.value.len()
     }
 
-    #[cfg(any(test, feature = "internals"))]
     pub fn num_pointers(&self) -> usize {
-        self.num_pointers
+        self.pointers.len() / 4
     }
 }
 
@@ -136,19 +149,19 @@ pub fn check_group(pages: &[OverflowPage<'_>], prev: Option<usize>) -> Result<()
     let Some((last, middle)) = pages.split_last() else {
         return Err(Error::corrupted("overflow group without pages"));
     };
-    let cap = capacity(last.page.len());
+    let cap = capacity(last.page_size);
     if let Some((i, p)) = middle
         .iter()
         .enumerate()
-        .find(|(_, p)| p.value_len != cap || p.num_pointers != 0)
+        .find(|(_, p)| p.value_len() != cap || p.num_pointers() != 0)
     {
         return Err(Error::corrupted(format!(
             "overflow page {} of a group of {} holds {} bytes and {} pointers, \
              not a full chunk of {cap} bytes",
             i + 1,
             pages.len(),
-            p.value_len,
-            p.num_pointers
+            p.value_len(),
+            p.num_pointers()
         )));
     }
     check_group_end(last, pages.len(), prev)
@@ -161,7 +174,7 @@ pub fn check_group_end(
     group_len: usize,
     prev: Option<usize>,
 ) -> Result<()> {
-    let cap = capacity(last.page.len());
+    let cap = capacity(last.page_size);
     if let Some(prev) = prev
         && group_len > prev
     {
@@ -169,22 +182,22 @@ pub fn check_group_end(
             "overflow group of {group_len} pages follows a group of {prev}"
         )));
     }
-    if last.num_pointers == 0 {
-        if last.value_len == 0 || last.value_len > cap {
+    if last.num_pointers() == 0 {
+        if last.value_len() == 0 || last.value_len() > cap {
             return Err(Error::corrupted(format!(
                 "last overflow page of a value holds {} bytes",
-                last.value_len
+                last.value_len()
             )));
         }
         return Ok(());
     }
     let end_cap = cap.checked_sub(4 * group_len);
-    if end_cap != Some(last.value_len) || last.num_pointers > group_len {
+    if end_cap != Some(last.value_len()) || last.num_pointers() > group_len {
         return Err(Error::corrupted(format!(
             "overflow end page of a group of {group_len} holds {} bytes and {} pointers; \
              the layout gives {} bytes and at most {group_len} pointers",
-            last.value_len,
-            last.num_pointers,
+            last.value_len(),
+            last.num_pointers(),
             end_cap.map_or("no".to_string(), |c| c.to_string())
         )));
     }
@@ -242,6 +255,7 @@ impl OverflowLayout {
 /// Builds every overflow page of `value` given the ids of all its pages in
 /// order (as many as `OverflowLayout::num_pages`). Returns `(id, page)`
 /// pairs and the pointer list of the first group for the data page entry.
+#[allow(clippy::indexing_slicing)] // one id per page (asserted); the chunks sum to the value's length
 pub fn build_value_pages(
     value: &[u8],
     ids: &[PageId],
@@ -276,6 +290,7 @@ pub fn build_value_pages(
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -69,9 +69,9 @@ pub fn page_type(page: &[u8]) -> Option<PageType> {
 /// Checks a page read from disk: checksum (unless `skip_checksum`) and that
 /// its type is one of `expected`. Errors are `Corrupted`.
 pub fn verify_page(page: &[u8], expected: &[PageType], skip_checksum: bool) -> Result<PageType> {
-    if page.len() <= PAGE_TYPE_OFFSET {
+    let Some(&type_byte) = page.get(PAGE_TYPE_OFFSET) else {
         return Err(Error::corrupted("page shorter than its header"));
-    }
+    };
     if !skip_checksum && !checksum::verify_page_checksum(page) {
         return Err(Error::corrupted(format!(
             "page checksum mismatch: stored {:#018x}, computed {:#018x}",
@@ -79,11 +79,10 @@ pub fn verify_page(page: &[u8], expected: &[PageType], skip_checksum: bool) -> R
             checksum::page_checksum(page)
         )));
     }
-    match page_type(page) {
+    match PageType::from_u8(type_byte) {
         Some(t) if expected.contains(&t) => Ok(t),
         _ => Err(Error::corrupted(format!(
-            "unexpected page type {} (wanted {})",
-            page[PAGE_TYPE_OFFSET],
+            "unexpected page type {type_byte} (wanted {})",
             expected
                 .iter()
                 .map(|t| t.name())
@@ -121,10 +120,7 @@ thread_local! {
 }
 
 fn pool_take(n: usize) -> Option<Box<[Block]>> {
-    if n == 0 || n > POOL_MAX_BLOCKS {
-        return None;
-    }
-    POOL.try_with(|p| p.borrow_mut()[n - 1].pop())
+    POOL.try_with(|p| p.borrow_mut().get_mut(n.checked_sub(1)?)?.pop())
         .ok()
         .flatten()
 }
@@ -138,9 +134,10 @@ fn pool_give(blocks: Box<[Block]>) {
     // During thread teardown the pool may be gone: the buffer is freed.
     let _ = POOL.try_with(|p| {
         if let Ok(mut p) = p.try_borrow_mut()
-            && p[n - 1].len() < cap
+            && let Some(free) = p.get_mut(n - 1)
+            && free.len() < cap
         {
-            p[n - 1].push(blocks);
+            free.push(blocks);
         }
     });
 }
@@ -173,7 +170,7 @@ impl AlignedBuf {
     /// A buffer holding a copy of `bytes` (zero-padded to the alignment).
     pub fn from_slice(bytes: &[u8]) -> AlignedBuf {
         let mut b = AlignedBuf::zeroed(bytes.len());
-        b.as_mut()[..bytes.len()].copy_from_slice(bytes);
+        super::coding::put_at(&mut b, 0, bytes);
         b
     }
 
@@ -233,6 +230,7 @@ impl std::fmt::Debug for AlignedBuf {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -110,22 +110,22 @@ impl Restarts {
 
     /// The key of restart region `i`'s first entry, which a restart entry
     /// stores whole. `header(off)` decodes the entry at `off` of a `kind`
-    /// page to `(shared prefix length, key offset, key length)`.
+    /// page to `(shared prefix length, stored key bytes)`.
     pub fn whole_key<'p>(
         &self,
         page: &'p [u8],
         kind: &str,
         i: usize,
-        header: impl FnOnce(usize) -> Result<(usize, usize, usize)>,
+        header: impl FnOnce(usize) -> Result<(usize, &'p [u8])>,
     ) -> Result<&'p [u8]> {
         let off = self.point(page, i);
-        let (shared, key_off, key_len) = header(off)?;
+        let (shared, key) = header(off)?;
         if shared != 0 {
             return Err(Error::corrupted(format!(
                 "{kind} page restart entry at {off} shares a key prefix"
             )));
         }
-        Ok(&page[key_off..key_off + key_len])
+        Ok(key)
     }
 
     /// End of restart region `i`: the next region's start, or the array.
@@ -166,6 +166,7 @@ impl Restarts {
 /// A page builder's last step: appends the restart array and its count to
 /// the entries in `buf`, copies them to the start of `page`, zeroes the
 /// rest of its `page_size` bytes and records the content length.
+#[allow(clippy::indexing_slicing)] // builders refuse entries past `page_size`; `page` holds that many
 pub fn finish_content(buf: &mut Vec<u8>, restarts: &[u16], page: &mut [u8], page_size: usize) {
     for r in restarts {
         put_fixed16(buf, *r);

@@ -104,26 +104,24 @@ impl TableIdent {
     /// accepted, parsing stops at the first non-digit, and trailing text is
     /// ignored. Anything else gives `None`.
     pub fn parse_bytes(s: &[u8]) -> Option<TableIdent> {
-        let dot = s.iter().rposition(|&b| b == b'.')?;
-        let (name, rest) = (&s[..dot], &s[dot + 1..]);
+        let mut parts = s.rsplitn(2, |&b| b == b'.');
+        let (rest, name) = (parts.next()?, parts.next()?);
         let ws = rest
             .iter()
             .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
             .count();
-        let rest = &rest[ws..];
-        let (neg, digits) = match rest.first() {
-            Some(b'+') => (false, &rest[1..]),
-            Some(b'-') => (true, &rest[1..]),
+        let rest = rest.get(ws..)?;
+        let (neg, digits) = match rest.split_first() {
+            Some((b'+', digits)) => (false, digits),
+            Some((b'-', digits)) => (true, digits),
             _ => (false, rest),
         };
         let end = digits
             .iter()
             .position(|b| !b.is_ascii_digit())
             .unwrap_or(digits.len());
-        if end == 0 {
-            return None;
-        }
-        let v: u64 = std::str::from_utf8(&digits[..end]).ok()?.parse().ok()?;
+        let digits = digits.get(..end).filter(|d| !d.is_empty())?;
+        let v: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
         let v = if neg { v.wrapping_neg() } else { v };
         // stoul yields an unsigned long that is then narrowed to u32.
         let id = v as u32;
@@ -145,7 +143,8 @@ impl TableIdent {
         (self.partition_id % num_shards.max(1) as u32) as usize
     }
 
-    /// The partition directory under the given store paths.
+    /// The partition directory under the given store paths (not empty).
+    #[allow(clippy::indexing_slicing)] // `disk_index` is below `disks.len()` when that is not 0
     pub fn store_path<P: AsRef<Path>>(&self, disks: &[P]) -> PathBuf {
         disks[self.disk_index(disks.len())]
             .as_ref()
