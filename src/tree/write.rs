@@ -666,11 +666,7 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
         let mut start = 0;
         for i in 0..entries.len() {
             let end = match entries.get(i + 1) {
-                Some((hi, _)) => {
-                    start
-                        + batch[start..]
-                            .partition_point(|c| cmp.compare(c.key, hi) == Ordering::Less)
-                }
+                Some((hi, _)) => batch_below(batch, start, hi, cmp),
                 None => batch.len(),
             };
             if start == end {
@@ -749,11 +745,7 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
         let mut start = 0;
         for i in 0..entries.len() {
             let end = match entries.get(i + 1) {
-                Some((hi, _)) => {
-                    start
-                        + batch[start..]
-                            .partition_point(|c| cmp.compare(c.key, hi) == Ordering::Less)
-                }
+                Some((hi, _)) => batch_below(batch, start, hi, cmp),
                 None => batch.len(),
             };
             if end > start && !self.prefetched.contains_key(&entries[i].1) {
@@ -825,11 +817,7 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
         let mut start = 0;
         for i in 0..entries.len() {
             let end = match entries.get(i + 1) {
-                Some((hi, _)) => {
-                    start
-                        + batch[start..]
-                            .partition_point(|c| cmp.compare(c.key, hi) == Ordering::Less)
-                }
+                Some((hi, _)) => batch_below(batch, start, hi, cmp),
                 None => batch.len(),
             };
             if end > start {
@@ -1136,6 +1124,20 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
 /// The key range of child `i` of an index page with `range`, given its
 /// `(separator, child)` entries (the leftmost first, under an empty
 /// separator).
+/// The end of the run of `batch[start..]` below `hi`. Most children of an
+/// index page get no change (a sequential load appends under the last
+/// one): one comparison says so before any binary search.
+fn batch_below(batch: &[Change<'_>], start: usize, hi: &[u8], cmp: &dyn Comparator) -> usize {
+    match batch.get(start) {
+        Some(c) if cmp.compare(c.key, hi) == Ordering::Less => {
+            start
+                + 1
+                + batch[start + 1..].partition_point(|c| cmp.compare(c.key, hi) == Ordering::Less)
+        }
+        _ => start,
+    }
+}
+
 fn child_range(range: &KeyRange, entries: &[(Vec<u8>, PageId)], i: usize) -> KeyRange {
     let lo = if i == 0 {
         range.lo()
