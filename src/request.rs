@@ -306,7 +306,10 @@ struct Inner {
     done: AtomicBool,
     /// Submitted and not yet completed.
     in_flight: AtomicBool,
-    done_lock: Mutex<()>,
+    /// Threads blocked in `wait`: completion signals `done_cv` only when
+    /// there are some (a notify is a system call; most requests complete
+    /// through callbacks with nobody waiting).
+    done_lock: Mutex<usize>,
     done_cv: Condvar,
     user_data: AtomicU64,
     callback: Mutex<Option<Callback>>,
@@ -349,7 +352,7 @@ impl Request {
                 // A request never submitted reports done, as upstream.
                 done: AtomicBool::new(true),
                 in_flight: AtomicBool::new(false),
-                done_lock: Mutex::new(()),
+                done_lock: Mutex::new(0),
                 done_cv: Condvar::new(),
                 user_data: AtomicU64::new(0),
                 callback: Mutex::new(None),
@@ -441,6 +444,7 @@ impl Request {
             .done_lock
             .lock()
             .unwrap_or_else(|e| e.into_inner());
+        *g += 1;
         while !self.is_done() {
             g = self
                 .inner
@@ -448,6 +452,7 @@ impl Request {
                 .wait(g)
                 .unwrap_or_else(|e| e.into_inner());
         }
+        *g -= 1;
     }
 
     /// Marks the request submitted. False if it is already in flight.
@@ -506,14 +511,16 @@ impl Request {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         {
-            let _g = self
+            let waiters = self
                 .inner
                 .done_lock
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
             self.inner.in_flight.store(false, Ordering::Release);
             self.inner.done.store(true, Ordering::Release);
-            self.inner.done_cv.notify_all();
+            if *waiters > 0 {
+                self.inner.done_cv.notify_all();
+            }
         }
         if let Some(cb) = cb
             && std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(self))).is_err()
@@ -1142,6 +1149,35 @@ mod tests {
         assert_eq!(r.error_message(), "no such key");
         assert!(!r.retryable());
         assert!(r.untyped().begin(0, None), "resubmittable once done");
+    }
+
+    /// Completion wakes every thread blocked in `wait` (it signals only
+    /// when some are registered, so the registration must not be lost).
+    #[test]
+    fn completion_wakes_every_waiter() {
+        let r = ReadRequest::new();
+        r.set_args(TableIdent::new("t", 1), b"k".to_vec());
+        assert!(r.untyped().begin(0, None));
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let h = r.clone();
+                std::thread::spawn(move || {
+                    h.wait();
+                    h.error()
+                })
+            })
+            .collect();
+        // Complete only once all three are blocked.
+        while *r.untyped().inner.done_lock.lock().unwrap() < 3 {
+            std::thread::yield_now();
+        }
+        r.untyped().complete(Err(Error::not_found("no such key")));
+        for t in waiters {
+            assert_eq!(t.join().unwrap(), KvError::NotFound);
+        }
+        assert_eq!(*r.untyped().inner.done_lock.lock().unwrap(), 0);
+        // A wait after completion returns at once.
+        r.wait();
     }
 
     #[test]

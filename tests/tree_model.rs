@@ -18,6 +18,7 @@ use eloqstore::internals::format::manifest::{self, mapping_value};
 use eloqstore::internals::format::names::data_file_name;
 use eloqstore::internals::format::page::{AlignedBuf, FilePageId, MAX_PAGE_ID, PageId};
 use eloqstore::internals::mapping::PageMapper;
+use eloqstore::internals::tree::read::WANT_BATCH_LEAVES;
 use eloqstore::internals::tree::write::{Change, TreeConfig, TreeWriter};
 use eloqstore::internals::tree::{PageSource, ReadCtx, block_on};
 use eloqstore::options::KvOptions;
@@ -27,6 +28,8 @@ use rand::{RngExt, SeedableRng};
 #[derive(Default)]
 struct MemPages {
     pages: RefCell<HashMap<FilePageId, AlignedBuf>>,
+    /// The page count of every `read_pages` call (a scan's leaf batches).
+    batches: RefCell<Vec<usize>>,
 }
 
 impl PageSource for MemPages {
@@ -36,6 +39,15 @@ impl PageSource for MemPages {
             .get(&fp)
             .cloned()
             .ok_or_else(|| eloqstore::Error::corrupted(format!("no page at {fp}")))
+    }
+
+    async fn read_pages(&self, fps: &[FilePageId]) -> eloqstore::Result<Vec<AlignedBuf>> {
+        self.batches.borrow_mut().push(fps.len());
+        let mut out = Vec::with_capacity(fps.len());
+        for &fp in fps {
+            out.push(self.read_page(fp).await?);
+        }
+        Ok(out)
     }
 }
 
@@ -391,4 +403,64 @@ fn model_deep_trees_with_long_keys() {
 #[test]
 fn model_larger_pages() {
     run_model(30, 8192, false, 40, 40, 5000);
+}
+
+/// A scan page of many large entries reads its leaves in batches sized to
+/// the entries it still wants, but at most `WANT_BATCH_LEAVES` leaves (or
+/// its prefetch, if larger) a batch, so that concurrent scans do not each
+/// hold dozens of pages; the entries come out complete and in order.
+#[test]
+fn scan_batches_follow_the_wanted_entries_within_a_bound() {
+    let mut h = Harness::new(4096, 6, true);
+    // 1000-byte values: three entries a leaf.
+    let keys: Vec<Vec<u8>> = (0..600).map(|i| key(i, 0)).collect();
+    let value = vec![7u8; 1000];
+    let changes: Vec<Change<'_>> = keys
+        .iter()
+        .map(|k| Change {
+            key: k,
+            value: &value,
+            timestamp: 1,
+            expire_ts: 0,
+            delete: false,
+        })
+        .collect();
+    let (root, ttl_root) = (h.root, h.ttl_root);
+    h.commit(1, |w| block_on(w.apply(root, ttl_root, &changes)).unwrap());
+    let table = h.mapper.table().clone();
+    let ctx = ReadCtx::new(&h.pages, &table, &BytewiseComparator);
+    // (prefetch, entries wanted, the largest batch expected)
+    for (prefetch, want, most) in [(3, 100, WANT_BATCH_LEAVES), (20, 100, 20)] {
+        h.pages.batches.borrow_mut().clear();
+        let got = block_on(async {
+            let mut cur = ctx
+                .seek(h.root, key(50, 0).as_slice(), true, prefetch)
+                .await
+                .unwrap();
+            let mut got = Vec::new();
+            while got.len() < want {
+                cur.set_want(want - got.len());
+                let Some(mut leaf) = cur.next_leaf(&ctx).await.unwrap() else {
+                    break;
+                };
+                while let Some(e) = leaf.next().unwrap() {
+                    if got.len() < want {
+                        got.push(e.key.to_vec());
+                    }
+                }
+            }
+            got
+        });
+        assert_eq!(
+            got,
+            keys[50..50 + want].to_vec(),
+            "prefetch {prefetch}, want {want}"
+        );
+        let batches = h.pages.batches.borrow();
+        let largest = batches.iter().copied().max().unwrap();
+        assert_eq!(
+            largest, most,
+            "prefetch {prefetch}, want {want}: leaf batches {batches:?}"
+        );
+    }
 }

@@ -112,6 +112,10 @@ pub struct AlignedBuf {
 const POOL_MAX_BLOCKS: usize = 16;
 /// Bytes a thread keeps for reuse, per buffer size.
 const POOL_BYTES_PER_SIZE: usize = 1 << 20;
+/// Bytes a thread keeps of one-block buffers, the size of every page read:
+/// concurrent scans have a few thousand in flight at once, and a buffer
+/// the pool cannot supply is allocated and zeroed.
+const POOL_BYTES_ONE_BLOCK: usize = 8 << 20;
 
 thread_local! {
     /// Recycled buffers by block count (index `n - 1`).
@@ -130,7 +134,12 @@ fn pool_give(blocks: Box<[Block]>) {
     if n == 0 || n > POOL_MAX_BLOCKS {
         return;
     }
-    let cap = POOL_BYTES_PER_SIZE / (n * PAGE_ALIGN);
+    let bytes = if n == 1 {
+        POOL_BYTES_ONE_BLOCK
+    } else {
+        POOL_BYTES_PER_SIZE
+    };
+    let cap = bytes / (n * PAGE_ALIGN);
     // During thread teardown the pool may be gone: the buffer is freed.
     let _ = POOL.try_with(|p| {
         if let Ok(mut p) = p.try_borrow_mut()

@@ -81,6 +81,10 @@ pub struct ShardCtx {
     /// Entries per leaf the last scan saw: sizes the first batch of leaf
     /// reads of the next scan.
     pub scan_per_leaf: Cell<f64>,
+    /// Result bytes per entry (key, value and 16 bytes of metadata) the
+    /// last scan returned: sizes the next scan's result buffer up front, so
+    /// it is not regrown (and copied) while the scan fills it.
+    pub scan_entry_bytes: Cell<usize>,
     /// The sum of the partitions' last accounted metadata bytes (see
     /// [`ShardCtx::trim_partitions`]): kept up to date so that a request
     /// does not sum over every partition of the shard.
@@ -315,6 +319,7 @@ fn run_shard(setup: ShardSetup, rt: Runtime, rx: &Receiver<Msg>) {
         codecs: RefCell::default(),
         clock: Cell::new(0),
         scan_per_leaf: Cell::new(0.0),
+        scan_entry_bytes: Cell::new(0),
     });
     if ctx.cloud.is_some() {
         cloud::adopt_cache(&ctx, adopted);

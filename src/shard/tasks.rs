@@ -207,11 +207,20 @@ async fn read_task(ctx: &ShardCtx, part: &Partition, req: &Request) -> Result<()
                 prefetch,
             } => {
                 let mut result = ScanResult::default();
-                result.reserve(max_entries.min(64), max_size.min(8 << 10));
+                // With a page limit, room for the whole page at the entry
+                // size the last scan returned (bounded), so that the
+                // buffer is not regrown and copied while it fills.
+                let per = ctx.scan_entry_bytes.get();
+                let mut reserved = per != 0 && max_entries != usize::MAX;
+                if reserved {
+                    let n = max_entries.min(4096);
+                    result.reserve(n, n.saturating_mul(per).min(max_size).min(1 << 20));
+                } else {
+                    result.reserve(max_entries.min(64), max_size.min(8 << 10));
+                }
                 let dict = v.dict.as_deref();
                 let mut cur = rctx.seek(v.root, &begin, inclusive, prefetch).await?;
                 cur.set_per_leaf_hint(ctx.scan_per_leaf.get());
-                let mut reserved = false;
                 'leaves: loop {
                     cur.set_want(if max_entries == usize::MAX {
                         usize::MAX
@@ -255,6 +264,11 @@ async fn read_task(ctx: &ShardCtx, part: &Partition, req: &Request) -> Result<()
                 }
                 if cur.per_leaf() > 0.0 {
                     ctx.scan_per_leaf.set(cur.per_leaf());
+                }
+                if !result.is_empty() {
+                    // Key and value bytes per entry (`size` adds 16).
+                    let (n, bytes) = result.size();
+                    ctx.scan_entry_bytes.set((bytes - 16 * n).div_ceil(n));
                 }
                 if let Body::Scan { out, .. } = &mut req.state().body {
                     *out = Arc::new(result);

@@ -15,6 +15,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::rc::Rc;
 
 use crate::format::page::FilePageId;
@@ -33,6 +34,34 @@ pub fn page_ref(page: &[u8]) -> PageRef {
 
 type Key = (u64, FilePageId);
 
+/// Hashes cache keys (two integers) with a rotate, xor and multiply per
+/// word: std's SipHash cost more than the rest of a cache lookup. The keys
+/// are file page numbers the engine assigns, not outside input.
+#[derive(Default, Clone, Copy)]
+struct KeyHasher(u64);
+
+impl KeyHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl std::hash::Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.add(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.add(word);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// What a cached page is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PageClass {
@@ -49,7 +78,7 @@ struct Slot {
 
 #[derive(Default)]
 struct Inner {
-    map: HashMap<Key, usize>,
+    map: HashMap<Key, usize, BuildHasherDefault<KeyHasher>>,
     slots: Vec<Option<Slot>>,
     free: Vec<usize>,
     hand: usize,

@@ -577,6 +577,14 @@ fn stash(bounds: &mut Vec<u8>, key: Option<&[u8]>) -> Option<std::ops::Range<usi
     })
 }
 
+/// Leaves a scan reads in one batch to cover the entries it still wants
+/// (unless its `prefetch` asks for more). A batch's pages are all in memory
+/// at once, twice (the read buffers, then the verified copies the cursor
+/// walks), so a bound keeps many concurrent scans of large entries from
+/// holding megabytes each; eight leaves cover a 100-entry page of small
+/// entries in one batch.
+pub const WANT_BATCH_LEAVES: usize = 8;
+
 /// Walks leaf entries in key order, reading leaves `prefetch` at a time
 /// through the index (no reliance on sibling links). Each leaf is verified
 /// and checked against the key range its parents give it before any of
@@ -702,8 +710,9 @@ impl ScanCursor {
     }
 
     /// Tells the cursor how many more entries its reader wants, so that
-    /// the next batch of leaf reads covers them all at once (at most 128
-    /// leaves a batch); `usize::MAX` reads `prefetch` leaves a batch.
+    /// the next batch of leaf reads covers them (at most
+    /// [`WANT_BATCH_LEAVES`] or `prefetch` leaves a batch, whichever is
+    /// more); `usize::MAX` reads `prefetch` leaves a batch.
     pub fn set_want(&mut self, entries: usize) {
         self.want = entries;
     }
@@ -723,7 +732,8 @@ impl ScanCursor {
     }
 
     /// Leaves the next batch reads: enough for the entries still wanted
-    /// (plus one, the walk may start mid-leaf), else `prefetch`.
+    /// (plus one, the walk may start mid-leaf) up to a bound, else
+    /// `prefetch`.
     fn batch_size(&self) -> usize {
         let per_leaf = if self.handed.get() > 0 {
             self.per_leaf()
@@ -734,7 +744,11 @@ impl ScanCursor {
             return self.prefetch;
         }
         let leaves = (self.want as f64 / per_leaf).ceil() as usize + 1;
-        leaves.clamp(1, crate::options::MAX_READ_PAGES_BATCH as usize)
+        let most = self
+            .prefetch
+            .max(WANT_BATCH_LEAVES)
+            .min(crate::options::MAX_READ_PAGES_BATCH as usize);
+        leaves.clamp(1, most)
     }
 
     /// Reads the next batch of leaves; false at the end of the tree.

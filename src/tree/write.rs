@@ -1105,8 +1105,7 @@ fn split_batch(
     let mut start = 0;
     let mut parts = Vec::with_capacity(entries.len());
     for next in entries.iter().skip(1) {
-        let end = start
-            + batch[start..].partition_point(|c| cmp.compare(c.key, &next.0) == Ordering::Less);
+        let end = batch_below(batch, start, &next.0, cmp);
         parts.push(start..end);
         start = end;
     }
@@ -1114,6 +1113,20 @@ fn split_batch(
         parts.push(start..batch.len());
     }
     parts
+}
+
+/// The end of the run of `batch[start..]` below `hi`. Most children of an
+/// index page get no change (a sequential load appends under the last
+/// one): one comparison says so before any binary search.
+fn batch_below(batch: &[Change<'_>], start: usize, hi: &[u8], cmp: &dyn Comparator) -> usize {
+    match batch.get(start) {
+        Some(c) if cmp.compare(c.key, hi) == Ordering::Less => {
+            start
+                + 1
+                + batch[start + 1..].partition_point(|c| cmp.compare(c.key, hi) == Ordering::Less)
+        }
+        _ => start,
+    }
 }
 
 /// The key range of child `i` of an index page with `range`, given its
