@@ -113,9 +113,10 @@ const POOL_MAX_BLOCKS: usize = 16;
 /// Bytes a thread keeps for reuse, per buffer size.
 const POOL_BYTES_PER_SIZE: usize = 1 << 20;
 /// Bytes a thread keeps of one-block buffers, the size of every page read:
-/// concurrent scans have a few thousand in flight at once, and a buffer
-/// the pool cannot supply is allocated and zeroed.
-const POOL_BYTES_ONE_BLOCK: usize = 8 << 20;
+/// concurrent scans and point reads have hundreds in flight at once, and a
+/// buffer the pool cannot supply is allocated and zeroed. (Buffers kept
+/// here are not reused for other allocations: more costs peak memory.)
+const POOL_BYTES_ONE_BLOCK: usize = 4 << 20;
 
 thread_local! {
     /// Recycled buffers by block count (index `n - 1`).
