@@ -75,7 +75,8 @@ struct Outputs {
     list: Option<Arc<ListResult>>,
     /// `scan`'s entries as C structs, made on first use.
     scan_entries: Option<EntryTable>,
-    message: CString,
+    /// The error message; `None` on success (read as "").
+    message: Option<CString>,
 }
 
 /// C views of a scan result's entries.
@@ -111,25 +112,27 @@ impl Outputs {
 }
 
 impl eloqstore_request {
-    /// The results of the latest completed execution, copied out once so
+    /// The results of the latest completed execution, taken over once so
     /// that pointers into them stay valid until the next execution's
-    /// results are read (or the handle is freed).
+    /// results are read (or the handle is freed). A found entry is moved,
+    /// not copied: only this handle reads its request's results.
     fn outputs(&self) -> std::sync::MutexGuard<'_, Outputs> {
         let mut o = self.out.lock().unwrap_or_else(|e| e.into_inner());
         let generation = self.req.generation();
         if o.generation != generation && self.req.is_done() {
             *o = Outputs::default();
             o.generation = generation;
-            let s = self.req.state();
-            match &s.body {
-                Body::Read { out, .. } | Body::Floor { out, .. } => o.entry = out.clone(),
+            let mut s = self.req.state();
+            match &mut s.body {
+                Body::Read { out, .. } | Body::Floor { out, .. } => o.entry = out.take(),
                 Body::Scan { out, .. } => o.scan = Some(out.clone()),
                 Body::ListObject { out, .. } => o.list = Some(out.clone()),
                 _ => {}
             }
             drop(s);
-            o.message =
-                CString::new(self.req.error_message().replace('\0', " ")).unwrap_or_default();
+            if self.req.error() != crate::error::KvError::NoError {
+                o.message = CString::new(self.req.error_message().replace('\0', " ")).ok();
+            }
         }
         o
     }
@@ -588,7 +591,7 @@ pub unsafe extern "C" fn eloqstore_request_error_message(
     guard(c"".as_ptr(), || {
         // SAFETY: null or live per the contract.
         match unsafe { get(req) } {
-            Some(r) if r.req.is_done() => r.outputs().message.as_ptr(),
+            Some(r) if r.req.is_done() => r.outputs().message.as_deref().unwrap_or(c"").as_ptr(),
             _ => c"".as_ptr(),
         }
     })
