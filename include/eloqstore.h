@@ -163,6 +163,20 @@ typedef bool (*eloqstore_partition_filter_fn)(void *ctx,
                                               uint32_t partition);
 
 /**
+ * One entry of a batch lent with `eloqstore_batch_lend`: `op` is
+ * `eloqstore_write_op`, `expire_ts` ms since the epoch (0 = never).
+ */
+typedef struct {
+  const uint8_t *key;
+  size_t key_len;
+  const uint8_t *value;
+  size_t value_len;
+  uint64_t timestamp;
+  uint64_t expire_ts;
+  uint8_t op;
+} eloqstore_batch_entry;
+
+/**
  * One result entry. The pointers refer to memory owned by the request and
  * stay valid until it is executed again or freed.
  */
@@ -546,6 +560,26 @@ eloqstore_error eloqstore_batch_add(eloqstore_request *req,
                                     uint64_t timestamp,
                                     uint8_t op,
                                     uint64_t expire_ts);
+
+/**
+ * Sets a BatchWrite's batch to `count` entries whose keys and values are
+ * lent, not copied: the engine reads them in place while the request
+ * runs. Same rules as `eloqstore_batch_add` (keys ascending, `op` an
+ * `eloqstore_write_op`); the descriptors themselves are copied. An entry
+ * with a bad `op`, or a NULL pointer with a non-zero length, is refused
+ * and leaves the batch empty. When the request completes the engine drops
+ * the lent batch (`eloqstore_batch_len` is 0 again); `eloqstore_batch_add`
+ * on a lent batch copies it first.
+ *
+ * # Safety
+ * `req` NULL or a live handle; `entries` valid for `count` descriptors;
+ * every key and value they point at must stay valid and unchanged until
+ * the request completes (or until the batch is cleared or replaced, if
+ * the request is not executed).
+ */
+eloqstore_error eloqstore_batch_lend(eloqstore_request *req,
+                                     const eloqstore_batch_entry *entries,
+                                     size_t count);
 
 /**
  * Empties a BatchWrite's batch.

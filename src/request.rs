@@ -13,7 +13,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::error::{Error, KvError};
 use crate::options::DEFAULT_SCAN_PREFETCH_PAGE_COUNT;
-use crate::types::{KvEntry, TableIdent, WriteDataEntry, WriteOp};
+use crate::types::{Batch, KvEntry, TableIdent, WriteDataEntry, WriteOp};
 
 /// Upstream's `RequestType`, with its numbers.
 #[repr(u8)]
@@ -228,7 +228,7 @@ pub(crate) enum Body {
         out: Arc<ListResult>,
     },
     BatchWrite {
-        batch: Arc<Vec<WriteDataEntry>>,
+        batch: Batch,
     },
     Truncate {
         position: Vec<u8>,
@@ -273,7 +273,7 @@ impl Body {
                 out: Arc::default(),
             },
             RequestType::BatchWrite => Body::BatchWrite {
-                batch: Arc::default(),
+                batch: Batch::default(),
             },
             RequestType::Truncate => Body::Truncate {
                 position: Vec::new(),
@@ -502,6 +502,13 @@ impl Request {
                     s.err = e.code();
                     s.message = e.message().to_string();
                 }
+            }
+            // Lent entries are only valid until now: no pointer to them
+            // outlives the request.
+            if let Body::BatchWrite { batch } = &mut s.body
+                && batch.is_lent()
+            {
+                *batch = Batch::default();
             }
         }
         let cb = self
@@ -984,7 +991,7 @@ impl BatchWriteRequest {
         let mut s = self.0.state();
         s.tbl = tbl;
         s.body = Body::BatchWrite {
-            batch: Arc::new(batch),
+            batch: Batch::Owned(Arc::new(batch)),
         };
     }
 
@@ -1002,7 +1009,7 @@ impl BatchWriteRequest {
     /// Appends an entry to the batch (keep keys ascending).
     pub fn add_entry(&self, e: WriteDataEntry) {
         if let Body::BatchWrite { batch } = &mut self.0.state().body {
-            Arc::make_mut(batch).push(e);
+            batch.push(e);
         }
     }
 
@@ -1014,14 +1021,14 @@ impl BatchWriteRequest {
     /// Empties the batch.
     pub fn clear(&self) {
         if let Body::BatchWrite { batch } = &mut self.0.state().body {
-            *batch = Arc::default();
+            *batch = Batch::default();
         }
     }
 
     /// The batch (shared, cheap to clone).
     pub fn batch(&self) -> Arc<Vec<WriteDataEntry>> {
         match &self.0.state().body {
-            Body::BatchWrite { batch } => batch.clone(),
+            Body::BatchWrite { batch } => batch.to_owned_entries(),
             _ => unreachable!("typed request"),
         }
     }

@@ -274,6 +274,15 @@ fn check(header: &Path, mode: &str, clang_args: &[&str]) {
             timestamp,
             expire_ts
         }),
+        check_struct!(eloqstore_batch_entry {
+            key,
+            key_len,
+            value,
+            value_len,
+            timestamp,
+            expire_ts,
+            op
+        }),
         check_struct!(eloqstore_object_info {
             name,
             name_len,

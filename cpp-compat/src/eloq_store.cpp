@@ -632,22 +632,13 @@ KvError BatchWriteRequest::LoadArgs(eloqstore_request *req, std::string &why)
     {
         return err;
     }
-    if (eloqstore_batch_clear(req) != ELOQSTORE_OK)
-    {
-        why = "the batch cannot be reset";
-        return KvError::InvalidArgs;
-    }
+    // The keys and values are lent, not copied: this request (and its
+    // batch_) stays untouched until it completes, as upstream requires.
+    std::vector<eloqstore_batch_entry> entries(batch_.size());
     for (size_t i = 0; i < batch_.size(); ++i)
     {
         const WriteDataEntry &e = batch_[i];
-        if (eloqstore_batch_add(req,
-                                compat::Bytes(e.key_),
-                                e.key_.size(),
-                                compat::Bytes(e.val_),
-                                e.val_.size(),
-                                e.timestamp_,
-                                static_cast<uint8_t>(e.op_),
-                                e.expire_ts_) != ELOQSTORE_OK)
+        if (e.op_ != WriteOp::Upsert && e.op_ != WriteOp::Delete)
         {
             why = "batch entry " + std::to_string(i) +
                   " cannot be used: its WriteOp " +
@@ -655,6 +646,19 @@ KvError BatchWriteRequest::LoadArgs(eloqstore_request *req, std::string &why)
                   " is neither Upsert nor Delete";
             return KvError::InvalidArgs;
         }
+        entries[i] = eloqstore_batch_entry{compat::Bytes(e.key_),
+                                           e.key_.size(),
+                                           compat::Bytes(e.val_),
+                                           e.val_.size(),
+                                           e.timestamp_,
+                                           e.expire_ts_,
+                                           static_cast<uint8_t>(e.op_)};
+    }
+    if (eloqstore_batch_lend(req, entries.data(), entries.size()) !=
+        ELOQSTORE_OK)
+    {
+        why = "the batch cannot be lent to the engine";
+        return KvError::InvalidArgs;
     }
     return KvError::NoError;
 }

@@ -10,7 +10,7 @@ use crate::request::{
     FloorRequest, GlobalArchiveRequest, ListObjectRequest, ListResult, ReadRequest, Request,
     RequestType, ScanRequest, ScanResult, TruncateRequest,
 };
-use crate::types::{KvEntry, TableIdent, WriteDataEntry, WriteOp};
+use crate::types::{Batch, BatchEntry, KvEntry, LentEntries, TableIdent, WriteDataEntry, WriteOp};
 
 /// Request kinds, with upstream `RequestType`'s numbers.
 #[repr(u8)]
@@ -50,6 +50,69 @@ pub struct eloqstore_entry {
     pub value_len: usize,
     pub timestamp: u64,
     pub expire_ts: u64,
+}
+
+/// One entry of a batch lent with `eloqstore_batch_lend`: `op` is
+/// `eloqstore_write_op`, `expire_ts` ms since the epoch (0 = never).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct eloqstore_batch_entry {
+    pub key: *const u8,
+    pub key_len: usize,
+    pub value: *const u8,
+    pub value_len: usize,
+    pub timestamp: u64,
+    pub expire_ts: u64,
+    pub op: u8,
+}
+
+/// The descriptors of a lent batch (the bytes stay the caller's).
+struct LentBatch(Vec<eloqstore_batch_entry>);
+
+// SAFETY: the descriptors only point at bytes the caller of
+// `eloqstore_batch_lend` keeps valid and unchanged until the request
+// completes; they are only read, from any thread.
+unsafe impl Send for LentBatch {}
+// SAFETY: as for Send: shared reads of immutable memory.
+unsafe impl Sync for LentBatch {}
+
+/// A possibly empty byte string lent by C (checked non-null when not empty).
+///
+/// # Safety
+/// `ptr` valid for `len` bytes for `'a`.
+unsafe fn lent_bytes<'a>(ptr: *const u8, len: usize) -> &'a [u8] {
+    // SAFETY: per this function's contract; null was refused when lent.
+    unsafe { bytes(ptr, len) }.unwrap_or_default()
+}
+
+impl LentEntries for LentBatch {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn get(&self, i: usize) -> BatchEntry<'_> {
+        let e = &self.0[i];
+        // SAFETY: `eloqstore_batch_lend`'s contract keeps both valid for
+        // their lengths until the request completes, and the request drops
+        // this batch when it completes.
+        let (key, val) = unsafe {
+            (
+                lent_bytes(e.key, e.key_len),
+                lent_bytes(e.value, e.value_len),
+            )
+        };
+        BatchEntry {
+            key,
+            val,
+            timestamp: e.timestamp,
+            op: if e.op == WriteOp::Delete as u8 {
+                WriteOp::Delete
+            } else {
+                WriteOp::Upsert
+            },
+            expire_ts: e.expire_ts,
+        }
+    }
 }
 
 /// Called once when a request submitted with `eloqstore_store_exec_async`
@@ -404,11 +467,55 @@ pub unsafe extern "C" fn eloqstore_batch_add(
         };
         match &mut r.req.state().body {
             Body::BatchWrite { batch } => {
-                Arc::make_mut(batch).push(WriteDataEntry::new(k, v, timestamp, op, expire_ts));
+                batch.push(WriteDataEntry::new(k, v, timestamp, op, expire_ts));
                 OK
             }
             _ => BAD,
         }
+    })
+}
+
+/// Sets a BatchWrite's batch to `count` entries whose keys and values are
+/// lent, not copied: the engine reads them in place while the request
+/// runs. Same rules as `eloqstore_batch_add` (keys ascending, `op` an
+/// `eloqstore_write_op`); the descriptors themselves are copied. An entry
+/// with a bad `op`, or a NULL pointer with a non-zero length, is refused
+/// and leaves the batch empty. When the request completes the engine drops
+/// the lent batch (`eloqstore_batch_len` is 0 again); `eloqstore_batch_add`
+/// on a lent batch copies it first.
+///
+/// # Safety
+/// `req` NULL or a live handle; `entries` valid for `count` descriptors;
+/// every key and value they point at must stay valid and unchanged until
+/// the request completes (or until the batch is cleared or replaced, if
+/// the request is not executed).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn eloqstore_batch_lend(
+    req: *mut eloqstore_request,
+    entries: *const eloqstore_batch_entry,
+    count: usize,
+) -> eloqstore_error {
+    with_req(req, |r| {
+        let Body::BatchWrite { batch } = &mut r.req.state().body else {
+            return BAD;
+        };
+        *batch = Batch::default();
+        let list: &[eloqstore_batch_entry] = if count == 0 {
+            &[]
+        } else if entries.is_null() {
+            return BAD;
+        } else {
+            // SAFETY: `count` readable descriptors per the contract.
+            unsafe { std::slice::from_raw_parts(entries, count) }
+        };
+        let bad = |p: *const u8, len: usize| p.is_null() && len > 0;
+        if list.iter().any(|e| {
+            e.op > WriteOp::Delete as u8 || bad(e.key, e.key_len) || bad(e.value, e.value_len)
+        }) {
+            return BAD;
+        }
+        *batch = Batch::Lent(Arc::new(LentBatch(list.to_vec())));
+        OK
     })
 }
 
@@ -420,7 +527,7 @@ pub unsafe extern "C" fn eloqstore_batch_add(
 pub unsafe extern "C" fn eloqstore_batch_clear(req: *mut eloqstore_request) -> eloqstore_error {
     with_req(req, |r| match &mut r.req.state().body {
         Body::BatchWrite { batch } => {
-            *batch = Arc::default();
+            *batch = Batch::default();
             OK
         }
         _ => BAD,

@@ -16,7 +16,7 @@ use crate::io::runtime::Runtime;
 use crate::request::{Body, Request, RequestType, ScanResult};
 use crate::tree::write::{Change, TreeConfig, TreeWriter};
 use crate::tree::{ReadCtx, TreeEntry};
-use crate::types::{KvEntry, WriteDataEntry, WriteOp};
+use crate::types::{Batch, KvEntry, WriteOp};
 
 /// Completes its request when dropped without an outcome (a task that
 /// panicked), so no caller waits forever.
@@ -299,7 +299,7 @@ async fn resolve(
 
 /// What a write request asks for.
 enum WriteKind {
-    Batch(Arc<Vec<WriteDataEntry>>),
+    Batch(Batch),
     Truncate(Vec<u8>),
     CleanExpired,
     Compact,
@@ -535,9 +535,10 @@ async fn archive(ctx: &ShardCtx, part: &Partition, ts: u64) -> Result<()> {
     Ok(())
 }
 
-fn validate_batch(ctx: &ShardCtx, batch: &[WriteDataEntry]) -> Result<()> {
+fn validate_batch(ctx: &ShardCtx, batch: &Batch) -> Result<()> {
     let max_key = ctx.opts.data_page_size as usize / 2;
     let cmp = &*ctx.opts.comparator;
+    let mut prev: Option<&[u8]> = None;
     for (i, e) in batch.iter().enumerate() {
         if e.key.is_empty() {
             return Err(Error::invalid_args(format!(
@@ -556,12 +557,15 @@ fn validate_batch(ctx: &ShardCtx, batch: &[WriteDataEntry]) -> Result<()> {
                 e.val.len()
             )));
         }
-        if i > 0 && cmp.compare(&batch[i - 1].key, &e.key) != Ordering::Less {
+        if let Some(p) = prev
+            && cmp.compare(p, e.key) != Ordering::Less
+        {
             return Err(Error::invalid_args(format!(
                 "batch keys must be strictly ascending without duplicates (entry {i} is not above entry {})",
                 i - 1
             )));
         }
+        prev = Some(e.key);
     }
     Ok(())
 }
@@ -585,7 +589,7 @@ async fn apply_write(
         };
         l.mapper.release_file_pages(released);
         if let (WriteKind::Batch(batch), true, None) = (&kind, ctx.opts.enable_compression, &l.dict)
-            && let Some(trained) = l.sampler.offer(batch.iter().map(|e| e.val.as_slice()))
+            && let Some(trained) = l.sampler.offer(batch.iter().map(|e| e.val))
             && !trained.is_empty()
         {
             l.dict = Some(Rc::new(Dictionary::new(trained)?));
@@ -637,8 +641,8 @@ async fn apply_write(
             let changes: Vec<Change<'_>> = batch
                 .iter()
                 .map(|e| Change {
-                    key: &e.key,
-                    value: &e.val,
+                    key: e.key,
+                    value: e.val,
                     timestamp: e.timestamp,
                     expire_ts: e.expire_ts,
                     delete: e.op == WriteOp::Delete,

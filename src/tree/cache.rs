@@ -34,11 +34,14 @@ pub fn page_ref(page: &[u8]) -> PageRef {
 
 type Key = (u64, FilePageId);
 
-/// Hashes cache keys (two integers) with a rotate, xor and multiply per
-/// word: std's SipHash cost more than the rest of a cache lookup. The keys
-/// are file page numbers the engine assigns, not outside input.
+/// Hashes cache keys (two integers) and page ids with a rotate, xor and
+/// multiply per word: std's SipHash cost more than the rest of a cache
+/// lookup. The keys are page numbers the engine assigns, not outside input.
 #[derive(Default, Clone, Copy)]
-struct KeyHasher(u64);
+pub struct KeyHasher(u64);
+
+/// A map keyed by engine-assigned page numbers.
+pub type PageMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
 
 impl KeyHasher {
     fn add(&mut self, word: u64) {

@@ -12,10 +12,11 @@
 //! height never shrinks. Reads go through the old snapshot only.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 use super::PageSource;
+use super::cache::PageMap;
 use super::read::ReadCtx;
 use crate::error::{Error, Result};
 use crate::format::checksum::set_page_checksum;
@@ -115,7 +116,7 @@ pub struct TreeWriter<'a, S> {
     dict: Option<&'a Dictionary>,
     codec: &'a mut ValueCodec,
     writes: Vec<(PageId, AlignedBuf, bool)>,
-    written: HashMap<PageId, usize>,
+    written: PageMap<PageId, usize>,
     /// Overflow pages of new values: written once, never rewritten, so
     /// they can go to the source early (see `PageSource::write_early`).
     overflow_writes: Vec<(PageId, AlignedBuf)>,
@@ -126,12 +127,12 @@ pub struct TreeWriter<'a, S> {
     /// TTL-tree changes: key -> upsert (true) or delete.
     ttl: BTreeMap<Vec<u8>, bool>,
     segments: Vec<Segment>,
-    leaves: HashMap<PageId, AlignedBuf>,
+    leaves: PageMap<PageId, AlignedBuf>,
     /// Leaves read ahead, all at once, for the whole batch (up to
     /// `PREFETCH_LEAVES`) or for the batch's next leaf-index page.
-    prefetched: HashMap<PageId, AlignedBuf>,
+    prefetched: PageMap<PageId, AlignedBuf>,
     /// Index pages decoded by the read-ahead pass, for the write pass.
-    decoded: HashMap<PageId, DecodedIndex>,
+    decoded: PageMap<PageId, DecodedIndex>,
     leaves_done: usize,
     ttl_mode: bool,
 }
@@ -163,16 +164,16 @@ impl<'a, S: PageSource> TreeWriter<'a, S> {
             dict: None,
             codec,
             writes: Vec::new(),
-            written: HashMap::new(),
+            written: PageMap::default(),
             overflow_writes: Vec::new(),
             early_limit,
             changes: Vec::new(),
             released: Vec::new(),
             ttl: BTreeMap::new(),
             segments: Vec::new(),
-            leaves: HashMap::new(),
-            prefetched: HashMap::new(),
-            decoded: HashMap::new(),
+            leaves: PageMap::default(),
+            prefetched: PageMap::default(),
+            decoded: PageMap::default(),
             leaves_done: 0,
             ttl_mode: false,
         }
