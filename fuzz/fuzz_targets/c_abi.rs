@@ -225,6 +225,27 @@ impl Harness {
             if sorted.windows(2).any(|w| w[0] >= w[1]) {
                 valid = false;
             }
+            // The same entries lent instead of copied (they outlive the
+            // request: `exec` waits for it).
+            if u.arbitrary()? {
+                let lent: Vec<eloqstore_batch_entry> = entries
+                    .iter()
+                    .map(|(k, v, ts, op, exp)| eloqstore_batch_entry {
+                        key: k.as_ptr(),
+                        key_len: k.len(),
+                        value: v.as_ptr(),
+                        value_len: v.len(),
+                        timestamp: *ts,
+                        expire_ts: *exp,
+                        op: *op,
+                    })
+                    .collect();
+                assert_eq!(
+                    eloqstore_batch_lend(r, lent.as_ptr(), lent.len()),
+                    ELOQSTORE_OK
+                );
+                assert_eq!(eloqstore_batch_len(r), entries.len());
+            }
         }
         let want = if valid {
             ELOQSTORE_OK
